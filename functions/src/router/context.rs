@@ -1,0 +1,105 @@
+//! What the gateway tells the function about a request, read the same way in Lambda and in the
+//! twin: both hand the router an API Gateway payload 2.0 event converted by `lambda_http`.
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use lambda_http::request::RequestContext;
+
+use super::problem::{Kind, Problem};
+
+/// The ids of one request: API Gateway's request id and the X-Ray trace root.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub request_id: String,
+    pub trace_id: Option<String>,
+    pub path: String,
+}
+
+impl RequestMeta {
+    pub fn from_parts(parts: &Parts) -> Self {
+        let request_id = match parts.extensions.get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone().unwrap_or_default(),
+            _ => String::new(),
+        };
+        let trace_id = parts
+            .extensions
+            .get::<lambda_http::Context>()
+            .and_then(|c| c.xray_trace_id.clone())
+            .or_else(|| {
+                parts
+                    .headers
+                    .get("x-amzn-trace-id")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            })
+            .and_then(|h| trace_root(&h).map(str::to_owned));
+        Self {
+            request_id,
+            trace_id,
+            path: parts.uri.path().to_owned(),
+        }
+    }
+
+    pub fn problem(&self, kind: Kind, detail: impl Into<String>) -> Problem {
+        Problem::new(kind, detail, &self.request_id).with_instance(&self.path)
+    }
+}
+
+/// `Root=1-5759e988-bd862e3fe1be46a994272793;Parent=…;Sampled=1` → `1-5759e988-bd86…`.
+fn trace_root(header: &str) -> Option<&str> {
+    header
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("Root="))
+        .filter(|root| !root.is_empty())
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::from_parts(parts))
+    }
+}
+
+/// The signed-in caller: the `sub` claim that the gateway's JWT authorizer verified and placed
+/// at `requestContext.authorizer.jwt.claims`.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub sub: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let sub = match parts.extensions.get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+                .authorizer
+                .as_ref()
+                .and_then(|a| a.jwt.as_ref())
+                .and_then(|jwt| jwt.claims.get("sub"))
+                .filter(|sub| !sub.is_empty())
+                .cloned(),
+            _ => None,
+        };
+        // Only reachable if a route is deployed without its authorizer: refuse, never guess.
+        sub.map(|sub| Caller { sub }).ok_or_else(|| {
+            RequestMeta::from_parts(parts).problem(
+                Kind::Unauthorized,
+                "no verified `sub` claim in the request context",
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trace_root;
+
+    #[test]
+    fn trace_root_is_taken_from_the_header() {
+        let h = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+        assert_eq!(trace_root(h), Some("1-5759e988-bd862e3fe1be46a994272793"));
+        assert_eq!(trace_root("Parent=1;Sampled=0"), None);
+    }
+}

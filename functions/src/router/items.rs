@@ -1,0 +1,336 @@
+//! `POST /items`, `GET /items`, `GET /items/{id}`.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde::Serialize;
+
+use super::AppState;
+use super::context::{Caller, RequestMeta};
+use super::problem::{Kind, Problem};
+use crate::cursor;
+use crate::domain::{Item, ItemId, NewItem, limits, rfc3339_millis};
+use crate::events::ItemCreated;
+use crate::ports::{ConfigError, PageRequest, StoreError};
+
+/// An item as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct ItemView<'a> {
+    id: String,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    created_at: String,
+}
+
+impl<'a> From<&'a Item> for ItemView<'a> {
+    fn from(item: &'a Item) -> Self {
+        Self {
+            id: item.id.to_string(),
+            name: &item.name,
+            description: item.description.as_deref(),
+            created_at: rfc3339_millis(item.created_at()),
+        }
+    }
+}
+
+pub fn store_problem(meta: &RequestMeta, err: StoreError) -> Problem {
+    match err {
+        StoreError::Unavailable {
+            reason,
+            retry_after,
+        } => {
+            tracing::warn!(error = %reason, "item store unavailable");
+            meta.problem(Kind::ServiceUnavailable, "the item store is unavailable")
+                .retry_after(retry_after)
+        }
+        other => {
+            tracing::error!(error = %other, "item store failed");
+            meta.problem(Kind::Internal, "the item store failed")
+        }
+    }
+}
+
+fn config_problem(meta: &RequestMeta, err: ConfigError) -> Problem {
+    tracing::error!(error = %err, "configuration unavailable");
+    meta.problem(Kind::ServiceUnavailable, "the configuration is unavailable")
+        .retry_after(std::time::Duration::from_secs(5))
+}
+
+/// `application/json`, optionally with `charset=utf-8`: the only body this API reads.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mut parts = value.split(';').map(str::trim);
+    let essence_ok = parts
+        .next()
+        .is_some_and(|m| m.eq_ignore_ascii_case("application/json"));
+    essence_ok
+        && parts.all(|p| {
+            p.split_once('=').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("charset")
+                    && v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+            })
+        })
+}
+
+async fn read_body(
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<bytes::Bytes, Problem> {
+    let too_large = || {
+        meta.problem(
+            Kind::PayloadTooLarge,
+            format!("the body must be at most {} bytes", limits::MAX_BODY_BYTES),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limits::MAX_BODY_BYTES) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limits::MAX_BODY_BYTES)
+        .await
+        .map_err(|_| too_large())
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    // Size first: a huge body is refused before anything else is looked at.
+    let bytes = read_body(&meta, &headers, body).await?;
+    if !is_json(&headers) {
+        return Err(meta.problem(
+            Kind::UnsupportedMediaType,
+            "send the item as `Content-Type: application/json`",
+        ));
+    }
+    let new: NewItem = serde_json::from_slice(&bytes)
+        .map_err(|e| meta.problem(Kind::InvalidBody, format!("{e}")))?;
+    new.validate().map_err(|errors| {
+        meta.problem(Kind::ValidationFailed, "see `errors`")
+            .with_errors(errors)
+    })?;
+
+    let item = Item::create(&caller.sub, new);
+    state
+        .store
+        .put(&item)
+        .await
+        .map_err(|e| store_problem(&meta, e))?;
+    // The item is stored and will be acknowledged: a publish failure is logged and counted, and
+    // never turns an acknowledged write into an error.
+    let event = ItemCreated::new(&item, &meta.request_id, meta.trace_id.as_deref());
+    if let Err(err) = state.bus.publish(&[event.to_bus_event(&item)]).await {
+        tracing::error!(item_id = %item.id, error = %err, "ItemCreated was not published");
+    }
+    tracing::info!(item_id = %item.id, "item created");
+
+    let location = HeaderValue::from_str(&format!("/items/{}", item.id)).expect("ids are ASCII");
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(ItemView::from(&item)),
+    )
+        .into_response())
+}
+
+#[derive(Serialize)]
+struct ListView<'a> {
+    items: Vec<ItemView<'a>>,
+    next_cursor: Option<String>,
+}
+
+struct ListQuery {
+    limit: usize,
+    cursor: Option<String>,
+}
+
+fn parse_list_query(meta: &RequestMeta, raw: Option<&str>) -> Result<ListQuery, Problem> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|e| meta.problem(Kind::InvalidQuery, format!("{e}")))?;
+    let mut query = ListQuery {
+        limit: limits::PAGE_DEFAULT,
+        cursor: None,
+    };
+    let mut seen = Vec::new();
+    for (key, value) in pairs {
+        if seen.contains(&key) {
+            return Err(meta.problem(
+                Kind::InvalidQuery,
+                format!("`{key}` is given more than once"),
+            ));
+        }
+        match key.as_str() {
+            "limit" => {
+                query.limit = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (limits::PAGE_MIN..=limits::PAGE_MAX).contains(n))
+                    .ok_or_else(|| {
+                        meta.problem(
+                            Kind::InvalidQuery,
+                            format!(
+                                "`limit` must be a whole number from {} to {}",
+                                limits::PAGE_MIN,
+                                limits::PAGE_MAX
+                            ),
+                        )
+                    })?;
+            }
+            "cursor" => query.cursor = Some(value),
+            other => {
+                return Err(meta.problem(
+                    Kind::InvalidQuery,
+                    format!("unknown parameter `{other}`; known: `limit`, `cursor`"),
+                ));
+            }
+        }
+        seen.push(key);
+    }
+    Ok(query)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Problem> {
+    let query = parse_list_query(&meta, raw.as_deref())?;
+    let keys = state
+        .config
+        .cursor_keys()
+        .await
+        .map_err(|e| config_problem(&meta, e))?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let before = match &query.cursor {
+        None => None,
+        Some(c) => Some(
+            cursor::decode(&keys, &caller.sub, c, now)
+                .map_err(|e| meta.problem(Kind::InvalidCursor, e.to_string()))?,
+        ),
+    };
+    let page = state
+        .store
+        .list(
+            &caller.sub,
+            PageRequest {
+                limit: query.limit,
+                before,
+            },
+        )
+        .await
+        .map_err(|e| store_problem(&meta, e))?;
+    let next_cursor = match (page.more, page.items.last()) {
+        (true, Some(last)) => Some(cursor::encode(&keys, &caller.sub, last.id, now)),
+        _ => None,
+    };
+    let view = ListView {
+        items: page.items.iter().map(ItemView::from).collect(),
+        next_cursor,
+    };
+    Ok(Json(view).into_response())
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id: ItemId = id
+        .parse()
+        .map_err(|e: crate::domain::InvalidItemId| meta.problem(Kind::InvalidId, e.to_string()))?;
+    // The key includes the owner: another user's item is simply not found, never forbidden.
+    match state
+        .store
+        .get(&caller.sub, id)
+        .await
+        .map_err(|e| store_problem(&meta, e))?
+    {
+        Some(item) => Ok(Json(ItemView::from(&item)).into_response()),
+        None => Err(meta.problem(Kind::NotFound, format!("no item {id}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_content_types() {
+        let ok = [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=\"UTF-8\"",
+        ];
+        let bad = [
+            "",
+            "text/plain",
+            "application/jsonp",
+            "application/json; charset=latin1",
+            "application/x-www-form-urlencoded",
+        ];
+        for (value, want) in ok
+            .iter()
+            .map(|v| (v, true))
+            .chain(bad.iter().map(|v| (v, false)))
+        {
+            let mut headers = HeaderMap::new();
+            if !value.is_empty() {
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(value).unwrap());
+            }
+            assert_eq!(is_json(&headers), want, "{value}");
+        }
+    }
+
+    #[test]
+    fn list_query_limits() {
+        let meta = RequestMeta::default();
+        assert_eq!(
+            parse_list_query(&meta, None).unwrap().limit,
+            limits::PAGE_DEFAULT
+        );
+        assert_eq!(parse_list_query(&meta, Some("limit=1")).unwrap().limit, 1);
+        assert_eq!(
+            parse_list_query(&meta, Some("limit=100")).unwrap().limit,
+            100
+        );
+        for bad in [
+            "limit=0",
+            "limit=101",
+            "limit=-1",
+            "limit=ten",
+            "limit=",
+            "limit=1&limit=2",
+            "colour=red",
+        ] {
+            let p = parse_list_query(&meta, Some(bad))
+                .err()
+                .unwrap_or_else(|| panic!("{bad} accepted"));
+            assert_eq!(p.kind(), Some(Kind::InvalidQuery), "{bad}");
+        }
+        assert_eq!(
+            parse_list_query(&meta, Some("cursor=abc"))
+                .unwrap()
+                .cursor
+                .as_deref(),
+            Some("abc")
+        );
+    }
+}

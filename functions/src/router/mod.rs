@@ -1,0 +1,73 @@
+//! The HTTP contract of the API (the design's route table), one router for Lambda and the twin.
+
+mod context;
+mod items;
+pub mod problem;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+
+pub use context::{Caller, RequestMeta};
+use problem::Kind;
+
+use crate::ports::{Config, EventBus, ItemStore};
+
+/// The routes and the authorization each needs at the gateway. The gateway (API Gateway's
+/// routes in Terraform, the twin's gateway) is configured from this one table.
+pub mod routes {
+    /// No authorization.
+    pub const PUBLIC: &[(&str, &str)] = &[("GET", "/public")];
+    /// JWT authorizer (Cognito ID token).
+    pub const JWT: &[(&str, &str)] = &[
+        ("POST", "/items"),
+        ("GET", "/items"),
+        ("GET", "/items/{id}"),
+    ];
+    /// IAM (SigV4) authorizer, every method.
+    pub const IAM_PREFIX: &str = "/internal/";
+}
+
+/// The ports the handlers use.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn ItemStore>,
+    pub bus: Arc<dyn EventBus>,
+    pub config: Arc<dyn Config>,
+}
+
+async fn public() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "ok": true }))
+}
+
+async fn not_found(meta: RequestMeta) -> problem::Problem {
+    meta.problem(Kind::NotFound, "no such route")
+}
+
+async fn method_not_allowed(meta: RequestMeta) -> problem::Problem {
+    meta.problem(
+        Kind::MethodNotAllowed,
+        "this route does not take that method",
+    )
+}
+
+/// The router of the items function. `GET /public` needs no state; the `public` Lambda serves
+/// it from [`public_router`] without linking any store or bus.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/public", get(public))
+        .route("/items", get(items::list).post(items::create))
+        .route("/items/{id}", get(items::get))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// The router of the `public` function: `GET /public` only.
+pub fn public_router() -> Router {
+    Router::new()
+        .route("/public", get(public))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+}

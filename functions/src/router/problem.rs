@@ -1,0 +1,151 @@
+//! Errors as `application/problem+json` (RFC 9457), each carrying the request id, so a client's
+//! report leads on-call straight to the request's log lines and trace.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde::Serialize;
+
+use crate::domain::FieldError;
+
+pub const CONTENT_TYPE: &str = "application/problem+json";
+
+/// The problem types of the API; each `type` is a stable URI reference documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    InvalidBody,
+    ValidationFailed,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    InvalidQuery,
+    InvalidCursor,
+    InvalidId,
+    Unauthorized,
+    NotFound,
+    MethodNotAllowed,
+    ServiceUnavailable,
+    Internal,
+}
+
+impl Kind {
+    fn status(self) -> StatusCode {
+        match self {
+            Kind::InvalidBody | Kind::InvalidQuery | Kind::InvalidCursor | Kind::InvalidId => {
+                StatusCode::BAD_REQUEST
+            }
+            Kind::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Kind::Unauthorized => StatusCode::UNAUTHORIZED,
+            Kind::NotFound => StatusCode::NOT_FOUND,
+            Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Kind::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug(self) -> &'static str {
+        match self {
+            Kind::InvalidBody => "invalid-body",
+            Kind::ValidationFailed => "validation-failed",
+            Kind::UnsupportedMediaType => "unsupported-media-type",
+            Kind::PayloadTooLarge => "payload-too-large",
+            Kind::InvalidQuery => "invalid-query",
+            Kind::InvalidCursor => "invalid-cursor",
+            Kind::InvalidId => "invalid-id",
+            Kind::Unauthorized => "unauthorized",
+            Kind::NotFound => "not-found",
+            Kind::MethodNotAllowed => "method-not-allowed",
+            Kind::ServiceUnavailable => "service-unavailable",
+            Kind::Internal => "internal",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Kind::InvalidBody => "The request body is not valid JSON of the expected shape",
+            Kind::ValidationFailed => "The item breaks one or more rules",
+            Kind::UnsupportedMediaType => "The request body must be application/json",
+            Kind::PayloadTooLarge => "The request body is too large",
+            Kind::InvalidQuery => "The query string is not valid",
+            Kind::InvalidCursor => "The page cursor is not valid",
+            Kind::InvalidId => "The item id is not valid",
+            Kind::Unauthorized => "The request carries no verified identity",
+            Kind::NotFound => "Not found",
+            Kind::MethodNotAllowed => "Method not allowed",
+            Kind::ServiceUnavailable => "A dependency is unavailable; retry later",
+            Kind::Internal => "Internal error",
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    type_: String,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance: Option<String>,
+    request_id: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<FieldError>,
+    #[serde(skip)]
+    kind: Option<Kind>,
+    #[serde(skip)]
+    retry_after: Option<Duration>,
+}
+
+impl Problem {
+    pub fn new(kind: Kind, detail: impl Into<String>, request_id: &str) -> Self {
+        Self {
+            type_: format!("/problems/{}", kind.slug()),
+            title: kind.title(),
+            status: kind.status().as_u16(),
+            detail: detail.into(),
+            instance: None,
+            request_id: request_id.to_owned(),
+            errors: Vec::new(),
+            kind: Some(kind),
+            retry_after: None,
+        }
+    }
+
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    pub fn with_instance(mut self, path: &str) -> Self {
+        self.instance = Some(path.to_owned());
+        self
+    }
+
+    /// Adds `Retry-After` (whole seconds, at least 1), for 503s.
+    pub fn retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    pub fn kind(&self) -> Option<Kind> {
+        self.kind
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let retry_after = self.retry_after;
+        let mut response = (status, Json(self)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        if let Some(after) = retry_after {
+            let secs = after.as_secs().max(1);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}

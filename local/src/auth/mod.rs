@@ -1,0 +1,19 @@
+//! Identity: the JWT authorizer and the local issuer.
+//!
+//! - [`authorizer`]: what API Gateway HTTP API's JWT authorizer checks, and how it hands the
+//!   claims on.
+//! - [`jwks`]: where the authorizer gets the issuer's keys (a fixed set or a cached URL).
+//! - [`issuer`]: the local stand-in for a Cognito user pool, and ([`login`]) its HTTP routes.
+
+pub mod authorizer;
+pub mod issuer;
+pub mod jwks;
+pub mod login;
+
+#[cfg(test)]
+mod test_support;
+
+pub use authorizer::{AuthError, Claims, JwtAuthorizer, claims_as_strings};
+pub use issuer::{IssuerError, LocalIssuer, load_or_create};
+pub use jwks::{JwksError, JwksSource, RemoteJwks};
+pub use login::{ID_TOKEN_TTL, routes};

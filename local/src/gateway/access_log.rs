@@ -1,0 +1,39 @@
+//! One JSON access-log line per request, with the `$context` variables that the API's stage
+//! writes on AWS (the Terraform stage's `access_log_settings` uses the same names). As in API
+//! Gateway's JSON access logs, every value is a string and a missing one is `"-"`.
+
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessLog {
+    pub request_id: String,
+    pub ip: String,
+    pub request_time: String,
+    pub http_method: String,
+    pub route_key: String,
+    pub path: String,
+    pub status: String,
+    pub protocol: String,
+    pub response_length: String,
+    pub response_latency: String,
+    pub integration_latency: String,
+    pub integration_status: String,
+    pub authorizer_error: String,
+    pub integration_error_message: String,
+}
+
+/// `"-"` for what a request never reached (no route, no integration).
+pub fn dash() -> String {
+    "-".to_owned()
+}
+
+impl AccessLog {
+    pub fn write(&self) {
+        let line = serde_json::to_string(self).expect("a struct of strings serializes");
+        // One write of one line: concurrent requests never interleave inside a line.
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+    }
+}

@@ -1,0 +1,206 @@
+//! The API Gateway (HTTP API) stand-in: stage throttling, routes, the JWT authorizer, the
+//! payload 2.0 integration with the functions, request ids and the access log.
+
+pub mod access_log;
+pub mod payload;
+pub mod routes;
+pub mod throttle;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, Request, StatusCode, header};
+use time::OffsetDateTime;
+use tower::ServiceExt;
+
+use crate::auth::{JwtAuthorizer, claims_as_strings};
+use access_log::{AccessLog, dash};
+use payload::EventContext;
+use routes::{Auth, Function, RouteTable};
+use throttle::TokenBucket;
+
+/// API Gateway's own limit on a request body (HTTP API: 10 MB).
+pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
+
+/// A function as Lambda runs it: a name, an ARN, a timeout and the handler.
+#[derive(Clone)]
+pub struct FunctionHost {
+    pub name: String,
+    pub arn: String,
+    pub timeout: Duration,
+    pub service: axum::Router,
+}
+
+pub struct Gateway {
+    pub routes: RouteTable,
+    pub throttle: TokenBucket,
+    pub authorizer: JwtAuthorizer,
+    pub public: FunctionHost,
+    pub items: FunctionHost,
+    pub account_id: String,
+    pub api_id: String,
+}
+
+/// API Gateway's own answers: `{"message": "..."}` with the status.
+fn gateway_message(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({ "message": message }).to_string();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+struct Outcome {
+    response: Response,
+    route_key: Option<String>,
+    authorizer_error: Option<String>,
+    integration: Option<(Duration, Option<u16>, Option<String>)>,
+}
+
+impl Outcome {
+    fn gateway(status: StatusCode, message: &str) -> Self {
+        Self { response: gateway_message(status, message), route_key: None, authorizer_error: None, integration: None }
+    }
+}
+
+impl Gateway {
+    pub async fn handle(self: Arc<Self>, request: Request<Body>, peer: SocketAddr) -> Response {
+        let started = Instant::now();
+        let received = OffsetDateTime::now_utc();
+        let request_id = payload::new_request_id();
+        let method = request.method().to_string();
+        let path = request.uri().path().to_owned();
+        let outcome = self.route(request, peer, &request_id, received).await;
+
+        let mut response = outcome.response;
+        response
+            .headers_mut()
+            .insert("apigw-requestid", HeaderValue::from_str(&request_id).expect("base64 is a valid header"));
+        let response_length = http_body::Body::size_hint(response.body()).exact().map(|n| n.to_string());
+        let (integration_latency, integration_status, integration_error) = match outcome.integration {
+            Some((latency, status, error)) => (
+                latency.as_millis().to_string(),
+                status.map_or_else(dash, |s| s.to_string()),
+                error.unwrap_or_else(dash),
+            ),
+            None => (dash(), dash(), dash()),
+        };
+        AccessLog {
+            request_id,
+            ip: peer.ip().to_string(),
+            request_time: payload::clf_time(received),
+            http_method: method,
+            route_key: outcome.route_key.unwrap_or_else(dash),
+            path,
+            status: response.status().as_u16().to_string(),
+            protocol: "HTTP/1.1".into(),
+            response_length: response_length.unwrap_or_else(dash),
+            response_latency: started.elapsed().as_millis().to_string(),
+            integration_latency,
+            integration_status,
+            authorizer_error: outcome.authorizer_error.unwrap_or_else(dash),
+            integration_error_message: integration_error,
+        }
+        .write();
+        response
+    }
+
+    async fn route(&self, request: Request<Body>, peer: SocketAddr, request_id: &str, received: OffsetDateTime) -> Outcome {
+        if !self.throttle.try_acquire() {
+            return Outcome::gateway(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+        }
+        let (parts, body) = request.into_parts();
+        let Some(matched) = self.routes.find(parts.method.as_str(), parts.uri.path()) else {
+            return Outcome::gateway(StatusCode::NOT_FOUND, "Not Found");
+        };
+        let route_key = Some(matched.route_key.clone());
+        let claims = match matched.auth {
+            Auth::None => None,
+            Auth::Jwt => match self.authorizer.authorize(parts.headers.get(header::AUTHORIZATION)).await {
+                Ok(claims) => Some(claims_as_strings(&claims)),
+                Err(err) => {
+                    let mut response = gateway_message(StatusCode::UNAUTHORIZED, "Unauthorized");
+                    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                    return Outcome { response, route_key, authorizer_error: Some(err.to_string()), integration: None };
+                }
+            },
+            // SigV4 verification of `/internal/*` is not served by the twin yet: refuse, as
+            // API Gateway refuses an unsigned request.
+            Auth::Iam => {
+                return Outcome {
+                    response: gateway_message(StatusCode::FORBIDDEN, "Missing Authentication Token"),
+                    route_key,
+                    authorizer_error: Some("IAM authorization is not available in the local twin".into()),
+                    integration: None,
+                };
+            }
+        };
+        let Ok(body) = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES).await else {
+            return Outcome { route_key, ..Outcome::gateway(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large") };
+        };
+        let ctx = EventContext {
+            account_id: &self.account_id,
+            api_id: &self.api_id,
+            request_id,
+            source_ip: peer.ip().to_string(),
+            matched: &matched,
+            claims,
+            received,
+        };
+        let event = payload::event(&ctx, parts.method.as_str(), &parts.uri, &parts.headers, &body);
+        let function = match matched.function {
+            Function::Public => &self.public,
+            Function::Items => &self.items,
+        };
+        let started = Instant::now();
+        let result = invoke(function, event.to_string(), received).await;
+        let latency = started.elapsed();
+        match result {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                Outcome { response, route_key, authorizer_error: None, integration: Some((latency, Some(status), None)) }
+            }
+            Err(error) => {
+                tracing::error!(function = %function.name, error = %error, "integration failed");
+                Outcome {
+                    response: gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+                    route_key,
+                    authorizer_error: None,
+                    integration: Some((latency, None, Some(error))),
+                }
+            }
+        }
+    }
+}
+
+/// One Lambda invocation: parse the event as the runtime does, attach the Lambda context, run
+/// the handler in its own task (a panic fails the invocation, not the twin) within its timeout.
+async fn invoke(function: &FunctionHost, event: String, received: OffsetDateTime) -> Result<Response, String> {
+    let request = lambda_http::request::from_str(&event).map_err(|e| format!("event: {e}"))?;
+    let trace = payload::new_trace_header(received);
+    let deadline = (received + function.timeout).unix_timestamp_nanos() / 1_000_000;
+    let mut context = lambda_http::Context::default();
+    context.request_id = uuid::Uuid::new_v4().to_string();
+    context.deadline = deadline as u64;
+    context.invoked_function_arn = function.arn.clone();
+    context.xray_trace_id = Some(trace);
+    let request = lambda_http::RequestExt::with_lambda_context(request, context);
+    let service = function.service.clone();
+    let mut task = tokio::spawn(async move {
+        let response = service.oneshot(request).await.map_err(|e| e.to_string())?;
+        // Lambda returns a whole response: buffer it, as the runtime does.
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES).await.map_err(|e| e.to_string())?;
+        Ok::<_, String>(Response::from_parts(parts, Body::from(bytes)))
+    });
+    match tokio::time::timeout(function.timeout, &mut task).await {
+        Err(_) => {
+            // Lambda stops a timed-out invocation; so does the twin.
+            task.abort();
+            Err(format!("Task timed out after {:.2} seconds", function.timeout.as_secs_f64()))
+        }
+        Ok(Err(join)) if join.is_panic() => Err("the function panicked".into()),
+        Ok(Err(join)) => Err(join.to_string()),
+        Ok(Ok(result)) => result,
+    }
+}

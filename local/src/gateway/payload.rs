@@ -1,0 +1,211 @@
+//! The integration: API Gateway's payload format 2.0, and a Lambda invocation of the function.
+//! The event is built as JSON and parsed by `lambda_http`'s own parser, so the router sees the
+//! request exactly as it does on Lambda, claims and ids included.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use http::HeaderMap;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::routes::Matched;
+
+/// What the gateway knows about a request besides the HTTP message itself.
+pub struct EventContext<'a> {
+    pub account_id: &'a str,
+    pub api_id: &'a str,
+    pub request_id: &'a str,
+    pub source_ip: String,
+    pub matched: &'a Matched,
+    pub claims: Option<HashMap<String, String>>,
+    pub received: OffsetDateTime,
+}
+
+/// `$context.requestTime`: `21/Nov/2026:22:42:17 +0000`.
+pub fn clf_time(t: OffsetDateTime) -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:02}/{}/{}:{:02}:{:02}:{:02} +0000",
+        t.day(),
+        MONTHS[t.month() as usize - 1],
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// Builds the payload 2.0 event of a request.
+pub fn event(ctx: &EventContext<'_>, method: &str, uri: &http::Uri, headers: &HeaderMap, body: &[u8]) -> Value {
+    // Payload 2.0 joins repeated headers with commas and moves cookies to `cookies`.
+    let mut joined: Vec<(String, String)> = Vec::new();
+    let mut cookies = Vec::new();
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        if name == http::header::COOKIE {
+            cookies.extend(value.split(';').map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()));
+            continue;
+        }
+        match joined.iter_mut().find(|(n, _)| n == name.as_str()) {
+            Some((_, existing)) => {
+                existing.push(',');
+                existing.push_str(&value);
+            }
+            None => joined.push((name.as_str().to_owned(), value)),
+        }
+    }
+    let header_map: serde_json::Map<String, Value> =
+        joined.into_iter().map(|(n, v)| (n, Value::String(v))).collect();
+    let user_agent = headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let domain = headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+    let query = uri.query().unwrap_or("");
+    let mut query_params = serde_json::Map::new();
+    for (k, v) in serde_urlencoded_pairs(query) {
+        // Payload 2.0 joins repeated query parameters with commas too.
+        match query_params.get_mut(&k) {
+            Some(Value::String(existing)) => {
+                existing.push(',');
+                existing.push_str(&v);
+            }
+            _ => {
+                query_params.insert(k, Value::String(v));
+            }
+        }
+    }
+    let (body, is_base64) = match std::str::from_utf8(body) {
+        _ if body.is_empty() => (Value::Null, false),
+        Ok(text) => (Value::String(text.to_owned()), false),
+        Err(_) => (Value::String(base64::engine::general_purpose::STANDARD.encode(body)), true),
+    };
+    let authorizer = ctx.claims.as_ref().map(|claims| {
+        json!({ "jwt": { "claims": claims, "scopes": null } })
+    });
+    let path_parameters: serde_json::Map<String, Value> = ctx
+        .matched
+        .path_parameters
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let mut request_context = json!({
+        "accountId": ctx.account_id,
+        "apiId": ctx.api_id,
+        "domainName": domain,
+        "domainPrefix": domain.split('.').next().unwrap_or(domain),
+        "http": {
+            "method": method,
+            "path": uri.path(),
+            "protocol": "HTTP/1.1",
+            "sourceIp": ctx.source_ip,
+            "userAgent": user_agent,
+        },
+        "requestId": ctx.request_id,
+        "routeKey": ctx.matched.route_key,
+        "stage": "$default",
+        "time": clf_time(ctx.received),
+        "timeEpoch": (ctx.received.unix_timestamp_nanos() / 1_000_000) as i64,
+    });
+    if let Some(authorizer) = authorizer {
+        request_context["authorizer"] = authorizer;
+    }
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": ctx.matched.route_key,
+        "rawPath": uri.path(),
+        "rawQueryString": query,
+        "headers": header_map,
+        "requestContext": request_context,
+        "isBase64Encoded": is_base64,
+    });
+    if !cookies.is_empty() {
+        event["cookies"] = json!(cookies);
+    }
+    if !query_params.is_empty() {
+        event["queryStringParameters"] = Value::Object(query_params);
+    }
+    if !path_parameters.is_empty() {
+        event["pathParameters"] = Value::Object(path_parameters);
+    }
+    if !body.is_null() {
+        event["body"] = body;
+    }
+    event
+}
+
+fn serde_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
+    // A query the decoder cannot read is passed on raw in `rawQueryString` only, as API Gateway does.
+    serde_urlencoded::from_str(query).unwrap_or_default()
+}
+
+/// `Root=1-<8 hex epoch>-<24 hex>;Parent=<16 hex>;Sampled=1`, the header Lambda passes on.
+pub fn new_trace_header(now: OffsetDateTime) -> String {
+    let mut random = [0u8; 20];
+    aws_lc_rs::rand::fill(&mut random).expect("the system RNG works");
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    format!(
+        "Root=1-{:08x}-{};Parent={};Sampled=1",
+        now.unix_timestamp(),
+        hex(&random[..12]),
+        hex(&random[12..])
+    )
+}
+
+/// API Gateway's request id: 16 characters of base64, as in `"requestId": "JKJaXmPLvHcESHA="`.
+pub fn new_request_id() -> String {
+    let mut random = [0u8; 11];
+    aws_lc_rs::rand::fill(&mut random).expect("the system RNG works");
+    base64::engine::general_purpose::STANDARD.encode(random)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::routes::RouteTable;
+
+    #[test]
+    fn events_parse_with_lambda_http_and_carry_claims_and_ids() {
+        let matched = RouteTable::default().find("GET", "/items/abc").unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "127.0.0.1:3000".parse().unwrap());
+        headers.append("x-multi", "a".parse().unwrap());
+        headers.append("x-multi", "b".parse().unwrap());
+        headers.insert("cookie", "a=1; b=2".parse().unwrap());
+        let ctx = EventContext {
+            account_id: "000000000000",
+            api_id: "local",
+            request_id: "JKJaXmPLvHcESHA=",
+            source_ip: "127.0.0.1".into(),
+            matched: &matched,
+            claims: Some(HashMap::from([("sub".to_string(), "alice-sub".to_string())])),
+            received: OffsetDateTime::from_unix_timestamp(1_795_300_937).unwrap(),
+        };
+        let uri: http::Uri = "/items/abc?limit=5&x=1&x=2".parse().unwrap();
+        let event = event(&ctx, "GET", &uri, &headers, b"");
+        assert_eq!(event["headers"]["x-multi"], "a,b");
+        assert_eq!(event["cookies"], json!(["a=1", "b=2"]));
+        assert_eq!(event["queryStringParameters"]["x"], "1,2");
+        assert_eq!(event["requestContext"]["time"], "21/Nov/2026:22:42:17 +0000");
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        assert_eq!(request.uri().path(), "/items/abc");
+        assert_eq!(request.uri().query(), Some("limit=5&x=1&x=2"));
+        match request.extensions().get::<lambda_http::request::RequestContext>() {
+            Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => {
+                assert_eq!(c.request_id.as_deref(), Some("JKJaXmPLvHcESHA="));
+                assert_eq!(c.route_key.as_deref(), Some("GET /items/{id}"));
+                let claims = &c.authorizer.as_ref().unwrap().jwt.as_ref().unwrap().claims;
+                assert_eq!(claims.get("sub").map(String::as_str), Some("alice-sub"));
+            }
+            other => panic!("wrong context: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ids_have_aws_shapes() {
+        assert_eq!(new_request_id().len(), 16);
+        let t = new_trace_header(OffsetDateTime::from_unix_timestamp(0x6742_0000).unwrap());
+        let root = t.strip_prefix("Root=1-67420000-").unwrap();
+        assert_eq!(root.split(';').next().unwrap().len(), 24);
+        assert!(t.contains(";Parent=") && t.ends_with(";Sampled=1"));
+    }
+}

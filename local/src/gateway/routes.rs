@@ -1,0 +1,140 @@
+//! Route matching as API Gateway HTTP API does it: an exact route beats a `{param}` route, a
+//! greedy `{proxy+}` catches the rest, and the route key (`GET /items/{id}`) names the match.
+
+use functions::router::routes;
+
+/// Which authorizer guards a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    None,
+    Jwt,
+    Iam,
+}
+
+/// Which function serves a route (one Lambda per binary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Public,
+    Items,
+}
+
+impl Function {
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::Public => "public",
+            Function::Items => "items",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched {
+    /// `METHOD /path/{param}`, as `$context.routeKey`.
+    pub route_key: String,
+    pub auth: Auth,
+    pub function: Function,
+    pub path_parameters: Vec<(String, String)>,
+}
+
+/// The twin's route table, built from the router's one table of routes.
+pub struct RouteTable {
+    routes: Vec<(String, String, Auth, Function)>,
+}
+
+impl Default for RouteTable {
+    fn default() -> Self {
+        let mut routes = Vec::new();
+        for (method, path) in routes::PUBLIC {
+            routes.push((method.to_string(), path.to_string(), Auth::None, Function::Public));
+        }
+        for (method, path) in routes::JWT {
+            routes.push((method.to_string(), path.to_string(), Auth::Jwt, Function::Items));
+        }
+        let internal = format!("{}{{proxy+}}", routes::IAM_PREFIX);
+        routes.push(("ANY".into(), internal, Auth::Iam, Function::Items));
+        Self { routes }
+    }
+}
+
+/// How well a template matches: exact segments first, then parameters, then greedy.
+fn match_template(template: &str, path: &str) -> Option<(u8, Vec<(String, String)>)> {
+    let mut params = Vec::new();
+    let mut t = template.trim_start_matches('/').split('/');
+    let mut p = path.trim_start_matches('/').split('/');
+    let mut rank = 0;
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return Some((rank, params)),
+            (Some(seg), Some(value)) if seg.starts_with('{') && seg.ends_with("+}") => {
+                let rest: Vec<&str> = std::iter::once(value).chain(p).collect();
+                let name = seg.trim_start_matches('{').trim_end_matches("+}");
+                params.push((name.to_owned(), rest.join("/")));
+                return Some((2, params));
+            }
+            (Some(seg), Some(value)) if seg.starts_with('{') && seg.ends_with('}') => {
+                if value.is_empty() {
+                    return None;
+                }
+                params.push((seg[1..seg.len() - 1].to_owned(), value.to_owned()));
+                rank = rank.max(1);
+            }
+            (Some(seg), Some(value)) if seg == value => {}
+            _ => return None,
+        }
+    }
+}
+
+impl RouteTable {
+    /// The best route for a request, or `None` (API Gateway answers `404 Not Found`).
+    pub fn find(&self, method: &str, path: &str) -> Option<Matched> {
+        self.routes
+            .iter()
+            .filter(|(m, ..)| m == method || m == "ANY")
+            .filter_map(|(m, template, auth, function)| {
+                let (rank, params) = match_template(template, path)?;
+                Some((rank, m != "ANY", m, template, *auth, *function, params))
+            })
+            // Lowest rank (most specific) first; an exact method beats ANY.
+            .min_by_key(|(rank, exact, ..)| (*rank, !*exact))
+            .map(|(_, _, m, template, auth, function, params)| Matched {
+                route_key: format!("{m} {template}"),
+                auth,
+                function,
+                path_parameters: params,
+            })
+    }
+
+    /// Whether any route exists for this path, whatever the method (for CORS preflight).
+    pub fn has_path(&self, path: &str) -> bool {
+        self.routes.iter().any(|(_, t, ..)| match_template(t, path).is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_of_the_design() {
+        let t = RouteTable::default();
+        let m = t.find("GET", "/public").unwrap();
+        assert_eq!((m.route_key.as_str(), m.auth, m.function), ("GET /public", Auth::None, Function::Public));
+        assert_eq!(t.find("POST", "/items").unwrap().route_key, "POST /items");
+        let m = t.find("GET", "/items/abc").unwrap();
+        assert_eq!(m.route_key, "GET /items/{id}");
+        assert_eq!(m.path_parameters, vec![("id".to_string(), "abc".to_string())]);
+        let m = t.find("POST", "/internal/events/replay").unwrap();
+        assert_eq!((m.route_key.as_str(), m.auth), ("ANY /internal/{proxy+}", Auth::Iam));
+        assert_eq!(m.path_parameters, vec![("proxy".to_string(), "events/replay".to_string())]);
+    }
+
+    #[test]
+    fn unknown_routes_and_methods_do_not_match() {
+        let t = RouteTable::default();
+        for (m, p) in [("DELETE", "/items"), ("GET", "/items/a/b"), ("GET", "/nope"), ("POST", "/public"), ("GET", "/items/")] {
+            assert_eq!(t.find(m, p), None, "{m} {p}");
+        }
+        assert!(t.has_path("/items"));
+        assert!(!t.has_path("/nope"));
+    }
+}

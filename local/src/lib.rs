@@ -1,0 +1,12 @@
+//! The local twin: one process that plays API Gateway (HTTP API), Lambda, Cognito, EventBridge,
+//! DynamoDB and CloudWatch Logs in front of the items API, on embedded engines.
+//!
+//! Reading order: [`twin`] (what is assembled), [`gateway`] (what API Gateway does), [`auth`]
+//! (the JWT authorizer and the local issuer), [`twin_api`] (the twin's own routes).
+
+pub mod auth;
+pub mod client;
+pub mod gateway;
+pub mod settings;
+pub mod twin;
+pub mod twin_api;

@@ -1,0 +1,67 @@
+//! `local`: serve the twin (the default), or talk to a running one.
+
+use clap::Parser;
+use local::client::TwinClient;
+use local::settings::{Cli, Command};
+use local::twin::{BoxError, Twin};
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Token { user, twin }) => token(&TwinClient::new(twin.twin), &user).await,
+        Some(Command::Items { user, twin }) => items(&TwinClient::new(twin.twin), &user).await,
+        Some(Command::Archive { twin }) => archive(&TwinClient::new(twin.twin)).await,
+    };
+    if let Err(err) = result {
+        eprintln!("error: {err}");
+        std::process::exit(1);
+    }
+}
+
+async fn serve(args: local::settings::ServeArgs) -> Result<(), BoxError> {
+    telemetry::init("local-twin");
+    let twin = Twin::bind(&args).await?;
+    // The first line a test or a person reads: where it listens and whom it trusts.
+    println!(
+        "{}",
+        serde_json::json!({
+            "message": "local twin listening",
+            "url": format!("http://{}", twin.addr),
+            "issuer": twin.issuer_url,
+            "audience": twin.audience,
+            "data_dir": args.data_dir,
+            "login": format!("http://{}/login", twin.addr),
+        })
+    );
+    twin.serve().await
+}
+
+async fn token(client: &TwinClient, user: &str) -> Result<(), BoxError> {
+    println!("{}", client.sign_in(user).await?);
+    Ok(())
+}
+
+async fn items(client: &TwinClient, user: &str) -> Result<(), BoxError> {
+    let token = client.sign_in(user).await?;
+    let bearer = format!("Bearer {token}");
+    let reply = client.get("/items", &[("authorization", &bearer)]).await?;
+    println!("{}", reply.text());
+    if !reply.status.is_success() {
+        return Err(format!("GET /items answered {}", reply.status).into());
+    }
+    Ok(())
+}
+
+async fn archive(client: &TwinClient) -> Result<(), BoxError> {
+    let reply = client.get("/_twin/archive", &[]).await?;
+    if !reply.status.is_success() {
+        return Err(format!("GET /_twin/archive answered {}: {}", reply.status, reply.text()).into());
+    }
+    for event in reply.json()["events"].as_array().into_iter().flatten() {
+        println!("{}", event["message"]);
+    }
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! The twin's settings: flags with embedded defaults, so `cargo run --release` needs none.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Names the twin gives its stand-ins; the Terraform of the stack uses the same ones.
+pub mod names {
+    pub const API_ID: &str = "local";
+    pub const ACCOUNT_ID: &str = "000000000000";
+    pub const REGION: &str = "us-east-1";
+    pub const EVENT_BUS: &str = "items-api";
+    pub const ITEM_CREATED_RULE: &str = "items-api-item-created";
+    pub const ARCHIVE_LOG_GROUP: &str = "/aws/events/items-api";
+    pub const ISSUER_PATH: &str = "/_twin/issuer";
+    pub const APP_CLIENT_ID: &str = "local-app-client";
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "local", about = "The local twin of the items API: API Gateway, Lambda, DynamoDB, EventBridge, CloudWatch Logs and Cognito on one machine")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (the default).
+    Serve(ServeArgs),
+    /// Sign in at the running twin and print an ID token.
+    Token {
+        #[arg(long, default_value = "alice")]
+        user: String,
+        #[command(flatten)]
+        twin: TwinArgs,
+    },
+    /// Print a user's items, newest first, from the running twin.
+    Items {
+        #[arg(long, default_value = "alice")]
+        user: String,
+        #[command(flatten)]
+        twin: TwinArgs,
+    },
+    /// Print the archived events (the rule's log group), one JSON envelope a line.
+    Archive {
+        #[command(flatten)]
+        twin: TwinArgs,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TwinArgs {
+    /// Where the twin listens.
+    #[arg(long, default_value = "http://127.0.0.1:3000", env = "TWIN_URL")]
+    pub twin: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:3000", env = "TWIN_ADDR")]
+    pub addr: SocketAddr,
+    /// Folder for the store, the archive, the issuer key and the secret; made if missing.
+    #[arg(long, default_value = ".twin", env = "TWIN_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Stage throttling: steady requests per second.
+    #[arg(long, default_value_t = 50.0)]
+    pub throttle_rate: f64,
+    /// Stage throttling: burst.
+    #[arg(long, default_value_t = 100)]
+    pub throttle_burst: u32,
+    /// JWT issuer to trust (`iss`); the local issuer when not given.
+    #[arg(long)]
+    pub issuer_url: Option<String>,
+    /// JWKS to verify tokens with; the local issuer's when not given.
+    #[arg(long)]
+    pub jwks_url: Option<String>,
+    /// Accepted audience (the app client id).
+    #[arg(long, default_value = names::APP_CLIENT_ID)]
+    pub audience: String,
+    /// CORS allowed origins (repeat the flag); any origin when not given.
+    #[arg(long = "cors-origin")]
+    pub cors_origins: Vec<String>,
+    /// Function timeout, seconds (as the Lambda's `timeout`).
+    #[arg(long, default_value_t = 10)]
+    pub function_timeout: u64,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        Cli::parse_from(["local"]).serve
+    }
+}

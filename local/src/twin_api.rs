@@ -1,0 +1,58 @@
+//! Routes of the twin itself, under `/_twin/` (never part of the API): health, and the archive
+//! log group, to see what the API produced.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json};
+use axum::routing::get;
+use functions::adapters::embedded::archive::LogArchive;
+use serde::Deserialize;
+
+use crate::settings::names;
+
+#[derive(Deserialize)]
+struct ArchiveQuery {
+    log_group: Option<String>,
+}
+
+async fn archive(State(archive): State<Arc<LogArchive>>, Query(q): Query<ArchiveQuery>) -> impl IntoResponse {
+    let group = q.log_group.unwrap_or_else(|| names::ARCHIVE_LOG_GROUP.to_owned());
+    let archive = Arc::clone(&archive);
+    let read = {
+        let group = group.clone();
+        tokio::task::spawn_blocking(move || archive.read(&group)).await
+    };
+    match read {
+        Ok(Ok(events)) => {
+            // Each message is the envelope EventBridge wrote; parsed here so it reads as JSON.
+            let events: Vec<serde_json::Value> = events
+                .into_iter()
+                .map(|e| {
+                    let message = serde_json::from_str::<serde_json::Value>(&e.message)
+                        .unwrap_or(serde_json::Value::String(e.message));
+                    serde_json::json!({ "timestamp": e.timestamp, "ingestionTime": e.ingestion_time, "message": message })
+                })
+                .collect();
+            Json(serde_json::json!({ "logGroupName": group, "events": events })).into_response()
+        }
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            Json(serde_json::json!({ "logGroupName": group, "events": [] })).into_response()
+        }
+        Ok(Err(e)) => (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "message": e.to_string() }))).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({ "message": e.to_string() }))).into_response(),
+    }
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "ok": true }))
+}
+
+pub fn routes(log_archive: Arc<LogArchive>) -> Router {
+    Router::new()
+        .route("/_twin/health", get(health))
+        .route("/_twin/archive", get(archive))
+        .with_state(log_archive)
+}

@@ -1,0 +1,125 @@
+//! A twin process for the tests: started on a free port with its own data folder, its stdout
+//! collected line by line (the access log and the function logs), killed when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use local::client::{Reply, TwinClient};
+
+pub struct TwinProcess {
+    child: Child,
+    pub url: String,
+    pub data_dir: PathBuf,
+    pub client: TwinClient,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_local")
+}
+
+impl TwinProcess {
+    /// Starts a twin on `127.0.0.1:0` in `data_dir`, with extra flags.
+    pub fn start_in(data_dir: &Path, extra_args: &[&str]) -> Self {
+        let mut child = Command::new(binary())
+            .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra_args)
+            .env("LOG_LEVEL", "INFO")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the twin binary");
+        let stdout = child.stdout.take().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        {
+            let lines = Arc::clone(&lines);
+            // Keep draining stdout for the twin's whole life, or a full pipe would block it.
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if line.contains("local twin listening") {
+                        let _ = tx.send(line.clone());
+                    }
+                    lines.lock().unwrap().push(line);
+                }
+            });
+        }
+        let first = rx.recv_timeout(Duration::from_secs(60)).expect("the twin printed its address");
+        let url = serde_json::from_str::<serde_json::Value>(&first).unwrap()["url"].as_str().unwrap().to_owned();
+        let client = TwinClient::new(url.clone());
+        Self { child, url, data_dir: data_dir.to_owned(), client, lines }
+    }
+
+    /// Sends SIGKILL: no shutdown code runs, as in a crash. Shared handles stay usable (their
+    /// requests fail), and the process is reaped on drop.
+    pub fn sigkill(&self) {
+        let status = Command::new("kill").args(["-9", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success(), "kill -9");
+    }
+
+    /// Every stdout line so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Access-log lines (they carry `routeKey`), parsed.
+    pub fn access_log(&self) -> Vec<serde_json::Value> {
+        self.lines()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v.get("routeKey").is_some())
+            .collect()
+    }
+
+    pub async fn token(&self, user: &str) -> String {
+        self.client.sign_in(user).await.expect("sign in")
+    }
+
+    pub async fn create(&self, token: &str, body: &serde_json::Value) -> Reply {
+        let bearer = format!("Bearer {token}");
+        self.client.post_json("/items", &[("authorization", &bearer)], body).await.unwrap()
+    }
+
+    pub async fn get_auth(&self, token: &str, path: &str) -> Reply {
+        let bearer = format!("Bearer {token}");
+        self.client.get(path, &[("authorization", &bearer)]).await.unwrap()
+    }
+
+    /// The archived events' envelopes.
+    pub async fn archive(&self) -> Vec<serde_json::Value> {
+        let reply = self.client.get("/_twin/archive", &[]).await.unwrap();
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.json()["events"].as_array().unwrap().iter().map(|e| e["message"].clone()).collect()
+    }
+
+    /// Every item of a user, following cursors.
+    pub async fn all_items(&self, token: &str) -> Vec<serde_json::Value> {
+        let mut items = Vec::new();
+        let mut path = "/items?limit=100".to_owned();
+        loop {
+            let reply = self.get_auth(token, &path).await;
+            assert_eq!(reply.status, 200, "{}", reply.text());
+            let page = reply.json();
+            items.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => path = format!("/items?limit=100&cursor={}", urlencode(c)),
+                None => return items,
+            }
+        }
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("v", s)]).unwrap()[2..].to_owned()
+}
+
+impl Drop for TwinProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

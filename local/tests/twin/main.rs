@@ -1,0 +1,9 @@
+//! The twin driven over HTTP, as a client and an attacker would: one test binary, many twins.
+
+mod common;
+mod concurrency;
+mod contract;
+mod durability;
+mod hostile_input;
+mod tokens;
+mod walkthrough;

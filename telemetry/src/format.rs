@@ -1,0 +1,267 @@
+//! The log line: one flat JSON object per event.
+//!
+//! tracing-subscriber's own JSON formatter nests span fields under `span` and `spans`.
+//! The log contract wants them at the top level: CloudWatch Logs Insights discovers
+//! top-level keys only, so `request_id` nested in `spans[0]` could not be filtered on.
+//! Hence [`SpanFieldsLayer`] keeps each span's fields already encoded as JSON, and
+//! [`JsonLines`] copies them next to the event's own fields, with no parsing per line.
+
+use std::fmt::{self, Write};
+use std::ops::Range;
+
+use time::OffsetDateTime;
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::json::{self, Fields, Seen, Sink};
+
+/// Keys every line starts with; an event or span field of the same name is left out
+/// rather than written twice.
+const FIXED_KEYS: &[&str] = &["timestamp", "level", "service", "target"];
+
+/// lambda_runtime opens a span per invocation with camelCase names. Renamed to the
+/// contract's names, lines the runtime writes outside our request span (its own error
+/// reports) still carry the ids; inside it, [`crate::RequestLayer`]'s span wins.
+const RUNTIME_TARGET: &str = "lambda_runtime";
+const RUNTIME_FIELDS: &[(&str, &str)] = &[
+    ("requestId", "function_request_id"),
+    ("xrayTraceId", "xray_trace_id"),
+    ("tenantId", "tenant_id"),
+];
+
+/// Formats events as the contract's JSON lines.
+#[derive(Debug)]
+pub struct JsonLines {
+    /// `,"service":"…"`, encoded once.
+    service: Box<str>,
+}
+
+impl JsonLines {
+    pub fn new(service: &str) -> Self {
+        let mut encoded = String::with_capacity(service.len() + 16);
+        let _ = json::key(&mut encoded, "service").and_then(|()| json::string(&mut encoded, service));
+        Self {
+            service: encoded.into_boxed_str(),
+        }
+    }
+}
+
+impl<S, N> FormatEvent<S, N> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut out: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let meta = event.metadata();
+        out.write_str("{\"timestamp\":\"")?;
+        timestamp(&mut out, OffsetDateTime::now_utc())?;
+        out.write_str("\",\"level\":\"")?;
+        out.write_str(meta.level().as_str())?;
+        out.write_char('"')?;
+        out.write_str(&self.service)?;
+        json::key(&mut out, "target")?;
+        json::string(&mut out, meta.target())?;
+
+        let mut seen = Seen::new(FIXED_KEYS);
+        let mut fields = Fields::new(LineSink {
+            out: &mut out,
+            seen: &mut seen,
+        });
+        event.record(&mut fields);
+        fields.result?;
+        if seen.claim("message") {
+            out.write_str(",\"message\":\"\"")?;
+        }
+
+        // Innermost span first, so that an inner value shadows an outer one.
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope {
+                let extensions = span.extensions();
+                let Some(stored) = extensions.get::<SpanFields>() else {
+                    continue;
+                };
+                for (name, value) in stored.iter() {
+                    if seen.claim(name) {
+                        json::key(&mut out, name)?;
+                        out.write_str(value)?;
+                    }
+                }
+            }
+        }
+        out.write_str("}\n")
+    }
+}
+
+/// RFC 3339, UTC, milliseconds: `2026-11-21T09:15:02.123Z`.
+fn timestamp(out: &mut impl Write, t: OffsetDateTime) -> fmt::Result {
+    write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// Event fields go straight onto the line, each name once.
+struct LineSink<'a, W> {
+    out: &'a mut W,
+    seen: &'a mut Seen,
+}
+
+impl<W: Write> Sink for LineSink<'_, W> {
+    type Out = W;
+
+    fn begin(&mut self, name: &'static str) -> Option<&mut W> {
+        if !self.seen.claim(name) {
+            return None;
+        }
+        json::key(self.out, name).ok()?;
+        Some(self.out)
+    }
+}
+
+/// A span's fields, values already JSON-encoded, kept in the span's extensions.
+/// One buffer for all values: a span costs two allocations, whatever its field count.
+#[derive(Debug, Default)]
+pub(crate) struct SpanFields {
+    values: String,
+    fields: Vec<(&'static str, Range<usize>)>,
+}
+
+impl SpanFields {
+    fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.fields
+            .iter()
+            .map(|(name, range)| (*name, &self.values[range.clone()]))
+    }
+
+    fn record(&mut self, values: &impl RecordFields, runtime: bool) {
+        values.record(&mut Fields::new(SpanSink {
+            fields: self,
+            runtime,
+            current: "",
+            start: 0,
+        }));
+    }
+}
+
+struct SpanSink<'a> {
+    fields: &'a mut SpanFields,
+    /// The span is lambda_runtime's: rename its fields.
+    runtime: bool,
+    current: &'static str,
+    start: usize,
+}
+
+impl SpanSink<'_> {
+    fn name(&self, name: &'static str) -> &'static str {
+        if self.runtime
+            && let Some((_, renamed)) = RUNTIME_FIELDS.iter().find(|(from, _)| *from == name)
+        {
+            return renamed;
+        }
+        name
+    }
+}
+
+impl Sink for SpanSink<'_> {
+    type Out = String;
+
+    fn begin(&mut self, name: &'static str) -> Option<&mut String> {
+        self.current = self.name(name);
+        self.start = self.fields.values.len();
+        Some(&mut self.fields.values)
+    }
+
+    fn end(&mut self) {
+        // A value recorded again replaces the old one (whose bytes stay unused in the buffer).
+        let range = self.start..self.fields.values.len();
+        match self.fields.fields.iter_mut().find(|(n, _)| *n == self.current) {
+            Some((_, old)) => *old = range,
+            None => self.fields.fields.push((self.current, range)),
+        }
+    }
+
+    fn str_value<'v>(&self, name: &'static str, value: &'v str) -> &'v str {
+        // The runtime's span holds the whole X-Ray header; the contract logs the trace id.
+        if self.name(name) == "xray_trace_id" {
+            json::trace_root(value)
+        } else {
+            value
+        }
+    }
+}
+
+/// Stores every span's fields as [`SpanFields`] for [`JsonLines`].
+#[derive(Debug, Default)]
+pub struct SpanFieldsLayer;
+
+fn is_runtime(target: &str) -> bool {
+    target.starts_with(RUNTIME_TARGET)
+}
+
+impl<S> tracing_subscriber::Layer<S> for SpanFieldsLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut fields = SpanFields::default();
+        fields.record(attrs, is_runtime(attrs.metadata().target()));
+        if !fields.fields.is_empty() {
+            span.extensions_mut().insert(fields);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let runtime = is_runtime(span.metadata().target());
+        let mut extensions = span.extensions_mut();
+        if let Some(fields) = extensions.get_mut::<SpanFields>() {
+            fields.record(values, runtime);
+        } else {
+            let mut fields = SpanFields::default();
+            fields.record(values, runtime);
+            extensions.insert(fields);
+        }
+    }
+}
+
+/// Span fields for the fmt layer's own storage: nothing, as [`SpanFieldsLayer`] keeps them
+/// in the form the lines need; formatting them twice would cost every span.
+#[derive(Debug, Default)]
+pub struct NoFields;
+
+impl<'w> FormatFields<'w> for NoFields {
+    fn format_fields<R: RecordFields>(&self, _: Writer<'w>, _: R) -> fmt::Result {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_is_rfc3339_utc_millis() {
+        let t = OffsetDateTime::from_unix_timestamp_nanos(1_763_716_502_123_456_789).unwrap();
+        let mut out = String::new();
+        timestamp(&mut out, t).unwrap();
+        assert_eq!(out, "2025-11-21T09:15:02.123Z");
+    }
+}

@@ -1,0 +1,283 @@
+//! JSON written straight into the line buffer.
+//!
+//! Values go from `tracing`'s visitor into the output without an intermediate
+//! `serde_json::Value` or a `String` per field: a log line costs one pass over its fields.
+
+use std::error::Error;
+use std::fmt::{self, Write};
+
+use tracing::field::{Field, Visit};
+
+/// Field names whose values are never written: the value becomes `"[REDACTED]"`.
+///
+/// Compared without regard to ASCII case, and `-` matches `_`, so `Set-Cookie`,
+/// `set_cookie` and `SET-COOKIE` are all covered.
+pub const REDACTED_FIELDS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "set-cookie",
+    "token",
+    "id_token",
+    "access_token",
+    "refresh_token",
+    "password",
+    "secret",
+    "x-amz-security-token",
+];
+
+/// What a redacted value is written as.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Whether the value of a field named `name` must not be written.
+pub fn is_redacted(name: &str) -> bool {
+    REDACTED_FIELDS.iter().any(|r| same_name(r, name))
+}
+
+fn same_name(a: &str, b: &str) -> bool {
+    fn norm(b: u8) -> u8 {
+        if b == b'-' { b'_' } else { b.to_ascii_lowercase() }
+    }
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| norm(x) == norm(y))
+}
+
+/// The trace id (`1-5759e988-bd862e3fe1be46a994272793`) from an X-Ray header
+/// (`Root=1-…;Parent=…;Sampled=1`), as Powertools logs it and as X-Ray and Logs Insights
+/// match it. A value without `Root=` is returned as it is.
+pub(crate) fn trace_root(header: &str) -> &str {
+    header
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("Root="))
+        .unwrap_or(header)
+        .trim()
+}
+
+/// Writes `s` as JSON string content (no quotes), escaping what JSON requires.
+pub(crate) struct Escaped<'a, W: ?Sized>(pub &'a mut W);
+
+impl<W: Write + ?Sized> Write for Escaped<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let bytes = s.as_bytes();
+        let mut clean = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            let escape = match b {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0..=0x1f => "",
+                _ => continue,
+            };
+            // Only ASCII bytes are escaped, so `clean..i` is on char boundaries.
+            self.0.write_str(&s[clean..i])?;
+            if escape.is_empty() {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                self.0.write_str("\\u00")?;
+                self.0.write_char(HEX[usize::from(b >> 4)].into())?;
+                self.0.write_char(HEX[usize::from(b & 0xf)].into())?;
+            } else {
+                self.0.write_str(escape)?;
+            }
+            clean = i + 1;
+        }
+        self.0.write_str(&s[clean..])
+    }
+}
+
+/// Writes `s` as a JSON string, quotes included.
+pub(crate) fn string<W: Write + ?Sized>(out: &mut W, s: &str) -> fmt::Result {
+    out.write_char('"')?;
+    Escaped(out).write_str(s)?;
+    out.write_char('"')
+}
+
+/// Writes `"name":` (after a comma: every key follows the line's fixed first keys).
+pub(crate) fn key<W: Write + ?Sized>(out: &mut W, name: &str) -> fmt::Result {
+    out.write_char(',')?;
+    string(out, name)?;
+    out.write_char(':')
+}
+
+/// Where [`Fields`] puts the values it encodes: a log line, or a span's stored fields.
+pub(crate) trait Sink {
+    type Out: Write;
+
+    /// Called before a field's value; `None` skips the field. Writes the key if there is one.
+    fn begin(&mut self, name: &'static str) -> Option<&mut Self::Out>;
+
+    /// Called after the value of the field `begin` accepted.
+    fn end(&mut self) {}
+
+    /// Lets a sink rewrite a string value before it is encoded.
+    fn str_value<'v>(&self, _name: &'static str, value: &'v str) -> &'v str {
+        value
+    }
+}
+
+/// A `tracing` visitor writing each field's value as JSON into a [`Sink`], redacting
+/// the names in [`REDACTED_FIELDS`].
+pub(crate) struct Fields<S> {
+    pub sink: S,
+    pub result: fmt::Result,
+}
+
+impl<S: Sink> Fields<S> {
+    pub fn new(sink: S) -> Self {
+        Self {
+            sink,
+            result: Ok(()),
+        }
+    }
+
+    fn put(&mut self, field: &Field, value: impl FnOnce(&mut S::Out) -> fmt::Result) {
+        let name = field.name();
+        if let Some(out) = self.sink.begin(name) {
+            let written = if is_redacted(name) {
+                string(out, REDACTED)
+            } else {
+                value(out)
+            };
+            self.result = self.result.and(written);
+            self.sink.end();
+        }
+    }
+}
+
+/// Writes a `Display` or `Debug` rendering as a JSON string without an intermediate `String`.
+fn quoted<W: Write + ?Sized>(out: &mut W, args: fmt::Arguments<'_>) -> fmt::Result {
+    out.write_char('"')?;
+    Escaped(&mut *out).write_fmt(args)?;
+    out.write_char('"')
+}
+
+impl<S: Sink> Visit for Fields<S> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        // JSON has no NaN or infinity.
+        self.put(field, |out| {
+            if value.is_finite() {
+                write!(out, "{value}")
+            } else {
+                out.write_str("null")
+            }
+        });
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put(field, |out| write!(out, "{value}"));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.put(field, |out| write!(out, "{value}"));
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.put(field, |out| write!(out, "{value}"));
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.put(field, |out| write!(out, "{value}"));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put(field, |out| out.write_str(if value { "true" } else { "false" }));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let value = self.sink.str_value(field.name(), value);
+        self.put(field, |out| string(out, value));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
+        // The whole chain: SDK errors say "service error" at the top and the cause below.
+        self.put(field, |out| {
+            out.write_char('"')?;
+            let mut esc = Escaped(&mut *out);
+            write!(esc, "{value}")?;
+            let mut source = value.source();
+            while let Some(err) = source {
+                write!(esc, ": {err}")?;
+                source = err.source();
+            }
+            out.write_char('"')
+        });
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        // `message` arrives here as `fmt::Arguments`, whose Debug is its Display.
+        self.put(field, |out| quoted(out, format_args!("{value:?}")));
+    }
+}
+
+/// Names already written on a line, so that a name appears once: JSON readers disagree
+/// on duplicate keys. Fixed size to stay off the heap; past it, names are not checked.
+pub(crate) struct Seen {
+    names: [&'static str; 48],
+    len: usize,
+}
+
+impl Seen {
+    pub fn new(reserved: &[&'static str]) -> Self {
+        let mut seen = Self {
+            names: [""; 48],
+            len: 0,
+        };
+        for name in reserved {
+            seen.claim(name);
+        }
+        seen
+    }
+
+    /// True when `name` was not written yet (and now counts as written).
+    pub fn claim(&mut self, name: &'static str) -> bool {
+        if self.names[..self.len].contains(&name) {
+            return false;
+        }
+        if let Some(slot) = self.names.get_mut(self.len) {
+            *slot = name;
+            self.len += 1;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_what_json_requires() {
+        let mut out = String::new();
+        string(&mut out, "a\"b\\c\nd\u{1}é\u{7f}").unwrap();
+        assert_eq!(out, "\"a\\\"b\\\\c\\nd\\u0001é\u{7f}\"");
+        let back: String = serde_json::from_str(&out).unwrap();
+        assert_eq!(back, "a\"b\\c\nd\u{1}é\u{7f}");
+    }
+
+    #[test]
+    fn redaction_ignores_case_and_separator() {
+        for name in ["Authorization", "SET_COOKIE", "set-cookie", "X-Amz-Security-Token", "id_token"] {
+            assert!(is_redacted(name), "{name}");
+        }
+        for name in ["auth", "tokens", "item_id", "cookies2"] {
+            assert!(!is_redacted(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn trace_root_takes_the_root() {
+        assert_eq!(
+            trace_root("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
+            "1-5759e988-bd862e3fe1be46a994272793"
+        );
+        assert_eq!(trace_root("Self=1-a-b; Root=1-c-d"), "1-c-d");
+        assert_eq!(trace_root("1-c-d"), "1-c-d");
+    }
+
+    #[test]
+    fn seen_claims_once() {
+        let mut seen = Seen::new(&["level"]);
+        assert!(!seen.claim("level"));
+        assert!(seen.claim("a"));
+        assert!(!seen.claim("a"));
+    }
+}
