@@ -74,8 +74,7 @@ impl FromStr for ItemId {
             return Err(InvalidItemId);
         }
         let uuid = Uuid::try_parse(s).map_err(|_| InvalidItemId)?;
-        if uuid.get_version_num() != 7 || uuid.as_hyphenated().to_string() != s.to_ascii_lowercase()
-        {
+        if uuid.get_version_num() != 7 || uuid.as_hyphenated().to_string() != s {
             return Err(InvalidItemId);
         }
         Ok(Self(uuid))

@@ -11,7 +11,10 @@ use hyper_util::rt::TokioExecutor;
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("cannot reach the twin at {base}: {source} (is `cargo run --release` running?)")]
-    Unreachable { base: String, source: hyper_util::client::legacy::Error },
+    Unreachable {
+        base: String,
+        source: hyper_util::client::legacy::Error,
+    },
     #[error("bad request: {0}")]
     Build(#[from] http::Error),
     #[error("reading the response: {0}")]
@@ -50,7 +53,10 @@ impl TwinClient {
     /// `base` is `http://host:port`, without a trailing slash.
     pub fn new(base: impl Into<String>) -> Self {
         let client = Client::builder(TokioExecutor::new()).build_http();
-        Self { base: base.into().trim_end_matches('/').to_owned(), client }
+        Self {
+            base: base.into().trim_end_matches('/').to_owned(),
+            client,
+        }
     }
 
     pub fn base(&self) -> &str {
@@ -64,19 +70,28 @@ impl TwinClient {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> Result<Reply, ClientError> {
-        let mut builder = Request::builder().method(method).uri(format!("{}{path}", self.base));
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
         let request = builder.body(Full::new(body.into()))?;
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|source| ClientError::Unreachable { base: self.base.clone(), source })?;
+        let response =
+            self.client
+                .request(request)
+                .await
+                .map_err(|source| ClientError::Unreachable {
+                    base: self.base.clone(),
+                    source,
+                })?;
         let (parts, body) = response.into_parts();
         let body = body.collect().await?.to_bytes();
-        Ok(Reply { status: parts.status, headers: parts.headers, body })
+        Ok(Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
     }
 
     pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Result<Reply, ClientError> {
@@ -84,7 +99,12 @@ impl TwinClient {
     }
 
     /// A JSON `POST`.
-    pub async fn post_json(&self, path: &str, headers: &[(&str, &str)], body: &serde_json::Value) -> Result<Reply, ClientError> {
+    pub async fn post_json(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &serde_json::Value,
+    ) -> Result<Reply, ClientError> {
         let mut all = vec![("content-type", "application/json")];
         all.extend_from_slice(headers);
         self.send(Method::POST, path, &all, body.to_string()).await
@@ -93,7 +113,11 @@ impl TwinClient {
     /// Signs in at the local issuer's `/login` and returns the ID token.
     pub async fn sign_in(&self, username: &str) -> Result<String, String> {
         let reply = self
-            .post_json("/login", &[("accept", "application/json")], &serde_json::json!({ "username": username }))
+            .post_json(
+                "/login",
+                &[("accept", "application/json")],
+                &serde_json::json!({ "username": username }),
+            )
             .await
             .map_err(|e| e.to_string())?;
         match reply.json().get("id_token").and_then(|t| t.as_str()) {

@@ -58,7 +58,12 @@ async fn items(client: &TwinClient, user: &str) -> Result<(), BoxError> {
 async fn archive(client: &TwinClient) -> Result<(), BoxError> {
     let reply = client.get("/_twin/archive", &[]).await?;
     if !reply.status.is_success() {
-        return Err(format!("GET /_twin/archive answered {}: {}", reply.status, reply.text()).into());
+        return Err(format!(
+            "GET /_twin/archive answered {}: {}",
+            reply.status,
+            reply.text()
+        )
+        .into());
     }
     for event in reply.json()["events"].as_array().into_iter().flatten() {
         println!("{}", event["message"]);

@@ -18,7 +18,10 @@ pub mod names {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "local", about = "The local twin of the items API: API Gateway, Lambda, DynamoDB, EventBridge, CloudWatch Logs and Cognito on one machine")]
+#[command(
+    name = "local",
+    about = "The local twin of the items API: API Gateway, Lambda, DynamoDB, EventBridge, CloudWatch Logs and Cognito on one machine"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

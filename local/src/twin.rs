@@ -37,7 +37,11 @@ pub struct Twin {
 fn function(name: &str, timeout: Duration, service: Router) -> FunctionHost {
     FunctionHost {
         name: name.to_owned(),
-        arn: format!("arn:aws:lambda:{}:{}:function:items-api-{name}", names::REGION, names::ACCOUNT_ID),
+        arn: format!(
+            "arn:aws:lambda:{}:{}:function:items-api-{name}",
+            names::REGION,
+            names::ACCOUNT_ID
+        ),
         timeout,
         service: service.layer(telemetry::RequestLayer::new()),
     }
@@ -47,7 +51,10 @@ fn cors(origins: &[String]) -> Result<CorsLayer, BoxError> {
     let allow_origin = if origins.is_empty() {
         AllowOrigin::any()
     } else {
-        let list = origins.iter().map(|o| HeaderValue::from_str(o)).collect::<Result<Vec<_>, _>>()?;
+        let list = origins
+            .iter()
+            .map(|o| HeaderValue::from_str(o))
+            .collect::<Result<Vec<_>, _>>()?;
         AllowOrigin::list(list)
     };
     Ok(CorsLayer::new()
@@ -58,7 +65,10 @@ fn cors(origins: &[String]) -> Result<CorsLayer, BoxError> {
             http::header::CONTENT_TYPE,
             HeaderName::from_static("idempotency-key"),
         ])
-        .expose_headers([http::header::LOCATION, HeaderName::from_static("apigw-requestid")])
+        .expose_headers([
+            http::header::LOCATION,
+            HeaderName::from_static("apigw-requestid"),
+        ])
         .max_age(Duration::from_secs(300)))
 }
 
@@ -67,15 +77,27 @@ impl Twin {
     pub async fn bind(args: &ServeArgs) -> Result<Self, BoxError> {
         let dir = &args.data_dir;
         std::fs::create_dir_all(dir).map_err(|e| format!("data folder {}: {e}", dir.display()))?;
-        let listener = TcpListener::bind(args.addr).await.map_err(|e| format!("listen on {}: {e}", args.addr))?;
+        let listener = TcpListener::bind(args.addr)
+            .await
+            .map_err(|e| format!("listen on {}: {e}", args.addr))?;
         let addr = listener.local_addr()?;
 
         let local_issuer_url = format!("http://{addr}{}", names::ISSUER_PATH);
-        let issuer = Arc::new(LocalIssuer::load_or_create(dir, local_issuer_url, args.audience.clone())?);
-        let issuer_url = args.issuer_url.clone().unwrap_or_else(|| issuer.issuer_url().to_owned());
+        let issuer = Arc::new(LocalIssuer::load_or_create(
+            dir,
+            local_issuer_url,
+            args.audience.clone(),
+        )?);
+        let issuer_url = args
+            .issuer_url
+            .clone()
+            .unwrap_or_else(|| issuer.issuer_url().to_owned());
         let jwks_url = args.jwks_url.clone().unwrap_or_else(|| issuer.jwks_url());
-        let authorizer =
-            JwtAuthorizer::new(issuer_url.clone(), vec![args.audience.clone()], JwksSource::Remote(RemoteJwks::new(jwks_url)?));
+        let authorizer = JwtAuthorizer::new(
+            issuer_url.clone(),
+            vec![args.audience.clone()],
+            JwksSource::Remote(RemoteJwks::new(jwks_url)?),
+        );
 
         let store = RedbItemStore::open(&dir.join("items.redb"))?;
         let archive = Arc::new(LogArchive::open(dir.join("logs"))?);
@@ -92,7 +114,11 @@ impl Twin {
             Arc::clone(&archive),
         );
         let config = FileConfig::load_or_create(&dir.join("secret.json"))?;
-        let state = AppState { store: Arc::new(store), bus: Arc::new(bus), config: Arc::new(config) };
+        let state = AppState {
+            store: Arc::new(store),
+            bus: Arc::new(bus),
+            config: Arc::new(config),
+        };
 
         let timeout = Duration::from_secs(args.function_timeout);
         let gateway = Arc::new(Gateway {
@@ -108,17 +134,27 @@ impl Twin {
         let app = Router::new()
             .merge(crate::auth::routes(Arc::clone(&issuer), names::ISSUER_PATH))
             .merge(twin_api::routes(archive))
-            .fallback(move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
-                Arc::clone(&gateway).handle(request, peer)
-            })
+            .fallback(
+                move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
+                    Arc::clone(&gateway).handle(request, peer)
+                },
+            )
             .layer(cors(&args.cors_origins)?);
-        Ok(Self { addr, issuer_url, audience: args.audience.clone(), listener, app })
+        Ok(Self {
+            addr,
+            issuer_url,
+            audience: args.audience.clone(),
+            listener,
+            app,
+        })
     }
 
     /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
     pub async fn serve(self) -> Result<(), BoxError> {
         let service = self.app.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await?;
+        axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
         Ok(())
     }
 }
@@ -129,7 +165,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -18,8 +18,13 @@ struct ArchiveQuery {
     log_group: Option<String>,
 }
 
-async fn archive(State(archive): State<Arc<LogArchive>>, Query(q): Query<ArchiveQuery>) -> impl IntoResponse {
-    let group = q.log_group.unwrap_or_else(|| names::ARCHIVE_LOG_GROUP.to_owned());
+async fn archive(
+    State(archive): State<Arc<LogArchive>>,
+    Query(q): Query<ArchiveQuery>,
+) -> impl IntoResponse {
+    let group = q
+        .log_group
+        .unwrap_or_else(|| names::ARCHIVE_LOG_GROUP.to_owned());
     let archive = Arc::clone(&archive);
     let read = {
         let group = group.clone();
@@ -41,8 +46,16 @@ async fn archive(State(archive): State<Arc<LogArchive>>, Query(q): Query<Archive
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
             Json(serde_json::json!({ "logGroupName": group, "events": [] })).into_response()
         }
-        Ok(Err(e)) => (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "message": e.to_string() }))).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({ "message": e.to_string() }))).into_response(),
+        Ok(Err(e)) => (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "message": e.to_string() })),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(serde_json::json!({ "message": e.to_string() })),
+        )
+            .into_response(),
     }
 }
 

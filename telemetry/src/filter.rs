@@ -28,7 +28,10 @@ pub(crate) fn choose(log_level: Option<&str>, rust_log: Option<&str>) -> (EnvFil
             Err(err) => problems.push(format!("RUST_LOG={value:?}: {err}")),
         }
     }
-    (EnvFilter::default().add_directive(LevelFilter::INFO.into()), problems)
+    (
+        EnvFilter::default().add_directive(LevelFilter::INFO.into()),
+        problems,
+    )
 }
 
 /// A `LOG_LEVEL` value, any case. Also the names other Powertools runtimes use.
@@ -61,7 +64,10 @@ mod tests {
 
     #[test]
     fn log_level_any_case_wins_over_rust_log() {
-        assert_eq!(max(Some("debug"), Some("error")), (Some(LevelFilter::DEBUG), 0));
+        assert_eq!(
+            max(Some("debug"), Some("error")),
+            (Some(LevelFilter::DEBUG), 0)
+        );
         assert_eq!(max(Some("Warn"), None), (Some(LevelFilter::WARN), 0));
         assert_eq!(max(Some("ERROR"), None), (Some(LevelFilter::ERROR), 0));
         assert_eq!(max(Some(" info "), None), (Some(LevelFilter::INFO), 0));
@@ -70,14 +76,20 @@ mod tests {
     #[test]
     fn rust_log_when_no_log_level() {
         assert_eq!(max(None, Some("warn")), (Some(LevelFilter::WARN), 0));
-        assert_eq!(max(Some(""), Some("error,telemetry=debug")), (Some(LevelFilter::DEBUG), 0));
+        assert_eq!(
+            max(Some(""), Some("error,telemetry=debug")),
+            (Some(LevelFilter::DEBUG), 0)
+        );
     }
 
     #[test]
     fn info_by_default_and_bad_values_reported() {
         assert_eq!(max(None, None), (Some(LevelFilter::INFO), 0));
         assert_eq!(max(Some("loud"), None), (Some(LevelFilter::INFO), 1));
-        assert_eq!(max(Some("loud"), Some("warn")), (Some(LevelFilter::WARN), 1));
+        assert_eq!(
+            max(Some("loud"), Some("warn")),
+            (Some(LevelFilter::WARN), 1)
+        );
         assert_eq!(max(None, Some("=[")), (Some(LevelFilter::INFO), 1));
     }
 }

@@ -36,15 +36,16 @@ const RUNTIME_FIELDS: &[(&str, &str)] = &[
 
 /// Formats events as the contract's JSON lines.
 #[derive(Debug)]
-pub struct JsonLines {
+pub(crate) struct JsonLines {
     /// `,"service":"…"`, encoded once.
     service: Box<str>,
 }
 
 impl JsonLines {
-    pub fn new(service: &str) -> Self {
+    pub(crate) fn new(service: &str) -> Self {
         let mut encoded = String::with_capacity(service.len() + 16);
-        let _ = json::key(&mut encoded, "service").and_then(|()| json::string(&mut encoded, service));
+        let _ =
+            json::key(&mut encoded, "service").and_then(|()| json::string(&mut encoded, service));
         Self {
             service: encoded.into_boxed_str(),
         }
@@ -191,7 +192,12 @@ impl Sink for SpanSink<'_> {
     fn end(&mut self) {
         // A value recorded again replaces the old one (whose bytes stay unused in the buffer).
         let range = self.start..self.fields.values.len();
-        match self.fields.fields.iter_mut().find(|(n, _)| *n == self.current) {
+        match self
+            .fields
+            .fields
+            .iter_mut()
+            .find(|(n, _)| *n == self.current)
+        {
             Some((_, old)) => *old = range,
             None => self.fields.fields.push((self.current, range)),
         }
@@ -209,7 +215,7 @@ impl Sink for SpanSink<'_> {
 
 /// Stores every span's fields as [`SpanFields`] for [`JsonLines`].
 #[derive(Debug, Default)]
-pub struct SpanFieldsLayer;
+pub(crate) struct SpanFieldsLayer;
 
 fn is_runtime(target: &str) -> bool {
     target.starts_with(RUNTIME_TARGET)
@@ -245,7 +251,7 @@ where
 /// Span fields for the fmt layer's own storage: nothing, as [`SpanFieldsLayer`] keeps them
 /// in the form the lines need; formatting them twice would cost every span.
 #[derive(Debug, Default)]
-pub struct NoFields;
+pub(crate) struct NoFields;
 
 impl<'w> FormatFields<'w> for NoFields {
     fn format_fields<R: RecordFields>(&self, _: Writer<'w>, _: R) -> fmt::Result {

@@ -35,7 +35,11 @@ pub fn is_redacted(name: &str) -> bool {
 
 fn same_name(a: &str, b: &str) -> bool {
     fn norm(b: u8) -> u8 {
-        if b == b'-' { b'_' } else { b.to_ascii_lowercase() }
+        if b == b'-' {
+            b'_'
+        } else {
+            b.to_ascii_lowercase()
+        }
     }
     a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| norm(x) == norm(y))
 }
@@ -179,7 +183,9 @@ impl<S: Sink> Visit for Fields<S> {
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.put(field, |out| out.write_str(if value { "true" } else { "false" }));
+        self.put(field, |out| {
+            out.write_str(if value { "true" } else { "false" })
+        });
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
@@ -255,7 +261,13 @@ mod tests {
 
     #[test]
     fn redaction_ignores_case_and_separator() {
-        for name in ["Authorization", "SET_COOKIE", "set-cookie", "X-Amz-Security-Token", "id_token"] {
+        for name in [
+            "Authorization",
+            "SET_COOKIE",
+            "set-cookie",
+            "X-Amz-Security-Token",
+            "id_token",
+        ] {
             assert!(is_redacted(name), "{name}");
         }
         for name in ["auth", "tokens", "item_id", "cookies2"] {
@@ -266,7 +278,9 @@ mod tests {
     #[test]
     fn trace_root_takes_the_root() {
         assert_eq!(
-            trace_root("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
+            trace_root(
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+            ),
             "1-5759e988-bd862e3fe1be46a994272793"
         );
         assert_eq!(trace_root("Self=1-a-b; Root=1-c-d"), "1-c-d");

@@ -29,8 +29,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
-pub use format::{JsonLines, NoFields, SpanFieldsLayer};
-pub use json::{REDACTED, REDACTED_FIELDS};
+use format::{JsonLines, NoFields, SpanFieldsLayer};
+pub use json::{REDACTED, REDACTED_FIELDS, is_redacted};
 pub use request::{RequestIds, RequestLayer, RequestService, ResponseFuture};
 
 /// Installs the global subscriber writing JSON lines to stdout for `service`.
@@ -60,19 +60,12 @@ where
     });
 }
 
-/// The same subscriber as [`init`] (level from the environment), not installed: for
-/// `tracing::subscriber::with_default` or `set_default` in tests.
-pub fn subscriber<W>(service: &str, make_writer: W) -> impl Subscriber + Send + Sync + 'static
-where
-    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
-{
-    tracing_subscriber::registry()
-        .with(filter::from_env().0)
-        .with(layer(service, make_writer))
-}
-
-/// The JSON-lines layer alone, to stack with other layers (filters, trace exporters).
-pub fn layer<S, W>(service: &str, make_writer: W) -> impl tracing_subscriber::Layer<S> + Send + Sync + 'static
+/// The JSON-lines layer alone, to stack with other layers (filters, trace exporters), or
+/// under `tracing::subscriber::set_default` in tests, with a filter of their choosing.
+pub fn layer<S, W>(
+    service: &str,
+    make_writer: W,
+) -> impl tracing_subscriber::Layer<S> + Send + Sync + 'static
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,

@@ -22,10 +22,18 @@ async fn cold_start_is_true_once() {
         Ok::<_, Infallible>(http::Response::new(Body::Empty))
     }));
     for _ in 0..3 {
-        service.clone().oneshot(invocation("GET", "/public", "GET /public")).await.unwrap();
+        service
+            .clone()
+            .oneshot(invocation("GET", "/public", "GET /public"))
+            .await
+            .unwrap();
     }
 
-    let starts: Vec<_> = out.lines().iter().map(|l| l["cold_start"].as_bool().unwrap()).collect();
+    let starts: Vec<_> = out
+        .lines()
+        .iter()
+        .map(|l| l["cold_start"].as_bool().unwrap())
+        .collect();
     // Two lines a request (the handler's and the summary), both with the request's flag.
     assert_eq!(starts, [true, true, false, false, false, false]);
 }

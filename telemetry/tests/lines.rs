@@ -36,7 +36,13 @@ fn fixed_keys_cannot_be_overwritten() {
     let out = with_lines(|| {
         let span = tracing::info_span!("s", service = "span-service", message = "span-message");
         let _entered = span.enter();
-        tracing::warn!(level = "fake", service = "other", timestamp = 1, target = "x", "real");
+        tracing::warn!(
+            level = "fake",
+            service = "other",
+            timestamp = 1,
+            target = "x",
+            "real"
+        );
     });
     let line = out.line("real");
     assert_eq!(line["level"], "WARN");
@@ -44,7 +50,11 @@ fn fixed_keys_cannot_be_overwritten() {
     assert!(line["timestamp"].is_string());
     assert_eq!(line["target"], "lines");
     for key in ["level", "service", "timestamp", "target", "message"] {
-        assert_eq!(out.text().matches(&format!("\"{key}\"")).count(), 1, "{key}");
+        assert_eq!(
+            out.text().matches(&format!("\"{key}\"")).count(),
+            1,
+            "{key}"
+        );
     }
 }
 
@@ -114,7 +124,11 @@ fn every_value_type_is_valid_json() {
 #[test]
 fn a_field_recorded_again_is_replaced() {
     let out = with_lines(|| {
-        let span = tracing::info_span!("s", status = tracing::field::Empty, user = tracing::field::Empty);
+        let span = tracing::info_span!(
+            "s",
+            status = tracing::field::Empty,
+            user = tracing::field::Empty
+        );
         span.record("status", 200);
         span.record("status", 503);
         let _entered = span.enter();
@@ -148,9 +162,29 @@ fn the_lambda_runtime_span_uses_the_contract_names() {
 #[test]
 fn a_long_line_of_fields_stays_one_line() {
     let out = with_lines(|| {
-        let span = tracing::info_span!("s", a0 = 0, a1 = 1, a2 = 2, a3 = 3, a4 = 4, a5 = 5, a6 = 6, a7 = 7);
+        let span = tracing::info_span!(
+            "s",
+            a0 = 0,
+            a1 = 1,
+            a2 = 2,
+            a3 = 3,
+            a4 = 4,
+            a5 = 5,
+            a6 = 6,
+            a7 = 7
+        );
         let _entered = span.enter();
-        tracing::info!(b0 = 0, b1 = 1, b2 = 2, b3 = 3, b4 = 4, b5 = 5, b6 = 6, b7 = 7, "many");
+        tracing::info!(
+            b0 = 0,
+            b1 = 1,
+            b2 = 2,
+            b3 = 3,
+            b4 = 4,
+            b5 = 5,
+            b6 = 6,
+            b7 = 7,
+            "many"
+        );
     });
     let line = out.line("many");
     assert_eq!(line.as_object().unwrap().len(), 5 + 16);

@@ -23,7 +23,11 @@ fn log_level_filters_and_a_second_init_is_a_no_op() {
     tracing::warn!("warn line");
     tracing::error!("error line");
 
-    let messages: Vec<_> = out.lines().into_iter().map(|l| l["message"].clone()).collect();
+    let messages: Vec<_> = out
+        .lines()
+        .into_iter()
+        .map(|l| l["message"].clone())
+        .collect();
     assert_eq!(messages, ["warn line", "error line"]);
     assert_eq!(out.line("warn line")["service"], "items");
     assert_eq!(second.text(), "");

@@ -24,14 +24,20 @@ fn capture(level: LevelFilter) -> (Capture, tracing::subscriber::DefaultGuard) {
 
 async fn created(_: Request) -> Result<http::Response<Body>, Infallible> {
     tracing::info!(item_id = "01JD3Y0Z8Q", "item stored");
-    Ok(http::Response::builder().status(201).body(Body::Empty).unwrap())
+    Ok(http::Response::builder()
+        .status(201)
+        .body(Body::Empty)
+        .unwrap())
 }
 
 #[tokio::test]
 async fn every_line_of_a_request_carries_its_ids() {
     let (out, _guard) = capture(LevelFilter::INFO);
     let service = RequestLayer::new().layer(service_fn(created));
-    service.oneshot(invocation("POST", "/items", "POST /items")).await.unwrap();
+    service
+        .oneshot(invocation("POST", "/items", "POST /items"))
+        .await
+        .unwrap();
 
     let lines = out.lines();
     assert_eq!(lines.len(), 2, "{}", out.text());
@@ -45,7 +51,10 @@ async fn every_line_of_a_request_carries_its_ids() {
         assert!(line.get("span").is_none() && line.get("spans").is_none());
         let ts = line["timestamp"].as_str().unwrap();
         time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).unwrap();
-        assert!(ts.len() == 24 && ts.ends_with('Z') && ts.as_bytes()[19] == b'.', "{ts}");
+        assert!(
+            ts.len() == 24 && ts.ends_with('Z') && ts.as_bytes()[19] == b'.',
+            "{ts}"
+        );
     }
     let stored = out.line("item stored");
     assert_eq!(stored["item_id"], "01JD3Y0Z8Q");
@@ -56,7 +65,10 @@ async fn every_line_of_a_request_carries_its_ids() {
 async fn the_summary_line_has_method_route_path_status_latency() {
     let (out, _guard) = capture(LevelFilter::INFO);
     let service = RequestLayer::new().layer(service_fn(created));
-    service.oneshot(invocation("POST", "/items", "POST /items")).await.unwrap();
+    service
+        .oneshot(invocation("POST", "/items", "POST /items"))
+        .await
+        .unwrap();
 
     let summary = out.line("request completed");
     assert_eq!(summary["level"], "INFO");
@@ -87,7 +99,10 @@ async fn the_trace_id_falls_back_to_the_header() {
     service.oneshot(req).await.unwrap();
 
     let summary = out.line("request completed");
-    assert_eq!(summary["xray_trace_id"], "1-11111111-222222222222222222222222");
+    assert_eq!(
+        summary["xray_trace_id"],
+        "1-11111111-222222222222222222222222"
+    );
     assert_eq!(summary["function_request_id"], "");
     assert_eq!(summary["route"], "GET /items/{id}");
 }
@@ -100,7 +115,10 @@ async fn any_body_types_and_no_ids_at_all() {
     }));
     let req = http::Request::get("/public").body(String::new()).unwrap();
     assert_eq!(RequestIds::from_request(&req), RequestIds::default());
-    assert_eq!(RequestIds::from_parts(&req.clone().into_parts().0), RequestIds::default());
+    assert_eq!(
+        RequestIds::from_parts(&req.clone().into_parts().0),
+        RequestIds::default()
+    );
     service.oneshot(req).await.unwrap();
 
     let summary = out.line("request completed");
@@ -128,7 +146,10 @@ async fn a_failing_service_is_logged_at_error() {
     let service = RequestLayer::new().layer(service_fn(|_: Request| async {
         Err::<http::Response<Body>, _>(lambda_http::Error::from("table unavailable"))
     }));
-    let err = service.oneshot(invocation("POST", "/items", "POST /items")).await.unwrap_err();
+    let err = service
+        .oneshot(invocation("POST", "/items", "POST /items"))
+        .await
+        .unwrap_err();
     assert_eq!(err.to_string(), "table unavailable");
 
     let failed = out.line("request failed");
@@ -148,7 +169,11 @@ fn a_dropped_request_is_logged_as_cancelled() {
     }));
     {
         let future = pin!(service.call(invocation("GET", "/items", "GET /items")));
-        assert!(future.poll(&mut Context::from_waker(Waker::noop())).is_pending());
+        assert!(
+            future
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending()
+        );
     }
     let cancelled = out.line("request cancelled");
     assert_eq!(cancelled["level"], "WARN");
@@ -162,9 +187,17 @@ async fn ids_reach_error_lines_when_only_errors_are_logged() {
     let service = RequestLayer::new().layer(service_fn(|_: Request| async {
         tracing::info!("not written");
         tracing::error!("store failed");
-        Ok::<_, Infallible>(http::Response::builder().status(503).body(Body::Empty).unwrap())
+        Ok::<_, Infallible>(
+            http::Response::builder()
+                .status(503)
+                .body(Body::Empty)
+                .unwrap(),
+        )
     }));
-    service.oneshot(invocation("GET", "/items", "GET /items")).await.unwrap();
+    service
+        .oneshot(invocation("GET", "/items", "GET /items"))
+        .await
+        .unwrap();
 
     let lines = out.lines();
     assert_eq!(lines.len(), 1, "{}", out.text());
@@ -191,7 +224,10 @@ async fn secrets_never_reach_the_output() {
         );
         Ok::<_, Infallible>(http::Response::new(Body::Empty))
     }));
-    service.oneshot(invocation("POST", "/items", "POST /items")).await.unwrap();
+    service
+        .oneshot(invocation("POST", "/items", "POST /items"))
+        .await
+        .unwrap();
 
     let text = out.text();
     for secret in [
@@ -206,7 +242,15 @@ async fn secrets_never_reach_the_output() {
         assert!(!text.contains(secret), "{secret} in\n{text}");
     }
     let line = out.line("headers seen");
-    for name in ["authorization", "password", "Token", "x-amz-security-token", "secret", "id_token", "cookie"] {
+    for name in [
+        "authorization",
+        "password",
+        "Token",
+        "x-amz-security-token",
+        "secret",
+        "id_token",
+        "cookie",
+    ] {
         assert_eq!(line[name], "[REDACTED]", "{name}");
     }
     assert_eq!(line["user"], "user-1");
@@ -216,6 +260,9 @@ async fn secrets_never_reach_the_output() {
 async fn the_service_is_ready_when_the_inner_one_is() {
     let mut service = RequestLayer::new().layer(service_fn(created));
     service.ready().await.unwrap();
-    let response = service.call(invocation("POST", "/items", "POST /items")).await.unwrap();
+    let response = service
+        .call(invocation("POST", "/items", "POST /items"))
+        .await
+        .unwrap();
     assert_eq!(response.status(), 201);
 }

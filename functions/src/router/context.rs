@@ -17,25 +17,11 @@ pub struct RequestMeta {
 
 impl RequestMeta {
     pub fn from_parts(parts: &Parts) -> Self {
-        let request_id = match parts.extensions.get::<RequestContext>() {
-            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone().unwrap_or_default(),
-            _ => String::new(),
-        };
-        let trace_id = parts
-            .extensions
-            .get::<lambda_http::Context>()
-            .and_then(|c| c.xray_trace_id.clone())
-            .or_else(|| {
-                parts
-                    .headers
-                    .get("x-amzn-trace-id")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned)
-            })
-            .and_then(|h| trace_root(&h).map(str::to_owned));
+        // The telemetry crate reads the ids for the log lines; the handlers read the same ones.
+        let ids = telemetry::RequestIds::from_parts(parts);
         Self {
-            request_id,
-            trace_id,
+            request_id: ids.request_id,
+            trace_id: ids.xray_trace_id,
             path: parts.uri.path().to_owned(),
         }
     }
@@ -43,14 +29,6 @@ impl RequestMeta {
     pub fn problem(&self, kind: Kind, detail: impl Into<String>) -> Problem {
         Problem::new(kind, detail, &self.request_id).with_instance(&self.path)
     }
-}
-
-/// `Root=1-5759e988-bd862e3fe1be46a994272793;Parent=…;Sampled=1` → `1-5759e988-bd86…`.
-fn trace_root(header: &str) -> Option<&str> {
-    header
-        .split(';')
-        .find_map(|part| part.trim().strip_prefix("Root="))
-        .filter(|root| !root.is_empty())
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
@@ -89,17 +67,5 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
                 "no verified `sub` claim in the request context",
             )
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::trace_root;
-
-    #[test]
-    fn trace_root_is_taken_from_the_header() {
-        let h = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
-        assert_eq!(trace_root(h), Some("1-5759e988-bd862e3fe1be46a994272793"));
-        assert_eq!(trace_root("Parent=1;Sampled=0"), None);
     }
 }

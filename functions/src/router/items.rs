@@ -118,6 +118,10 @@ pub async fn create(
             "send the item as `Content-Type: application/json`",
         ));
     }
+    // serde would also read a struct from a JSON array; the contract is an object.
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Err(meta.problem(Kind::InvalidBody, "the body must be a JSON object"));
+    }
     let new: NewItem = serde_json::from_slice(&bytes)
         .map_err(|e| meta.problem(Kind::InvalidBody, format!("{e}")))?;
     new.validate().map_err(|errors| {

@@ -81,8 +81,12 @@ impl Kind {
     }
 }
 
+/// A problem response. Boxed: it travels in every handler's `Err`, which should stay small.
+#[derive(Debug)]
+pub struct Problem(Box<Document>);
+
 #[derive(Debug, Serialize)]
-pub struct Problem {
+struct Document {
     #[serde(rename = "type")]
     type_: String,
     title: &'static str,
@@ -101,7 +105,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(kind: Kind, detail: impl Into<String>, request_id: &str) -> Self {
-        Self {
+        Self(Box::new(Document {
             type_: format!("/problems/{}", kind.slug()),
             title: kind.title(),
             status: kind.status().as_u16(),
@@ -111,35 +115,36 @@ impl Problem {
             errors: Vec::new(),
             kind: Some(kind),
             retry_after: None,
-        }
+        }))
     }
 
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
-        self.errors = errors;
+        self.0.errors = errors;
         self
     }
 
     pub fn with_instance(mut self, path: &str) -> Self {
-        self.instance = Some(path.to_owned());
+        self.0.instance = Some(path.to_owned());
         self
     }
 
     /// Adds `Retry-After` (whole seconds, at least 1), for 503s.
     pub fn retry_after(mut self, after: Duration) -> Self {
-        self.retry_after = Some(after);
+        self.0.retry_after = Some(after);
         self
     }
 
     pub fn kind(&self) -> Option<Kind> {
-        self.kind
+        self.0.kind
     }
 }
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let retry_after = self.retry_after;
-        let mut response = (status, Json(self)).into_response();
+        let doc = *self.0;
+        let status = StatusCode::from_u16(doc.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let retry_after = doc.retry_after;
+        let mut response = (status, Json(doc)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
         if let Some(after) = retry_after {

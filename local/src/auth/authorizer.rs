@@ -83,7 +83,12 @@ pub struct JwtAuthorizer {
 
 impl JwtAuthorizer {
     pub fn new(issuer: String, audiences: Vec<String>, jwks: JwksSource) -> Self {
-        Self { issuer, audiences, jwks, leeway: Duration::ZERO }
+        Self {
+            issuer,
+            audiences,
+            jwks,
+            leeway: Duration::ZERO,
+        }
     }
 
     /// Clock leeway for `exp`, `nbf` and `iat`. The default is none: AWS documents the checks
@@ -121,7 +126,10 @@ impl JwtAuthorizer {
         let header = decode_json(parts.header)?;
         // The algorithm is settled before any key is looked at: `none` and HMAC (with the
         // public key as the "secret") never reach a verifier.
-        let alg = header.get("alg").and_then(Value::as_str).ok_or(AuthError::Malformed("no alg"))?;
+        let alg = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .ok_or(AuthError::Malformed("no alg"))?;
         if alg != "RS256" {
             return Err(AuthError::UnsupportedAlgorithm(printable(alg)));
         }
@@ -134,7 +142,11 @@ impl JwtAuthorizer {
             Some(_) => return Err(AuthError::Malformed("kid is not a string")),
             None => return Err(AuthError::MissingKeyId),
         };
-        let jwk = self.jwks.find(kid).await?.ok_or_else(|| AuthError::UnknownKey(printable(kid)))?;
+        let jwk = self
+            .jwks
+            .find(kid)
+            .await?
+            .ok_or_else(|| AuthError::UnknownKey(printable(kid)))?;
         verify_signature(&jwk, kid, &parts)?;
 
         let claims = decode_json(parts.payload)?;
@@ -170,7 +182,10 @@ impl JwtAuthorizer {
             Some(Value::String(aud)) => accepted(aud),
             Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).any(accepted),
             Some(_) => false,
-            None => claims.get("client_id").and_then(Value::as_str).is_some_and(accepted),
+            None => claims
+                .get("client_id")
+                .and_then(Value::as_str)
+                .is_some_and(accepted),
         }
     }
 }
@@ -179,7 +194,10 @@ impl JwtAuthorizer {
 /// identitySource can include only the token, or the token prefixed with Bearer").
 fn extract_token(authorization: Option<&http::HeaderValue>) -> Result<&str, AuthError> {
     let value = authorization.ok_or(AuthError::MissingToken)?;
-    let value = value.to_str().map_err(|_| AuthError::Malformed("not visible ASCII"))?.trim();
+    let value = value
+        .to_str()
+        .map_err(|_| AuthError::Malformed("not visible ASCII"))?
+        .trim();
     if value.eq_ignore_ascii_case("bearer") {
         return Err(AuthError::MissingToken);
     }
@@ -206,24 +224,46 @@ fn split(token: &str) -> Result<Parts<'_>, AuthError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(AuthError::Malformed("too long"));
     }
-    let (signed, signature) = token.rsplit_once('.').ok_or(AuthError::Malformed("not a JWS"))?;
-    let (header, payload) = signed.split_once('.').ok_or(AuthError::Malformed("not a JWS"))?;
+    let (signed, signature) = token
+        .rsplit_once('.')
+        .ok_or(AuthError::Malformed("not a JWS"))?;
+    let (header, payload) = signed
+        .split_once('.')
+        .ok_or(AuthError::Malformed("not a JWS"))?;
     if payload.contains('.') || signature.contains('.') {
-        return Err(AuthError::Malformed("not a JWS (encrypted tokens are not supported)"));
+        return Err(AuthError::Malformed(
+            "not a JWS (encrypted tokens are not supported)",
+        ));
     }
-    Ok(Parts { header, payload, signature, signed })
+    Ok(Parts {
+        header,
+        payload,
+        signature,
+        signed,
+    })
 }
 
 fn decode_json(segment: &str) -> Result<Claims, AuthError> {
-    let bytes = URL_SAFE_NO_PAD.decode(segment).map_err(|_| AuthError::Malformed("not base64url"))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| AuthError::Malformed("not base64url"))?;
     serde_json::from_slice(&bytes).map_err(|_| AuthError::Malformed("not a JSON object"))
 }
 
 fn verify_signature(jwk: &Jwk, kid: &str, parts: &Parts<'_>) -> Result<(), AuthError> {
     let unusable = || AuthError::UnusableKey(printable(kid));
-    let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else { return Err(unusable()) };
-    if jwk.common.public_key_use.as_ref().is_some_and(|u| *u != PublicKeyUse::Signature)
-        || jwk.common.key_algorithm.is_some_and(|alg| alg != KeyAlgorithm::RS256)
+    let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
+        return Err(unusable());
+    };
+    if jwk
+        .common
+        .public_key_use
+        .as_ref()
+        .is_some_and(|u| *u != PublicKeyUse::Signature)
+        || jwk
+            .common
+            .key_algorithm
+            .is_some_and(|alg| alg != KeyAlgorithm::RS256)
     {
         return Err(unusable());
     }
@@ -234,7 +274,11 @@ fn verify_signature(jwk: &Jwk, kid: &str, parts: &Parts<'_>) -> Result<(), AuthE
         .map_err(|_| AuthError::Malformed("signature is not base64url"))?;
     // Keys under 2048 bits are refused along with bad signatures.
     RsaPublicKeyComponents { n: &n, e: &e }
-        .verify(&RSA_PKCS1_2048_8192_SHA256, parts.signed.as_bytes(), &signature)
+        .verify(
+            &RSA_PKCS1_2048_8192_SHA256,
+            parts.signed.as_bytes(),
+            &signature,
+        )
         .map_err(|_| AuthError::BadSignature)
 }
 
@@ -242,7 +286,10 @@ fn verify_signature(jwk: &Jwk, kid: &str, parts: &Parts<'_>) -> Result<(), AuthE
 fn numeric(claims: &Claims, name: &'static str) -> Result<Option<f64>, AuthError> {
     match claims.get(name) {
         None => Ok(None),
-        Some(value) => value.as_f64().map(Some).ok_or(AuthError::InvalidClaim(name)),
+        Some(value) => value
+            .as_f64()
+            .map(Some)
+            .ok_or(AuthError::InvalidClaim(name)),
     }
 }
 
@@ -254,13 +301,17 @@ fn printable(text: &str) -> String {
 }
 
 fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Claims as API Gateway hands them to the integration at
 /// `requestContext.authorizer.jwt.claims` (payload 2.0): a flat map of strings. Strings stay
 /// as they are, numbers and booleans become their text, arrays become `[a b]` (elements
 /// space-separated inside brackets, not JSON), objects become JSON text, nulls are left out.
+/// AWS documents only that the claims arrive there; the array, object and null forms are
+/// what API Gateway has been observed to send (e.g. `cognito:groups` as `[admin editor]`).
 pub fn claims_as_strings(claims: &Claims) -> HashMap<String, String> {
     claims
         .iter()
@@ -325,7 +376,9 @@ mod tests {
                 claims[k] = v.clone();
             }
         }
-        let Value::Object(claims) = claims else { unreachable!() };
+        let Value::Object(claims) = claims else {
+            unreachable!()
+        };
         claims
     }
 
@@ -343,7 +396,9 @@ mod tests {
 
     #[tokio::test]
     async fn valid_token_is_accepted_and_claims_returned() {
-        let token = issuer().mint_id_token("alice", Duration::from_secs(3600)).unwrap();
+        let token = issuer()
+            .mint_id_token("alice", Duration::from_secs(3600))
+            .unwrap();
         let claims = check(&token).await.unwrap();
         assert_eq!(claims["cognito:username"], "alice");
         assert_eq!(claims["sub"], issuer().sub_for("alice").to_string());
@@ -360,7 +415,10 @@ mod tests {
 
     #[tokio::test]
     async fn missing_or_empty_header_is_missing_token() {
-        assert!(matches!(authorizer().authorize(None).await, Err(AuthError::MissingToken)));
+        assert!(matches!(
+            authorizer().authorize(None).await,
+            Err(AuthError::MissingToken)
+        ));
         for empty in ["", "   ", "Bearer", "Bearer   "] {
             let value = HeaderValue::from_static(empty);
             let result = authorizer().authorize(Some(&value)).await;
@@ -370,12 +428,25 @@ mod tests {
 
     #[tokio::test]
     async fn garbage_is_malformed() {
-        for garbage in ["garbage", "a.b", "a.b.c", "Basic dXNlcjpwYXNz", "a.b.c.d.e", "!!.??.##"] {
+        for garbage in [
+            "garbage",
+            "a.b",
+            "a.b.c",
+            "Basic dXNlcjpwYXNz",
+            "a.b.c.d.e",
+            "!!.??.##",
+        ] {
             let result = check(garbage).await;
-            assert!(matches!(result, Err(AuthError::Malformed(_))), "{garbage}: {result:?}");
+            assert!(
+                matches!(result, Err(AuthError::Malformed(_))),
+                "{garbage}: {result:?}"
+            );
         }
         let huge = "a".repeat(MAX_TOKEN_BYTES + 1);
-        assert!(matches!(check(&huge).await, Err(AuthError::Malformed("too long"))));
+        assert!(matches!(
+            check(&huge).await,
+            Err(AuthError::Malformed("too long"))
+        ));
         let binary = HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap();
         let result = authorizer().authorize(Some(&binary)).await;
         assert!(matches!(result, Err(AuthError::Malformed(_))));
@@ -385,7 +456,11 @@ mod tests {
     async fn alg_none_is_rejected() {
         let header = json!({"alg": "none", "kid": issuer().kid()});
         for signature in ["", "AAAA"] {
-            let token = format!("{}.{}.{signature}", b64(&header), b64(&Value::Object(claims(json!({})))));
+            let token = format!(
+                "{}.{}.{signature}",
+                b64(&header),
+                b64(&Value::Object(claims(json!({}))))
+            );
             let result = check(&token).await;
             assert!(
                 matches!(&result, Err(AuthError::UnsupportedAlgorithm(alg)) if alg == "none"),
@@ -405,7 +480,10 @@ mod tests {
                 panic!("RSA JWK")
             };
             let der = rsa_public_der(n, e);
-            (pem::encode(&pem::Pem::new("RSA PUBLIC KEY", der.clone())), der)
+            (
+                pem::encode(&pem::Pem::new("RSA PUBLIC KEY", der.clone())),
+                der,
+            )
         };
         for secret in [public_pem.0.as_bytes(), &public_pem.1[..]] {
             let mut header = Header::new(Algorithm::HS256);
@@ -432,8 +510,12 @@ mod tests {
             if len < 0x80 {
                 out.push(len as u8);
             } else {
-                let bytes: Vec<u8> =
-                    len.to_be_bytes().iter().copied().skip_while(|b| *b == 0).collect();
+                let bytes: Vec<u8> = len
+                    .to_be_bytes()
+                    .iter()
+                    .copied()
+                    .skip_while(|b| *b == 0)
+                    .collect();
                 out.push(0x80 | bytes.len() as u8);
                 out.extend(bytes);
             }
@@ -455,20 +537,37 @@ mod tests {
     async fn other_algorithms_are_rejected_before_key_lookup() {
         for alg in ["RS384", "PS256", "ES256", "EdDSA", "HS512", "rs256"] {
             let header = json!({"alg": alg, "kid": "not-a-key"});
-            let token = format!("{}.{}.AAAA", b64(&header), b64(&Value::Object(claims(json!({})))));
+            let token = format!(
+                "{}.{}.AAAA",
+                b64(&header),
+                b64(&Value::Object(claims(json!({}))))
+            );
             let result = check(&token).await;
-            assert!(matches!(result, Err(AuthError::UnsupportedAlgorithm(_))), "{alg}: {result:?}");
+            assert!(
+                matches!(result, Err(AuthError::UnsupportedAlgorithm(_))),
+                "{alg}: {result:?}"
+            );
         }
     }
 
     #[tokio::test]
     async fn unknown_or_missing_kid_is_rejected() {
         let header = json!({"alg": "RS256", "kid": "no-such-key"});
-        let token = format!("{}.{}.AAAA", b64(&header), b64(&Value::Object(claims(json!({})))));
-        assert!(matches!(check(&token).await, Err(AuthError::UnknownKey(kid)) if kid == "no-such-key"));
+        let token = format!(
+            "{}.{}.AAAA",
+            b64(&header),
+            b64(&Value::Object(claims(json!({}))))
+        );
+        assert!(
+            matches!(check(&token).await, Err(AuthError::UnknownKey(kid)) if kid == "no-such-key")
+        );
 
         let header = json!({"alg": "RS256"});
-        let token = format!("{}.{}.AAAA", b64(&header), b64(&Value::Object(claims(json!({})))));
+        let token = format!(
+            "{}.{}.AAAA",
+            b64(&header),
+            b64(&Value::Object(claims(json!({}))))
+        );
         assert!(matches!(check(&token).await, Err(AuthError::MissingKeyId)));
     }
 
@@ -496,9 +595,17 @@ mod tests {
 
     #[tokio::test]
     async fn token_from_another_issuer_is_rejected() {
-        for iss in [json!("https://cognito-idp.us-east-1.amazonaws.com/other"), json!(format!("{ISSUER}/")), json!(null), json!(42)] {
+        for iss in [
+            json!("https://cognito-idp.us-east-1.amazonaws.com/other"),
+            json!(format!("{ISSUER}/")),
+            json!(null),
+            json!(42),
+        ] {
             let token = signed(json!({"iss": iss}));
-            assert!(matches!(check(&token).await, Err(AuthError::WrongIssuer)), "{iss}");
+            assert!(
+                matches!(check(&token).await, Err(AuthError::WrongIssuer)),
+                "{iss}"
+            );
         }
     }
 
@@ -507,9 +614,15 @@ mod tests {
         let token = signed(json!({"exp": now() - 1, "iat": now() - 3600}));
         assert!(matches!(check(&token).await, Err(AuthError::Expired)));
         let token = signed(json!({"exp": null}));
-        assert!(matches!(check(&token).await, Err(AuthError::InvalidClaim("exp"))));
+        assert!(matches!(
+            check(&token).await,
+            Err(AuthError::InvalidClaim("exp"))
+        ));
         let token = signed(json!({"exp": "tomorrow"}));
-        assert!(matches!(check(&token).await, Err(AuthError::InvalidClaim("exp"))));
+        assert!(matches!(
+            check(&token).await,
+            Err(AuthError::InvalidClaim("exp"))
+        ));
     }
 
     #[tokio::test]
@@ -522,9 +635,15 @@ mod tests {
     #[tokio::test]
     async fn nbf_or_iat_in_the_future_is_rejected() {
         let token = signed(json!({"nbf": now() + 600}));
-        assert!(matches!(check(&token).await, Err(AuthError::NotYetValid("nbf"))));
+        assert!(matches!(
+            check(&token).await,
+            Err(AuthError::NotYetValid("nbf"))
+        ));
         let token = signed(json!({"iat": now() + 600}));
-        assert!(matches!(check(&token).await, Err(AuthError::NotYetValid("iat"))));
+        assert!(matches!(
+            check(&token).await,
+            Err(AuthError::NotYetValid("iat"))
+        ));
         let token = signed(json!({"nbf": now()}));
         assert!(check(&token).await.is_ok());
     }
@@ -533,15 +652,23 @@ mod tests {
     async fn modified_payload_with_original_signature_is_rejected() {
         let token = signed(json!({}));
         let mut parts: Vec<&str> = token.split('.').collect();
-        let forged = b64(&Value::Object(claims(json!({"cognito:username": "mallory", "sub": "someone-else"}))));
+        let forged = b64(&Value::Object(claims(
+            json!({"cognito:username": "mallory", "sub": "someone-else"}),
+        )));
         parts[1] = &forged;
-        assert!(matches!(check(&parts.join(".")).await, Err(AuthError::BadSignature)));
+        assert!(matches!(
+            check(&parts.join(".")).await,
+            Err(AuthError::BadSignature)
+        ));
         // A single flipped signature character, too.
         let mut tampered = token.clone().into_bytes();
         let last = tampered.len() - 2;
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
         let tampered = String::from_utf8(tampered).unwrap();
-        assert!(matches!(check(&tampered).await, Err(AuthError::BadSignature)));
+        assert!(matches!(
+            check(&tampered).await,
+            Err(AuthError::BadSignature)
+        ));
     }
 
     #[tokio::test]
@@ -561,16 +688,32 @@ mod tests {
     async fn keys_not_meant_for_rs256_signing_are_refused() {
         let mut set = issuer().jwk_set();
         set.keys[0].common.public_key_use = Some(PublicKeyUse::Encryption);
-        let authorizer = JwtAuthorizer::new(ISSUER.into(), vec![CLIENT_ID.into()], JwksSource::Static(set));
-        let result = authorizer.authorize(Some(&bearer(&signed(json!({}))))).await;
-        assert!(matches!(result, Err(AuthError::UnusableKey(_))), "{result:?}");
+        let authorizer = JwtAuthorizer::new(
+            ISSUER.into(),
+            vec![CLIENT_ID.into()],
+            JwksSource::Static(set),
+        );
+        let result = authorizer
+            .authorize(Some(&bearer(&signed(json!({})))))
+            .await;
+        assert!(
+            matches!(result, Err(AuthError::UnusableKey(_))),
+            "{result:?}"
+        );
     }
 
     #[tokio::test]
     async fn unreachable_jwks_is_a_dependency_failure() {
         let remote = crate::auth::RemoteJwks::new("http://127.0.0.1:9/jwks.json").unwrap();
-        let authorizer = JwtAuthorizer::new(ISSUER.into(), vec![CLIENT_ID.into()], JwksSource::Remote(remote));
-        let err = authorizer.authorize(Some(&bearer(&signed(json!({}))))).await.unwrap_err();
+        let authorizer = JwtAuthorizer::new(
+            ISSUER.into(),
+            vec![CLIENT_ID.into()],
+            JwksSource::Remote(remote),
+        );
+        let err = authorizer
+            .authorize(Some(&bearer(&signed(json!({})))))
+            .await
+            .unwrap_err();
         assert!(matches!(err, AuthError::JwksUnavailable(_)), "{err:?}");
         assert_eq!(err.status(), http::StatusCode::SERVICE_UNAVAILABLE);
     }
@@ -616,7 +759,9 @@ mod tests {
             "ratio": 1.5,
             "version": "42",
         });
-        let Value::Object(claims) = claims else { unreachable!() };
+        let Value::Object(claims) = claims else {
+            unreachable!()
+        };
         let flat = claims_as_strings(&claims);
         assert_eq!(flat["sub"], "abc");
         assert_eq!(flat["exp"], "1700000000");

@@ -27,7 +27,10 @@ const MAX_USERNAME_CHARS: usize = 128;
 #[derive(Debug, thiserror::Error)]
 pub enum IssuerError {
     #[error("issuer key {}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("issuer key {} is not a PKCS#8 RSA private key: {reason}", path.display())]
     InvalidKey { path: PathBuf, reason: String },
     #[error("could not generate the issuer's RSA key")]
@@ -126,8 +129,10 @@ impl LocalIssuer {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let text = generate_pem()?;
-                write_private(dir, &path, text.as_bytes())
-                    .map_err(|source| IssuerError::Io { path: path.clone(), source })?;
+                write_private(dir, &path, text.as_bytes()).map_err(|source| IssuerError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
                 tracing::info!(path = %path.display(), "generated a new local issuer key");
                 text
             }
@@ -145,7 +150,10 @@ impl LocalIssuer {
     ) -> Result<Self, String> {
         let parsed = pem::parse(pem_text).map_err(|e| e.to_string())?;
         if parsed.tag() != PEM_TAG {
-            return Err(format!("PEM block is {:?}, expected {PEM_TAG:?}", parsed.tag()));
+            return Err(format!(
+                "PEM block is {:?}, expected {PEM_TAG:?}",
+                parsed.tag()
+            ));
         }
         let pair = KeyPair::from_pkcs8(parsed.contents()).map_err(|e| e.to_string())?;
         let public = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
@@ -153,7 +161,14 @@ impl LocalIssuer {
         let e = URL_SAFE_NO_PAD.encode(&public.e);
         let signing_key =
             EncodingKey::from_rsa_pem(pem_text.as_bytes()).map_err(|e| e.to_string())?;
-        Ok(Self { kid: thumbprint(&n, &e), issuer_url, client_id, signing_key, n, e })
+        Ok(Self {
+            kid: thumbprint(&n, &e),
+            issuer_url,
+            client_id,
+            signing_key,
+            n,
+            e,
+        })
     }
 
     pub fn issuer_url(&self) -> &str {
@@ -172,14 +187,21 @@ impl LocalIssuer {
 
     /// Where Cognito serves a pool's keys: under the issuer URL.
     pub fn jwks_url(&self) -> String {
-        format!("{}/.well-known/jwks.json", self.issuer_url.trim_end_matches('/'))
+        format!(
+            "{}/.well-known/jwks.json",
+            self.issuer_url.trim_end_matches('/')
+        )
     }
 
-    /// The `sub` a user name maps to: a UUID v5 of issuer and name, so it is the same on
-    /// every sign-in and every restart, and differs between issuers.
+    /// The `sub` a user name maps to: a UUID v5 of the pool's key id and the name, so it is
+    /// the same on every sign-in and every restart (whatever port the twin listens on, which
+    /// is part of the issuer URL), and differs between pools, as Cognito's `sub` does.
     pub fn sub_for(&self, username: &str) -> Uuid {
         // Neither part can contain a newline, so the joined name is unambiguous.
-        Uuid::new_v5(&Uuid::NAMESPACE_URL, format!("{}\n{username}", self.issuer_url).as_bytes())
+        Uuid::new_v5(
+            &Uuid::NAMESPACE_URL,
+            format!("{}\n{username}", self.kid).as_bytes(),
+        )
     }
 
     /// An RS256 ID token with the claims Cognito puts in one (without the optional
@@ -200,7 +222,9 @@ impl LocalIssuer {
             "origin_jti": Uuid::new_v4().to_string(),
             "event_id": Uuid::new_v4().to_string(),
         });
-        let Value::Object(claims) = claims else { unreachable!("json! of an object") };
+        let Value::Object(claims) = claims else {
+            unreachable!("json! of an object")
+        };
         self.sign_claims(&claims)
     }
 
@@ -259,10 +283,17 @@ pub fn validate_username(username: &str) -> Result<(), IssuerError> {
         return Err(IssuerError::InvalidUsername("it is empty"));
     }
     if username.chars().count() > MAX_USERNAME_CHARS {
-        return Err(IssuerError::InvalidUsername("it is longer than 128 characters"));
+        return Err(IssuerError::InvalidUsername(
+            "it is longer than 128 characters",
+        ));
     }
-    if username.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(IssuerError::InvalidUsername("it contains whitespace or control characters"));
+    if username
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(IssuerError::InvalidUsername(
+            "it contains whitespace or control characters",
+        ));
     }
     Ok(())
 }
@@ -275,7 +306,9 @@ fn thumbprint(n: &str, e: &str) -> String {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]
@@ -288,7 +321,9 @@ mod tests {
         let issuer = issuer();
         // jsonwebtoken computes thumbprints independently; both must agree.
         let jwk = &issuer.jwk_set().keys[0];
-        let theirs = jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256).unwrap();
+        let theirs = jwk
+            .thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+            .unwrap();
         assert_eq!(issuer.kid(), theirs);
     }
 
@@ -302,13 +337,23 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        assert!(std::fs::read_to_string(&path).unwrap().starts_with("-----BEGIN PRIVATE KEY-----"));
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .starts_with("-----BEGIN PRIVATE KEY-----")
+        );
         // No temp files left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 
-        let token = first.mint_id_token("alice", Duration::from_secs(60)).unwrap();
-        let second = load_or_create(dir.path(), first.issuer_url().into(), first.client_id().into())
+        let token = first
+            .mint_id_token("alice", Duration::from_secs(60))
             .unwrap();
+        let second = load_or_create(
+            dir.path(),
+            first.issuer_url().into(),
+            first.client_id().into(),
+        )
+        .unwrap();
         assert_eq!(first.kid(), second.kid());
         assert_eq!(first.jwks(), second.jwks());
         // A token minted before the "restart" verifies with the reloaded keys.
@@ -327,7 +372,10 @@ mod tests {
         std::fs::write(dir.path().join(KEY_FILE), "not a key").unwrap();
         let err = load_or_create(dir.path(), ISSUER.into(), CLIENT_ID.into()).unwrap_err();
         assert!(matches!(err, IssuerError::InvalidKey { .. }), "{err}");
-        assert_eq!(std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap(), "not a key");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap(),
+            "not a key"
+        );
     }
 
     #[test]
@@ -336,19 +384,27 @@ mod tests {
         assert_eq!(issuer.sub_for("alice"), issuer.sub_for("alice"));
         assert_ne!(issuer.sub_for("alice"), issuer.sub_for("bob"));
         assert_eq!(issuer.sub_for("alice").get_version_num(), 5);
-        let other = LocalIssuer::from_pkcs8_pem(
+        // The same pool (key) behind another address: the same users.
+        let moved = LocalIssuer::from_pkcs8_pem(
             &crate::auth::test_support::pem(),
-            "http://elsewhere/pool".into(),
+            "http://127.0.0.1:4000/_twin/issuer".into(),
             CLIENT_ID.into(),
         )
         .unwrap();
+        assert_eq!(issuer.sub_for("alice"), moved.sub_for("alice"));
+        // Another pool: other users.
+        let other =
+            LocalIssuer::from_pkcs8_pem(&generate_pem().unwrap(), ISSUER.into(), CLIENT_ID.into())
+                .unwrap();
         assert_ne!(issuer.sub_for("alice"), other.sub_for("alice"));
     }
 
     #[test]
     fn id_token_is_shaped_like_cognitos() {
         let issuer = issuer();
-        let token = issuer.mint_id_token("alice", Duration::from_secs(3600)).unwrap();
+        let token = issuer
+            .mint_id_token("alice", Duration::from_secs(3600))
+            .unwrap();
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.alg, Algorithm::RS256);
         assert_eq!(header.kid.as_deref(), Some(issuer.kid()));
@@ -363,7 +419,10 @@ mod tests {
         assert_eq!(claims["auth_time"].as_u64(), Some(iat));
         assert_eq!(claims["exp"].as_u64(), Some(iat + 3600));
         for id in ["jti", "origin_jti", "event_id"] {
-            assert!(Uuid::parse_str(claims[id].as_str().unwrap()).is_ok(), "{id}");
+            assert!(
+                Uuid::parse_str(claims[id].as_str().unwrap()).is_ok(),
+                "{id}"
+            );
         }
     }
 
@@ -380,7 +439,10 @@ mod tests {
             );
         }
         for good in ["alice", "a.b+c@example.com", "Zoë_ß-1", &"x".repeat(128)] {
-            assert!(issuer.mint_id_token(good, Duration::from_secs(60)).is_ok(), "{good:?}");
+            assert!(
+                issuer.mint_id_token(good, Duration::from_secs(60)).is_ok(),
+                "{good:?}"
+            );
         }
     }
 
@@ -391,7 +453,10 @@ mod tests {
         let config = issuer.openid_configuration();
         assert_eq!(config["issuer"], ISSUER);
         assert_eq!(config["jwks_uri"], issuer.jwks_url());
-        assert_eq!(config["id_token_signing_alg_values_supported"], json!(["RS256"]));
+        assert_eq!(
+            config["id_token_signing_alg_values_supported"],
+            json!(["RS256"])
+        );
         let key = &issuer.jwks()["keys"][0];
         assert_eq!(key["kty"], "RSA");
         assert_eq!(key["alg"], "RS256");

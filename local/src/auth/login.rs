@@ -28,18 +28,28 @@ pub fn routes(issuer: Arc<LocalIssuer>, issuer_path: &str) -> Router {
     };
     Router::new()
         .route(&format!("{base}/.well-known/jwks.json"), get(jwks))
-        .route(&format!("{base}/.well-known/openid-configuration"), get(openid_configuration))
+        .route(
+            &format!("{base}/.well-known/openid-configuration"),
+            get(openid_configuration),
+        )
         .route("/login", get(login_page).post(login))
         .with_state(issuer)
 }
 
 async fn jwks(State(issuer): State<Arc<LocalIssuer>>) -> Response {
     // Short caching: a verifier refetches on an unknown kid anyway.
-    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(issuer.jwks())).into_response()
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(issuer.jwks()),
+    )
+        .into_response()
 }
 
 async fn openid_configuration(State(issuer): State<Arc<LocalIssuer>>) -> Response {
-    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(issuer.openid_configuration()))
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(issuer.openid_configuration()),
+    )
         .into_response()
 }
 
@@ -85,7 +95,11 @@ async fn login(State(issuer): State<Arc<LocalIssuer>>, request: Request) -> Resp
         }
         Err(e) => {
             tracing::error!(error = %e, "local issuer could not sign a token");
-            return error(wants_json, StatusCode::INTERNAL_SERVER_ERROR, "could not sign the token");
+            return error(
+                wants_json,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "could not sign the token",
+            );
         }
     };
     let sub = issuer.sub_for(&username).to_string();
@@ -101,10 +115,15 @@ async fn login(State(issuer): State<Arc<LocalIssuer>>, request: Request) -> Resp
         .into_response()
     } else {
         let api_base = api_base(&headers);
-        html(StatusCode::OK, &page("Signed in", &signed_in(&username, &sub, &token, &api_base)))
+        html(
+            StatusCode::OK,
+            &page("Signed in", &signed_in(&username, &sub, &token, &api_base)),
+        )
     };
     // A token response must not be cached (RFC 6749 §5.1).
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -117,12 +136,16 @@ fn content_type_is(headers: &HeaderMap, mime: &str) -> bool {
 }
 
 fn accepts_json(headers: &HeaderMap) -> bool {
-    headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| {
-        v.split(',').any(|item| {
-            let mime = item.split(';').next().unwrap_or("").trim();
-            mime.eq_ignore_ascii_case("application/json")
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',').any(|item| {
+                let mime = item.split(';').next().unwrap_or("").trim();
+                mime.eq_ignore_ascii_case("application/json")
+            })
         })
-    })
 }
 
 /// Errors as RFC 9457 problem details, like the rest of the API, or as a page for a browser.
@@ -155,7 +178,10 @@ fn api_base(headers: &HeaderMap) -> String {
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .and_then(|host| host.parse::<http::uri::Authority>().ok())
-        .map_or_else(|| "http://localhost".to_owned(), |host| format!("http://{host}"))
+        .map_or_else(
+            || "http://localhost".to_owned(),
+            |host| format!("http://{host}"),
+        )
 }
 
 fn html(status: StatusCode, body: &str) -> Response {
@@ -303,7 +329,12 @@ mod tests {
         let request = http::Request::get("/login").body(Body::empty()).unwrap();
         let (status, headers, body) = send(request).await;
         assert_eq!(status, StatusCode::OK);
-        assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+        assert!(
+            headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
         assert!(body.contains(r#"name="username""#));
         assert!(body.contains("any valid username"));
     }
@@ -336,10 +367,19 @@ mod tests {
 
     #[tokio::test]
     async fn form_login_answers_a_page_with_token_and_curl() {
-        let (status, headers, body) =
-            send(post("application/x-www-form-urlencoded", None, "username=carol")).await;
+        let (status, headers, body) = send(post(
+            "application/x-www-form-urlencoded",
+            None,
+            "username=carol",
+        ))
+        .await;
         assert_eq!(status, StatusCode::OK);
-        assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+        assert!(
+            headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
         assert_eq!(headers[header::CACHE_CONTROL], "no-store");
         let token = body
             .split(r#"<textarea id="token" readonly rows="6">"#)
@@ -354,8 +394,12 @@ mod tests {
 
     #[tokio::test]
     async fn bad_username_is_400_in_the_requested_format() {
-        let (status, headers, body) =
-            send(post("application/json", None, r#"{"username":"has space"}"#)).await;
+        let (status, headers, body) = send(post(
+            "application/json",
+            None,
+            r#"{"username":"has space"}"#,
+        ))
+        .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
         let body: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -365,7 +409,12 @@ mod tests {
         let (status, headers, body) =
             send(post("application/x-www-form-urlencoded", None, "username=")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+        assert!(
+            headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
         assert!(body.contains("Could not sign in"));
     }
 

@@ -59,7 +59,12 @@ struct Outcome {
 
 impl Outcome {
     fn gateway(status: StatusCode, message: &str) -> Self {
-        Self { response: gateway_message(status, message), route_key: None, authorizer_error: None, integration: None }
+        Self {
+            response: gateway_message(status, message),
+            route_key: None,
+            authorizer_error: None,
+            integration: None,
+        }
     }
 }
 
@@ -73,11 +78,15 @@ impl Gateway {
         let outcome = self.route(request, peer, &request_id, received).await;
 
         let mut response = outcome.response;
-        response
-            .headers_mut()
-            .insert("apigw-requestid", HeaderValue::from_str(&request_id).expect("base64 is a valid header"));
-        let response_length = http_body::Body::size_hint(response.body()).exact().map(|n| n.to_string());
-        let (integration_latency, integration_status, integration_error) = match outcome.integration {
+        response.headers_mut().insert(
+            "apigw-requestid",
+            HeaderValue::from_str(&request_id).expect("base64 is a valid header"),
+        );
+        let response_length = http_body::Body::size_hint(response.body())
+            .exact()
+            .map(|n| n.to_string());
+        let (integration_latency, integration_status, integration_error) = match outcome.integration
+        {
             Some((latency, status, error)) => (
                 latency.as_millis().to_string(),
                 status.map_or_else(dash, |s| s.to_string()),
@@ -105,7 +114,13 @@ impl Gateway {
         response
     }
 
-    async fn route(&self, request: Request<Body>, peer: SocketAddr, request_id: &str, received: OffsetDateTime) -> Outcome {
+    async fn route(
+        &self,
+        request: Request<Body>,
+        peer: SocketAddr,
+        request_id: &str,
+        received: OffsetDateTime,
+    ) -> Outcome {
         if !self.throttle.try_acquire() {
             return Outcome::gateway(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
         }
@@ -116,27 +131,54 @@ impl Gateway {
         let route_key = Some(matched.route_key.clone());
         let claims = match matched.auth {
             Auth::None => None,
-            Auth::Jwt => match self.authorizer.authorize(parts.headers.get(header::AUTHORIZATION)).await {
+            Auth::Jwt => match self
+                .authorizer
+                .authorize(parts.headers.get(header::AUTHORIZATION))
+                .await
+            {
                 Ok(claims) => Some(claims_as_strings(&claims)),
                 Err(err) => {
-                    let mut response = gateway_message(StatusCode::UNAUTHORIZED, "Unauthorized");
-                    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                    return Outcome { response, route_key, authorizer_error: Some(err.to_string()), integration: None };
+                    let status = err.status();
+                    let mut response = if status == StatusCode::UNAUTHORIZED {
+                        let mut r = gateway_message(status, "Unauthorized");
+                        if let Ok(value) = HeaderValue::from_str(&err.www_authenticate()) {
+                            r.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+                        }
+                        r
+                    } else {
+                        // The issuer's keys could not be had: a failing dependency, not the caller.
+                        gateway_message(status, "Service Unavailable")
+                    };
+                    response.headers_mut().remove(header::CONTENT_LENGTH);
+                    return Outcome {
+                        response,
+                        route_key,
+                        authorizer_error: Some(err.to_string()),
+                        integration: None,
+                    };
                 }
             },
             // SigV4 verification of `/internal/*` is not served by the twin yet: refuse, as
             // API Gateway refuses an unsigned request.
             Auth::Iam => {
                 return Outcome {
-                    response: gateway_message(StatusCode::FORBIDDEN, "Missing Authentication Token"),
+                    response: gateway_message(
+                        StatusCode::FORBIDDEN,
+                        "Missing Authentication Token",
+                    ),
                     route_key,
-                    authorizer_error: Some("IAM authorization is not available in the local twin".into()),
+                    authorizer_error: Some(
+                        "IAM authorization is not available in the local twin".into(),
+                    ),
                     integration: None,
                 };
             }
         };
         let Ok(body) = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES).await else {
-            return Outcome { route_key, ..Outcome::gateway(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large") };
+            return Outcome {
+                route_key,
+                ..Outcome::gateway(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
+            };
         };
         let ctx = EventContext {
             account_id: &self.account_id,
@@ -147,7 +189,13 @@ impl Gateway {
             claims,
             received,
         };
-        let event = payload::event(&ctx, parts.method.as_str(), &parts.uri, &parts.headers, &body);
+        let event = payload::event(
+            &ctx,
+            parts.method.as_str(),
+            &parts.uri,
+            &parts.headers,
+            &body,
+        );
         let function = match matched.function {
             Function::Public => &self.public,
             Function::Items => &self.items,
@@ -158,12 +206,20 @@ impl Gateway {
         match result {
             Ok(response) => {
                 let status = response.status().as_u16();
-                Outcome { response, route_key, authorizer_error: None, integration: Some((latency, Some(status), None)) }
+                Outcome {
+                    response,
+                    route_key,
+                    authorizer_error: None,
+                    integration: Some((latency, Some(status), None)),
+                }
             }
             Err(error) => {
                 tracing::error!(function = %function.name, error = %error, "integration failed");
                 Outcome {
-                    response: gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+                    response: gateway_message(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "Internal Server Error",
+                    ),
                     route_key,
                     authorizer_error: None,
                     integration: Some((latency, None, Some(error))),
@@ -175,7 +231,11 @@ impl Gateway {
 
 /// One Lambda invocation: parse the event as the runtime does, attach the Lambda context, run
 /// the handler in its own task (a panic fails the invocation, not the twin) within its timeout.
-async fn invoke(function: &FunctionHost, event: String, received: OffsetDateTime) -> Result<Response, String> {
+async fn invoke(
+    function: &FunctionHost,
+    event: String,
+    received: OffsetDateTime,
+) -> Result<Response, String> {
     let request = lambda_http::request::from_str(&event).map_err(|e| format!("event: {e}"))?;
     let trace = payload::new_trace_header(received);
     let deadline = (received + function.timeout).unix_timestamp_nanos() / 1_000_000;
@@ -190,14 +250,19 @@ async fn invoke(function: &FunctionHost, event: String, received: OffsetDateTime
         let response = service.oneshot(request).await.map_err(|e| e.to_string())?;
         // Lambda returns a whole response: buffer it, as the runtime does.
         let (parts, body) = response.into_parts();
-        let bytes = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES).await.map_err(|e| e.to_string())?;
+        let bytes = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok::<_, String>(Response::from_parts(parts, Body::from(bytes)))
     });
     match tokio::time::timeout(function.timeout, &mut task).await {
         Err(_) => {
             // Lambda stops a timed-out invocation; so does the twin.
             task.abort();
-            Err(format!("Task timed out after {:.2} seconds", function.timeout.as_secs_f64()))
+            Err(format!(
+                "Task timed out after {:.2} seconds",
+                function.timeout.as_secs_f64()
+            ))
         }
         Ok(Err(join)) if join.is_panic() => Err("the function panicked".into()),
         Ok(Err(join)) => Err(join.to_string()),

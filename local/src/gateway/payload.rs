@@ -24,7 +24,9 @@ pub struct EventContext<'a> {
 
 /// `$context.requestTime`: `21/Nov/2026:22:42:17 +0000`.
 pub fn clf_time(t: OffsetDateTime) -> String {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let t = t.to_offset(time::UtcOffset::UTC);
     format!(
         "{:02}/{}/{}:{:02}:{:02}:{:02} +0000",
@@ -38,14 +40,25 @@ pub fn clf_time(t: OffsetDateTime) -> String {
 }
 
 /// Builds the payload 2.0 event of a request.
-pub fn event(ctx: &EventContext<'_>, method: &str, uri: &http::Uri, headers: &HeaderMap, body: &[u8]) -> Value {
+pub fn event(
+    ctx: &EventContext<'_>,
+    method: &str,
+    uri: &http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Value {
     // Payload 2.0 joins repeated headers with commas and moves cookies to `cookies`.
     let mut joined: Vec<(String, String)> = Vec::new();
     let mut cookies = Vec::new();
     for (name, value) in headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
         if name == http::header::COOKIE {
-            cookies.extend(value.split(';').map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()));
+            cookies.extend(
+                value
+                    .split(';')
+                    .map(|c| c.trim().to_owned())
+                    .filter(|c| !c.is_empty()),
+            );
             continue;
         }
         match joined.iter_mut().find(|(n, _)| n == name.as_str()) {
@@ -56,10 +69,18 @@ pub fn event(ctx: &EventContext<'_>, method: &str, uri: &http::Uri, headers: &He
             None => joined.push((name.as_str().to_owned(), value)),
         }
     }
-    let header_map: serde_json::Map<String, Value> =
-        joined.into_iter().map(|(n, v)| (n, Value::String(v))).collect();
-    let user_agent = headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let domain = headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+    let header_map: serde_json::Map<String, Value> = joined
+        .into_iter()
+        .map(|(n, v)| (n, Value::String(v)))
+        .collect();
+    let user_agent = headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let domain = headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
     let query = uri.query().unwrap_or("");
     let mut query_params = serde_json::Map::new();
     for (k, v) in serde_urlencoded_pairs(query) {
@@ -77,11 +98,15 @@ pub fn event(ctx: &EventContext<'_>, method: &str, uri: &http::Uri, headers: &He
     let (body, is_base64) = match std::str::from_utf8(body) {
         _ if body.is_empty() => (Value::Null, false),
         Ok(text) => (Value::String(text.to_owned()), false),
-        Err(_) => (Value::String(base64::engine::general_purpose::STANDARD.encode(body)), true),
+        Err(_) => (
+            Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
+            true,
+        ),
     };
-    let authorizer = ctx.claims.as_ref().map(|claims| {
-        json!({ "jwt": { "claims": claims, "scopes": null } })
-    });
+    let authorizer = ctx
+        .claims
+        .as_ref()
+        .map(|claims| json!({ "jwt": { "claims": claims, "scopes": null } }));
     let path_parameters: serde_json::Map<String, Value> = ctx
         .matched
         .path_parameters
@@ -177,7 +202,10 @@ mod tests {
             request_id: "JKJaXmPLvHcESHA=",
             source_ip: "127.0.0.1".into(),
             matched: &matched,
-            claims: Some(HashMap::from([("sub".to_string(), "alice-sub".to_string())])),
+            claims: Some(HashMap::from([(
+                "sub".to_string(),
+                "alice-sub".to_string(),
+            )])),
             received: OffsetDateTime::from_unix_timestamp(1_795_300_937).unwrap(),
         };
         let uri: http::Uri = "/items/abc?limit=5&x=1&x=2".parse().unwrap();
@@ -185,11 +213,17 @@ mod tests {
         assert_eq!(event["headers"]["x-multi"], "a,b");
         assert_eq!(event["cookies"], json!(["a=1", "b=2"]));
         assert_eq!(event["queryStringParameters"]["x"], "1,2");
-        assert_eq!(event["requestContext"]["time"], "21/Nov/2026:22:42:17 +0000");
+        assert_eq!(
+            event["requestContext"]["time"],
+            "21/Nov/2026:22:42:17 +0000"
+        );
         let request = lambda_http::request::from_str(&event.to_string()).unwrap();
         assert_eq!(request.uri().path(), "/items/abc");
         assert_eq!(request.uri().query(), Some("limit=5&x=1&x=2"));
-        match request.extensions().get::<lambda_http::request::RequestContext>() {
+        match request
+            .extensions()
+            .get::<lambda_http::request::RequestContext>()
+        {
             Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => {
                 assert_eq!(c.request_id.as_deref(), Some("JKJaXmPLvHcESHA="));
                 assert_eq!(c.route_key.as_deref(), Some("GET /items/{id}"));

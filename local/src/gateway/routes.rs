@@ -45,10 +45,20 @@ impl Default for RouteTable {
     fn default() -> Self {
         let mut routes = Vec::new();
         for (method, path) in routes::PUBLIC {
-            routes.push((method.to_string(), path.to_string(), Auth::None, Function::Public));
+            routes.push((
+                method.to_string(),
+                path.to_string(),
+                Auth::None,
+                Function::Public,
+            ));
         }
         for (method, path) in routes::JWT {
-            routes.push((method.to_string(), path.to_string(), Auth::Jwt, Function::Items));
+            routes.push((
+                method.to_string(),
+                path.to_string(),
+                Auth::Jwt,
+                Function::Items,
+            ));
         }
         let internal = format!("{}{{proxy+}}", routes::IAM_PREFIX);
         routes.push(("ANY".into(), internal, Auth::Iam, Function::Items));
@@ -106,7 +116,9 @@ impl RouteTable {
 
     /// Whether any route exists for this path, whatever the method (for CORS preflight).
     pub fn has_path(&self, path: &str) -> bool {
-        self.routes.iter().any(|(_, t, ..)| match_template(t, path).is_some())
+        self.routes
+            .iter()
+            .any(|(_, t, ..)| match_template(t, path).is_some())
     }
 }
 
@@ -118,20 +130,38 @@ mod tests {
     fn routes_of_the_design() {
         let t = RouteTable::default();
         let m = t.find("GET", "/public").unwrap();
-        assert_eq!((m.route_key.as_str(), m.auth, m.function), ("GET /public", Auth::None, Function::Public));
+        assert_eq!(
+            (m.route_key.as_str(), m.auth, m.function),
+            ("GET /public", Auth::None, Function::Public)
+        );
         assert_eq!(t.find("POST", "/items").unwrap().route_key, "POST /items");
         let m = t.find("GET", "/items/abc").unwrap();
         assert_eq!(m.route_key, "GET /items/{id}");
-        assert_eq!(m.path_parameters, vec![("id".to_string(), "abc".to_string())]);
+        assert_eq!(
+            m.path_parameters,
+            vec![("id".to_string(), "abc".to_string())]
+        );
         let m = t.find("POST", "/internal/events/replay").unwrap();
-        assert_eq!((m.route_key.as_str(), m.auth), ("ANY /internal/{proxy+}", Auth::Iam));
-        assert_eq!(m.path_parameters, vec![("proxy".to_string(), "events/replay".to_string())]);
+        assert_eq!(
+            (m.route_key.as_str(), m.auth),
+            ("ANY /internal/{proxy+}", Auth::Iam)
+        );
+        assert_eq!(
+            m.path_parameters,
+            vec![("proxy".to_string(), "events/replay".to_string())]
+        );
     }
 
     #[test]
     fn unknown_routes_and_methods_do_not_match() {
         let t = RouteTable::default();
-        for (m, p) in [("DELETE", "/items"), ("GET", "/items/a/b"), ("GET", "/nope"), ("POST", "/public"), ("GET", "/items/")] {
+        for (m, p) in [
+            ("DELETE", "/items"),
+            ("GET", "/items/a/b"),
+            ("GET", "/nope"),
+            ("POST", "/public"),
+            ("GET", "/items/"),
+        ] {
             assert_eq!(t.find(m, p), None, "{m} {p}");
         }
         assert!(t.has_path("/items"));

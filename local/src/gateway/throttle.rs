@@ -13,7 +13,11 @@ pub struct TokenBucket {
 impl TokenBucket {
     pub fn new(rate: f64, burst: u32) -> Self {
         let burst = f64::from(burst);
-        Self { rate, burst, state: Mutex::new((burst, Instant::now())) }
+        Self {
+            rate,
+            burst,
+            state: Mutex::new((burst, Instant::now())),
+        }
     }
 
     /// Takes one token if there is one.
@@ -46,10 +50,24 @@ mod tests {
     fn burst_then_rate() {
         let bucket = TokenBucket::new(10.0, 5);
         let t0 = Instant::now();
-        assert_eq!((0..8).filter(|_| bucket.try_acquire_at(t0)).count(), 5, "the burst");
-        assert!(!bucket.try_acquire_at(t0 + Duration::from_millis(50)), "half a token");
-        assert!(bucket.try_acquire_at(t0 + Duration::from_millis(100)), "one token after 1/rate");
+        assert_eq!(
+            (0..8).filter(|_| bucket.try_acquire_at(t0)).count(),
+            5,
+            "the burst"
+        );
+        assert!(
+            !bucket.try_acquire_at(t0 + Duration::from_millis(50)),
+            "half a token"
+        );
+        assert!(
+            bucket.try_acquire_at(t0 + Duration::from_millis(100)),
+            "one token after 1/rate"
+        );
         let later = t0 + Duration::from_secs(60);
-        assert_eq!((0..8).filter(|_| bucket.try_acquire_at(later)).count(), 5, "never above burst");
+        assert_eq!(
+            (0..8).filter(|_| bucket.try_acquire_at(later)).count(),
+            5,
+            "never above burst"
+        );
     }
 }

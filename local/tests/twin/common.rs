@@ -48,16 +48,30 @@ impl TwinProcess {
                 }
             });
         }
-        let first = rx.recv_timeout(Duration::from_secs(60)).expect("the twin printed its address");
-        let url = serde_json::from_str::<serde_json::Value>(&first).unwrap()["url"].as_str().unwrap().to_owned();
+        let first = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the twin printed its address");
+        let url = serde_json::from_str::<serde_json::Value>(&first).unwrap()["url"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let client = TwinClient::new(url.clone());
-        Self { child, url, data_dir: data_dir.to_owned(), client, lines }
+        Self {
+            child,
+            url,
+            data_dir: data_dir.to_owned(),
+            client,
+            lines,
+        }
     }
 
     /// Sends SIGKILL: no shutdown code runs, as in a crash. Shared handles stay usable (their
     /// requests fail), and the process is reaped on drop.
     pub fn sigkill(&self) {
-        let status = Command::new("kill").args(["-9", &self.child.id().to_string()]).status().unwrap();
+        let status = Command::new("kill")
+            .args(["-9", &self.child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(status.success(), "kill -9");
     }
 
@@ -81,19 +95,30 @@ impl TwinProcess {
 
     pub async fn create(&self, token: &str, body: &serde_json::Value) -> Reply {
         let bearer = format!("Bearer {token}");
-        self.client.post_json("/items", &[("authorization", &bearer)], body).await.unwrap()
+        self.client
+            .post_json("/items", &[("authorization", &bearer)], body)
+            .await
+            .unwrap()
     }
 
     pub async fn get_auth(&self, token: &str, path: &str) -> Reply {
         let bearer = format!("Bearer {token}");
-        self.client.get(path, &[("authorization", &bearer)]).await.unwrap()
+        self.client
+            .get(path, &[("authorization", &bearer)])
+            .await
+            .unwrap()
     }
 
     /// The archived events' envelopes.
     pub async fn archive(&self) -> Vec<serde_json::Value> {
         let reply = self.client.get("/_twin/archive", &[]).await.unwrap();
         assert_eq!(reply.status, 200, "{}", reply.text());
-        reply.json()["events"].as_array().unwrap().iter().map(|e| e["message"].clone()).collect()
+        reply.json()["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["message"].clone())
+            .collect()
     }
 
     /// Every item of a user, following cursors.

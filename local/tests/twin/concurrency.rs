@@ -10,7 +10,10 @@ use crate::common::TwinProcess;
 async fn two_hundred_concurrent_creates_from_eight_users() {
     let dir = tempfile::tempdir().unwrap();
     // Above the default burst of 100: this test is about the store and the bus, not throttling.
-    let twin = std::sync::Arc::new(TwinProcess::start_in(dir.path(), &["--throttle-rate", "10000", "--throttle-burst", "10000"]));
+    let twin = std::sync::Arc::new(TwinProcess::start_in(
+        dir.path(),
+        &["--throttle-rate", "10000", "--throttle-burst", "10000"],
+    ));
     let mut tokens = Vec::new();
     for u in 0..8 {
         tokens.push(twin.token(&format!("user{u}")).await);
@@ -20,7 +23,9 @@ async fn two_hundred_concurrent_creates_from_eight_users() {
         let twin = std::sync::Arc::clone(&twin);
         let token = tokens[n % 8].clone();
         tasks.push(tokio::spawn(async move {
-            let reply = twin.create(&token, &json!({"name": format!("item {n}")})).await;
+            let reply = twin
+                .create(&token, &json!({"name": format!("item {n}")}))
+                .await;
             assert_eq!(reply.status, 201, "{}", reply.text());
             reply.json()["id"].as_str().unwrap().to_owned()
         }));
@@ -39,7 +44,12 @@ async fn two_hundred_concurrent_creates_from_eight_users() {
     }
     assert_eq!(stored, created);
 
-    let archived: Vec<String> = twin.archive().await.iter().map(|e| e["detail"]["item_id"].as_str().unwrap().to_owned()).collect();
+    let archived: Vec<String> = twin
+        .archive()
+        .await
+        .iter()
+        .map(|e| e["detail"]["item_id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(archived.len(), 200, "exactly one event per item");
     assert_eq!(archived.into_iter().collect::<HashSet<_>>(), created);
 }
@@ -47,11 +57,16 @@ async fn two_hundred_concurrent_creates_from_eight_users() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttle_answers_429_past_the_burst_and_recovers() {
     let dir = tempfile::tempdir().unwrap();
-    let twin = std::sync::Arc::new(TwinProcess::start_in(dir.path(), &["--throttle-rate", "2", "--throttle-burst", "10"]));
+    let twin = std::sync::Arc::new(TwinProcess::start_in(
+        dir.path(),
+        &["--throttle-rate", "2", "--throttle-burst", "10"],
+    ));
     let mut tasks = Vec::new();
     for _ in 0..40 {
         let twin = std::sync::Arc::clone(&twin);
-        tasks.push(tokio::spawn(async move { twin.client.get("/public", &[]).await.unwrap() }));
+        tasks.push(tokio::spawn(async move {
+            twin.client.get("/public", &[]).await.unwrap()
+        }));
     }
     let mut ok = 0;
     let mut throttled = 0;

@@ -15,11 +15,16 @@ async fn public_route_needs_no_token() {
     // The access log and the function's summary line both carry API Gateway's request id.
     let lines = twin.lines();
     let access = twin.access_log();
-    let line = access.iter().find(|l| l["requestId"] == request_id.as_str()).expect("an access-log line");
+    let line = access
+        .iter()
+        .find(|l| l["requestId"] == request_id.as_str())
+        .expect("an access-log line");
     assert_eq!(line["routeKey"], "GET /public");
     assert_eq!(line["status"], "200");
     assert!(
-        lines.iter().any(|l| l.contains("request completed") && l.contains(&request_id)),
+        lines
+            .iter()
+            .any(|l| l.contains("request completed") && l.contains(&request_id)),
         "function summary line with the request id"
     );
 }
@@ -30,11 +35,19 @@ async fn create_read_and_page_newest_first() {
     let twin = TwinProcess::start_in(dir.path(), &[]);
     let alice = twin.token("alice").await;
 
-    let reply = twin.create(&alice, &json!({"name": "first", "description": "the very first"})).await;
+    let reply = twin
+        .create(
+            &alice,
+            &json!({"name": "first", "description": "the very first"}),
+        )
+        .await;
     assert_eq!(reply.status, 201, "{}", reply.text());
     let first = reply.json();
     let id = first["id"].as_str().unwrap();
-    assert_eq!(reply.header("location"), Some(format!("/items/{id}").as_str()));
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("/items/{id}").as_str())
+    );
     assert_eq!(first["name"], "first");
     assert_eq!(first["description"], "the very first");
     assert!(first["created_at"].as_str().unwrap().ends_with('Z'));
@@ -45,37 +58,96 @@ async fn create_read_and_page_newest_first() {
 
     let mut ids = vec![id.to_owned()];
     for i in 1..5 {
-        let r = twin.create(&alice, &json!({"name": format!("item {i}")})).await;
+        let r = twin
+            .create(&alice, &json!({"name": format!("item {i}")}))
+            .await;
         assert_eq!(r.status, 201);
         ids.push(r.json()["id"].as_str().unwrap().to_owned());
     }
     ids.reverse();
 
     let page1 = twin.get_auth(&alice, "/items?limit=2").await.json();
-    let page1_ids: Vec<&str> = page1["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+    let page1_ids: Vec<&str> = page1["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
     assert_eq!(page1_ids, ids[..2]);
     let cursor = page1["next_cursor"].as_str().unwrap();
-    let page2 = twin.get_auth(&alice, &format!("/items?limit=2&cursor={}", urlencode(cursor))).await.json();
-    let page2_ids: Vec<&str> = page2["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+    let page2 = twin
+        .get_auth(
+            &alice,
+            &format!("/items?limit=2&cursor={}", urlencode(cursor)),
+        )
+        .await
+        .json();
+    let page2_ids: Vec<&str> = page2["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
     assert_eq!(page2_ids, ids[2..4]);
-    let all: Vec<String> = twin.all_items(&alice).await.iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect();
+    let all: Vec<String> = twin
+        .all_items(&alice)
+        .await
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(all, ids);
     let last = twin.get_auth(&alice, "/items?limit=5").await.json();
-    assert_eq!(last["next_cursor"], serde_json::Value::Null, "no cursor when nothing is left");
+    assert_eq!(
+        last["next_cursor"],
+        serde_json::Value::Null,
+        "no cursor when nothing is left"
+    );
 
     // Each item became one archived ItemCreated event, in EventBridge's envelope.
     let archive = twin.archive().await;
     assert_eq!(archive.len(), 5);
-    let event = archive.iter().find(|e| e["detail"]["item_id"] == id).expect("the first item's event");
-    let mut keys: Vec<&str> = event.as_object().unwrap().keys().map(String::as_str).collect();
+    let event = archive
+        .iter()
+        .find(|e| e["detail"]["item_id"] == id)
+        .expect("the first item's event");
+    let mut keys: Vec<&str> = event
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort();
-    assert_eq!(keys, ["account", "detail", "detail-type", "id", "region", "resources", "source", "time", "version"]);
+    assert_eq!(
+        keys,
+        [
+            "account",
+            "detail",
+            "detail-type",
+            "id",
+            "region",
+            "resources",
+            "source",
+            "time",
+            "version"
+        ]
+    );
     assert_eq!(event["source"], "items.api");
     assert_eq!(event["detail-type"], "ItemCreated");
     assert_eq!(event["detail"]["created_at"], first["created_at"]);
-    assert!(event["detail"]["request_id"].as_str().is_some_and(|r| r.len() == 16));
-    assert!(event["detail"]["trace_id"].as_str().is_some_and(|t| t.starts_with("1-")));
-    assert!(event["detail"].get("name").is_none(), "item bodies stay out of the archive");
+    assert!(
+        event["detail"]["request_id"]
+            .as_str()
+            .is_some_and(|r| r.len() == 16)
+    );
+    assert!(
+        event["detail"]["trace_id"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("1-"))
+    );
+    assert!(
+        event["detail"].get("name").is_none(),
+        "item bodies stay out of the archive"
+    );
 }
 
 #[tokio::test]
@@ -83,22 +155,36 @@ async fn a_user_never_sees_another_users_items() {
     let dir = tempfile::tempdir().unwrap();
     let twin = TwinProcess::start_in(dir.path(), &[]);
     let (alice, bob) = (twin.token("alice").await, twin.token("bob").await);
-    let a = twin.create(&alice, &json!({"name": "alice's"})).await.json();
+    let a = twin
+        .create(&alice, &json!({"name": "alice's"}))
+        .await
+        .json();
     for _ in 0..3 {
-        twin.create(&alice, &json!({"name": "more of alice's"})).await;
+        twin.create(&alice, &json!({"name": "more of alice's"}))
+            .await;
     }
     let b = twin.create(&bob, &json!({"name": "bob's"})).await.json();
 
     let bob_list = twin.all_items(&bob).await;
     assert_eq!(bob_list, vec![b.clone()]);
-    let reply = twin.get_auth(&bob, &format!("/items/{}", a["id"].as_str().unwrap())).await;
-    assert_eq!(reply.status, 404, "another user's item is not found, never forbidden");
-    assert_eq!(reply.header("content-type"), Some("application/problem+json"));
+    let reply = twin
+        .get_auth(&bob, &format!("/items/{}", a["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(
+        reply.status, 404,
+        "another user's item is not found, never forbidden"
+    );
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json")
+    );
 
     // Alice's cursor is no good to Bob.
     let page = twin.get_auth(&alice, "/items?limit=1").await.json();
     let cursor = urlencode(page["next_cursor"].as_str().unwrap());
-    let reply = twin.get_auth(&bob, &format!("/items?cursor={cursor}")).await;
+    let reply = twin
+        .get_auth(&bob, &format!("/items?cursor={cursor}"))
+        .await;
     assert_eq!(reply.status, 400, "{}", reply.text());
     assert_eq!(reply.json()["type"], "/problems/invalid-cursor");
 }
@@ -108,8 +194,15 @@ async fn gateway_answers_like_api_gateway() {
     let dir = tempfile::tempdir().unwrap();
     let twin = TwinProcess::start_in(dir.path(), &[]);
     let reply = twin.client.get("/nowhere", &[]).await.unwrap();
-    assert_eq!((reply.status.as_u16(), reply.json()), (404, json!({"message": "Not Found"})));
-    let reply = twin.client.send(http::Method::DELETE, "/items", &[], "").await.unwrap();
+    assert_eq!(
+        (reply.status.as_u16(), reply.json()),
+        (404, json!({"message": "Not Found"}))
+    );
+    let reply = twin
+        .client
+        .send(http::Method::DELETE, "/items", &[], "")
+        .await
+        .unwrap();
     assert_eq!(reply.status, 404, "no route for the method");
     let reply = twin.client.get("/internal/events", &[]).await.unwrap();
     assert_eq!(reply.status, 403, "IAM routes refuse unsigned requests");
@@ -122,7 +215,10 @@ async fn gateway_answers_like_api_gateway() {
             &[
                 ("origin", "http://localhost:5173"),
                 ("access-control-request-method", "POST"),
-                ("access-control-request-headers", "authorization,content-type"),
+                (
+                    "access-control-request-headers",
+                    "authorization,content-type",
+                ),
             ],
             "",
         )
@@ -132,6 +228,12 @@ async fn gateway_answers_like_api_gateway() {
     assert_eq!(preflight.header("access-control-allow-origin"), Some("*"));
     let methods = preflight.header("access-control-allow-methods").unwrap();
     assert!(methods.contains("POST"), "{methods}");
-    let headers = preflight.header("access-control-allow-headers").unwrap().to_ascii_lowercase();
-    assert!(headers.contains("authorization") && headers.contains("content-type"), "{headers}");
+    let headers = preflight
+        .header("access-control-allow-headers")
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        headers.contains("authorization") && headers.contains("content-type"),
+        "{headers}"
+    );
 }

@@ -26,10 +26,15 @@ async fn acknowledged_creates_survive_kill_9() {
             writers.push(tokio::spawn(async move {
                 for n in 0.. {
                     let body = json!({"name": format!("round {round} write {n}")});
-                    match twin.client.post_json("/items", &[("authorization", &bearer)], &body).await {
-                        Ok(r) if r.status == 201 => {
-                            acked.lock().unwrap().push((u, r.json()["id"].as_str().unwrap().to_owned()))
-                        }
+                    match twin
+                        .client
+                        .post_json("/items", &[("authorization", &bearer)], &body)
+                        .await
+                    {
+                        Ok(r) if r.status == 201 => acked
+                            .lock()
+                            .unwrap()
+                            .push((u, r.json()["id"].as_str().unwrap().to_owned())),
                         Ok(r) => panic!("unexpected {}: {}", r.status, r.text()),
                         Err(_) => return, // the twin is gone
                     }
@@ -47,16 +52,27 @@ async fn acknowledged_creates_survive_kill_9() {
         let restarted = TwinProcess::start_in(dir.path(), &FAST);
         check(&restarted, &acknowledged).await;
     }
-    assert!(acknowledged.len() >= 3, "writes were acknowledged before the kills: {}", acknowledged.len());
+    assert!(
+        acknowledged.len() >= 3,
+        "writes were acknowledged before the kills: {}",
+        acknowledged.len()
+    );
 }
 
 async fn check(twin: &TwinProcess, acknowledged: &[(usize, String)]) {
     for (u, user) in USERS.iter().enumerate() {
         let token = twin.token(user).await;
-        let stored: Vec<String> =
-            twin.all_items(&token).await.iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect();
+        let stored: Vec<String> = twin
+            .all_items(&token)
+            .await
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect();
         for (_, id) in acknowledged.iter().filter(|(owner, _)| *owner == u) {
-            assert!(stored.contains(id), "acknowledged item {id} of {user} was lost");
+            assert!(
+                stored.contains(id),
+                "acknowledged item {id} of {user} was lost"
+            );
         }
     }
     // The archive reads cleanly after the crash: a torn last line is skipped, nothing else.

@@ -4,8 +4,12 @@ use crate::common::{TwinProcess, binary};
 
 /// The first `sh` block under "## Try it".
 fn readme_walkthrough() -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let section = readme.split("\n## Try it").nth(1).expect("a Try it section");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = readme
+        .split("\n## Try it")
+        .nth(1)
+        .expect("a Try it section");
     let block = section.split("```sh\n").nth(1).expect("a sh block");
     block.split("\n```").next().unwrap().to_owned()
 }
@@ -15,7 +19,10 @@ async fn readme_walkthrough_runs_as_written() {
     let dir = tempfile::tempdir().unwrap();
     let twin = TwinProcess::start_in(dir.path(), &[]);
     let script = readme_walkthrough();
-    assert!(script.contains("TWIN=http://127.0.0.1:3000"), "the README names the default address");
+    assert!(
+        script.contains("TWIN=http://127.0.0.1:3000"),
+        "the README names the default address"
+    );
     // The only two substitutions: the twin's address, and the built binary for `cargo run`.
     let script = script
         .replace("TWIN=http://127.0.0.1:3000", &format!("TWIN={}", twin.url))
@@ -27,12 +34,22 @@ async fn readme_walkthrough_runs_as_written() {
         .await
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "walk-through failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "walk-through failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains(r#"{"ok":true}"#), "{stdout}");
     assert!(stdout.contains("HTTP/1.1 201"), "{stdout}");
-    assert!(stdout.to_ascii_lowercase().contains("location: /items/"), "{stdout}");
+    assert!(
+        stdout.to_ascii_lowercase().contains("location: /items/"),
+        "{stdout}"
+    );
     assert!(stdout.contains(r#""name":"first item""#), "{stdout}");
-    assert!(stdout.contains(r#""detail-type":"ItemCreated""#), "{stdout}");
+    assert!(
+        stdout.contains(r#""detail-type":"ItemCreated""#),
+        "{stdout}"
+    );
 
     // What the walk-through made: one item for alice, and its one archived event.
     let alice = twin.token("alice").await;

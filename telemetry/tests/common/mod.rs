@@ -9,7 +9,8 @@ use tracing_subscriber::fmt::MakeWriter;
 
 pub const API_REQUEST_ID: &str = "Jd8mXh3fIAMEbXw=";
 pub const FUNCTION_REQUEST_ID: &str = "7f1c6a3e-2b4d-4c3e-9a51-0f0d2b1e6c11";
-pub const TRACE_HEADER: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+pub const TRACE_HEADER: &str =
+    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
 pub const TRACE_ID: &str = "1-5759e988-bd862e3fe1be46a994272793";
 
 /// Collects what the subscriber writes.
@@ -26,7 +27,8 @@ impl Capture {
         self.text()
             .lines()
             .map(|line| {
-                let value: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+                let value: Value =
+                    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
                 assert!(value.is_object(), "{line}");
                 value
             })
@@ -36,7 +38,9 @@ impl Capture {
     /// The one line with this message.
     pub fn line(&self, message: &str) -> Value {
         let mut found = self.lines().into_iter().filter(|l| l["message"] == message);
-        let line = found.next().unwrap_or_else(|| panic!("no line {message:?} in\n{}", self.text()));
+        let line = found
+            .next()
+            .unwrap_or_else(|| panic!("no line {message:?} in\n{}", self.text()));
         assert!(found.next().is_none(), "two lines {message:?}");
         line
     }
