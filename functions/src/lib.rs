@@ -9,5 +9,6 @@ pub mod domain;
 pub mod events;
 pub mod ports;
 pub mod router;
+pub mod settings;
 
 pub use router::{AppState, router};

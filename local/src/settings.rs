@@ -15,6 +15,8 @@ pub mod names {
     pub const ARCHIVE_LOG_GROUP: &str = "/aws/events/items-api";
     pub const ISSUER_PATH: &str = "/_twin/issuer";
     pub const APP_CLIENT_ID: &str = "local-app-client";
+    pub const ITEMS_TABLE: &str = "items";
+    pub const CONFIG_SECRET: &str = "items-api/config";
 }
 
 #[derive(Debug, Parser)]
@@ -90,6 +92,27 @@ pub struct ServeArgs {
     /// Function timeout, seconds (as the Lambda's `timeout`).
     #[arg(long, default_value_t = 10)]
     pub function_timeout: u64,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// Running the functions on AWS services (a real account, moto, LocalStack) instead of the
+/// embedded stand-ins. Credentials and region come from the SDK's usual environment.
+#[derive(Debug, Clone, Args)]
+pub struct AwsArgs {
+    /// Use DynamoDB, EventBridge and Secrets Manager instead of the embedded stand-ins.
+    #[arg(long = "aws")]
+    pub enabled: bool,
+    /// Endpoint for every AWS service (e.g. moto's `http://127.0.0.1:5000`); the SDK's default
+    /// (or `AWS_ENDPOINT_URL`) when not given.
+    #[arg(long, requires = "enabled")]
+    pub aws_endpoint: Option<String>,
+    #[arg(long, default_value = names::ITEMS_TABLE)]
+    pub items_table: String,
+    #[arg(long, default_value = names::EVENT_BUS)]
+    pub event_bus: String,
+    #[arg(long, default_value = names::CONFIG_SECRET)]
+    pub config_secret_id: String,
 }
 
 impl Default for ServeArgs {

@@ -20,10 +20,48 @@ use crate::auth::{JwksSource, JwtAuthorizer, LocalIssuer, RemoteJwks};
 use crate::gateway::routes::RouteTable;
 use crate::gateway::throttle::TokenBucket;
 use crate::gateway::{FunctionHost, Gateway};
-use crate::settings::{ServeArgs, names};
+use crate::settings::{AwsArgs, ServeArgs, names};
 use crate::twin_api;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The stand-ins: redb, the pattern-matching bus with its log-group archive, the secret file.
+fn embedded_state(dir: &std::path::Path, archive: Arc<LogArchive>) -> Result<AppState, BoxError> {
+    let store = RedbItemStore::open(&dir.join("items.redb"))?;
+    let rule = rule_from_pattern_json(
+        names::ITEM_CREATED_RULE.to_owned(),
+        functions::events::ITEM_CREATED_RULE_PATTERN,
+        names::ARCHIVE_LOG_GROUP.to_owned(),
+    )?;
+    let bus = EmbeddedBus::new(
+        names::EVENT_BUS.to_owned(),
+        names::ACCOUNT_ID.to_owned(),
+        names::REGION.to_owned(),
+        vec![rule],
+        archive,
+    );
+    let config = FileConfig::load_or_create(&dir.join("secret.json"))?;
+    Ok(AppState {
+        store: Arc::new(store),
+        bus: Arc::new(bus),
+        config: Arc::new(config),
+    })
+}
+
+/// The AWS adapters, as the `items` Lambda builds them.
+async fn aws_state(args: &AwsArgs) -> Result<AppState, BoxError> {
+    let sdk = functions::adapters::aws::sdk_config(args.aws_endpoint.as_deref()).await;
+    let resources = functions::adapters::aws::AwsResources {
+        table: args.items_table.clone(),
+        event_bus: args.event_bus.clone(),
+        secret_id: args.config_secret_id.clone(),
+        secret_ttl: functions::adapters::secret_document::DEFAULT_TTL,
+    };
+    let state = functions::adapters::aws::app_state(&sdk, &resources)
+        .await
+        .map_err(|e| format!("cannot read the configuration secret: {e}"))?;
+    Ok(state)
+}
 
 /// A twin bound to its address, ready to serve.
 pub struct Twin {
@@ -99,25 +137,12 @@ impl Twin {
             JwksSource::Remote(RemoteJwks::new(jwks_url)?),
         );
 
-        let store = RedbItemStore::open(&dir.join("items.redb"))?;
-        let archive = Arc::new(LogArchive::open(dir.join("logs"))?);
-        let rule = rule_from_pattern_json(
-            names::ITEM_CREATED_RULE.to_owned(),
-            functions::events::ITEM_CREATED_RULE_PATTERN,
-            names::ARCHIVE_LOG_GROUP.to_owned(),
-        )?;
-        let bus = EmbeddedBus::new(
-            names::EVENT_BUS.to_owned(),
-            names::ACCOUNT_ID.to_owned(),
-            names::REGION.to_owned(),
-            vec![rule],
-            Arc::clone(&archive),
-        );
-        let config = FileConfig::load_or_create(&dir.join("secret.json"))?;
-        let state = AppState {
-            store: Arc::new(store),
-            bus: Arc::new(bus),
-            config: Arc::new(config),
+        // On AWS services the archive is the CloudWatch Logs group, not a local file.
+        let (state, archive) = if args.aws.enabled {
+            (aws_state(&args.aws).await?, None)
+        } else {
+            let archive = Arc::new(LogArchive::open(dir.join("logs"))?);
+            (embedded_state(dir, Arc::clone(&archive))?, Some(archive))
         };
 
         let timeout = Duration::from_secs(args.function_timeout);

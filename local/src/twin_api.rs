@@ -19,13 +19,21 @@ struct ArchiveQuery {
 }
 
 async fn archive(
-    State(archive): State<Arc<LogArchive>>,
+    State(archive): State<Option<Arc<LogArchive>>>,
     Query(q): Query<ArchiveQuery>,
 ) -> impl IntoResponse {
     let group = q
         .log_group
         .unwrap_or_else(|| names::ARCHIVE_LOG_GROUP.to_owned());
-    let archive = Arc::clone(&archive);
+    let Some(archive) = archive else {
+        let message =
+            format!("the twin runs on AWS services: read the log group {group} in CloudWatch Logs");
+        return (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({ "message": message })),
+        )
+            .into_response();
+    };
     let read = {
         let group = group.clone();
         tokio::task::spawn_blocking(move || archive.read(&group)).await
@@ -63,7 +71,8 @@ async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "ok": true }))
 }
 
-pub fn routes(log_archive: Arc<LogArchive>) -> Router {
+/// `log_archive` is `None` when the twin runs on AWS services.
+pub fn routes(log_archive: Option<Arc<LogArchive>>) -> Router {
     Router::new()
         .route("/_twin/health", get(health))
         .route("/_twin/archive", get(archive))

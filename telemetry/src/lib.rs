@@ -2,11 +2,27 @@
 //!
 //! - [`init`] installs the global `tracing` subscriber: one JSON object per line on stdout
 //!   (`timestamp`, `level`, `service`, `target`, `message`, the event's fields and the fields
-//!   of its enclosing spans, all at the top level), values of [`REDACTED_FIELDS`] hidden.
+//!   of its enclosing spans, all at the top level), values of [`REDACTED_FIELDS`] hidden; the
+//!   X-Ray trace layer when a daemon is there (on Lambda, or `AWS_XRAY_DAEMON_ADDRESS` set);
+//!   the `metrics` recorder; a panic hook that writes panics as JSON lines.
 //! - [`RequestLayer`] wraps the router: every line of a request carries `request_id`,
 //!   `function_request_id`, `xray_trace_id` and `cold_start`, and the request ends with one
-//!   `request completed` line (method, route, path, status, latency_ms).
+//!   `request completed` line (method, route, path, status, latency_ms). Its metrics, the
+//!   handler's and the standard ones of [`metric_names`], are written once as CloudWatch EMF
+//!   when it ends, even on error, panic or cancellation.
 //! - [`RequestIds`] gives handlers the same ids, read the same way.
+//!
+//! **Metrics**: record through the `metrics` facade with names from [`metric_names`], e.g.
+//! `metrics::counter!(telemetry::metric_names::ITEMS_CREATED).increment(1)`. Labels become
+//! dimensions next to `service`; request ids are properties, never dimensions. Record inside
+//! the request's future (not in a spawned task, and without keeping handles across requests).
+//!
+//! **Traces**: wrap every AWS call in [`aws_span`] (`"DynamoDB"`, `"PutItem"`, the table):
+//! it becomes an X-Ray subsegment named after the service, in the `aws` namespace, with the
+//! operation and resource, under the invocation's subsegment, in the trace of the Lambda's
+//! `_X_AMZN_TRACE_ID`. Other spans at INFO or above become subsegments too. Mark a failed call
+//! with `tracing::error!` inside its span or [`aws_call_failed`]. Unsampled invocations, and
+//! processes with no daemon, send nothing.
 //!
 //! ```no_run
 //! # async fn run(router: tower::util::BoxCloneService<lambda_http::Request, lambda_http::Response<lambda_http::Body>, std::convert::Infallible>) {
@@ -16,11 +32,16 @@
 //! # }
 //! ```
 
+mod emf;
 mod filter;
 mod format;
 mod json;
+pub mod metric_names;
+mod recorder;
 mod request;
+mod xray;
 
+use std::net::SocketAddr;
 use std::sync::Once;
 
 use tracing::Subscriber;
@@ -31,14 +52,18 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use format::{JsonLines, NoFields, SpanFieldsLayer};
 pub use json::{REDACTED, REDACTED_FIELDS, is_redacted};
+pub use recorder::STORAGE_RESOLUTION_LABEL;
 pub use request::{RequestIds, RequestLayer, RequestService, ResponseFuture};
+pub use xray::{aws_call_failed, aws_span, daemon_from_env, xray_layer};
 
-/// Installs the global subscriber writing JSON lines to stdout for `service`.
+/// Sets up telemetry for `service`: JSON lines on stdout, the metrics recorder, and X-Ray
+/// traces when [`daemon_from_env`] finds a daemon.
 ///
 /// The level comes from `LOG_LEVEL` (DEBUG, INFO, WARN, ERROR, any case), else `RUST_LOG`
-/// (`EnvFilter` syntax), else INFO. Only the first call in a process does anything.
+/// (`EnvFilter` syntax), else INFO; it filters log lines only, never trace spans. Only the
+/// first call in a process does anything.
 pub fn init(service: &str) {
-    init_with_writer(service, std::io::stdout);
+    init_with(service, std::io::stdout, daemon_from_env());
 }
 
 /// [`init`], writing lines to `make_writer` instead of stdout (tests capture them this way).
@@ -46,18 +71,76 @@ pub fn init_with_writer<W>(service: &str, make_writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
+    init_with(service, make_writer, daemon_from_env());
+}
+
+/// [`init`], sending trace segments to the X-Ray daemon at `daemon` (the twin's stand-in)
+/// whatever the environment says.
+pub fn init_with_xray_daemon(service: &str, daemon: SocketAddr) {
+    init_with(service, std::io::stdout, Some(daemon));
+}
+
+fn init_with<W>(service: &str, make_writer: W, daemon: Option<SocketAddr>)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::Layer as _;
     static INIT: Once = Once::new();
     INIT.call_once(|| {
+        let _ = recorder::SERVICE.set(service.into());
+        recorder::install_global();
         let (filter, problems) = filter::from_env();
-        // Err when another subscriber was installed first: then that one stays in charge.
-        let _ = tracing_subscriber::registry()
-            .with(filter)
-            .with(layer(service, make_writer))
+        let mut daemon_problem = None;
+        let traces = daemon.and_then(|addr| {
+            xray_layer(addr)
+                .map_err(|e| daemon_problem = Some(format!("X-Ray daemon {addr}: {e}")))
+                .ok()
+        });
+        // The level filters the log lines only: a span must reach the trace layer
+        // whatever LOG_LEVEL says.
+        let installed = tracing_subscriber::registry()
+            .with(layer(service, make_writer).with_filter(filter))
+            .with(traces)
             .try_init();
+        // Err when another subscriber was installed first: then that one stays in charge.
+        if installed.is_ok() {
+            install_panic_hook();
+        }
         for problem in problems {
             tracing::warn!(problem, "log level setting ignored");
         }
+        if let Some(problem) = daemon_problem {
+            tracing::warn!(problem, "traces off");
+        }
     });
+}
+
+/// Writes a panic as an ERROR line (message, location) instead of the default text on
+/// stderr: inside a request it carries the request's ids like every other line. When
+/// ERROR lines are filtered out, the default report is kept so that no panic goes unseen.
+fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !tracing::enabled!(tracing::Level::ERROR) {
+            return default(info);
+        }
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("a non-string payload");
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()));
+        tracing::error!(panic = message, location, "panicked");
+    }));
+}
+
+/// Writes, as EMF, the metrics recorded outside any request since the last request ended
+/// (at start-up, in spawned tasks), e.g. before a process exits. Requests flush their own.
+pub fn flush_metrics() {
+    recorder::flush_outside(&recorder::Config::from_env());
 }
 
 /// The JSON-lines layer alone, to stack with other layers (filters, trace exporters), or

@@ -1,10 +1,14 @@
-//! Per-invocation context: the request ids on every line, one summary line per request.
+//! Per-invocation context: the request ids on every line, one summary line per request,
+//! the invocation's metrics flushed once, its spans joined to the Lambda's trace.
 
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use http::{Extensions, HeaderMap, Method};
@@ -13,7 +17,10 @@ use lambda_http::request::RequestContext;
 use pin_project_lite::pin_project;
 use tracing::Span;
 
-use crate::json::trace_root;
+use crate::json::{self, trace_root};
+use crate::metric_names as names;
+use crate::recorder::{self, Invocation};
+use crate::xray;
 
 /// True until the process has seen its first request: that one paid the cold start.
 static COLD_START: AtomicBool = AtomicBool::new(true);
@@ -48,14 +55,17 @@ struct IdsRef<'a> {
     request_id: &'a str,
     function_request_id: &'a str,
     xray_trace_id: Option<&'a str>,
+    /// Lambda's whole trace header (`Root=…;Parent=…;Sampled=…`), for the trace's parent.
+    trace_header: Option<&'a str>,
 }
 
 impl<'a> IdsRef<'a> {
     fn new(extensions: &'a Extensions, headers: &'a HeaderMap) -> Self {
         let lambda = extensions.lambda_context_ref();
-        let xray_trace_id = lambda
+        let trace_header = lambda
             .and_then(|c| c.xray_trace_id.as_deref())
-            .filter(|v| !v.is_empty())
+            .filter(|v| !v.is_empty());
+        let xray_trace_id = trace_header
             .or_else(|| headers.get("x-amzn-trace-id")?.to_str().ok())
             .map(trace_root)
             .filter(|v| !v.is_empty());
@@ -65,7 +75,27 @@ impl<'a> IdsRef<'a> {
                 .unwrap_or(""),
             function_request_id: lambda.map_or("", |c| c.request_id.as_str()),
             xray_trace_id,
+            trace_header,
         }
+    }
+
+    /// The ids as EMF properties (`,"request_id":"…",…`): the same names as on log lines,
+    /// never dimensions (one metric per request id would be the bill).
+    fn properties(&self) -> String {
+        let mut out = String::with_capacity(
+            64 + self.request_id.len()
+                + self.function_request_id.len()
+                + self.xray_trace_id.map_or(0, str::len),
+        );
+        let mut put = |name: &str, value: &str| {
+            let _ = json::key(&mut out, name).and_then(|()| json::string(&mut out, value));
+        };
+        put("request_id", self.request_id);
+        put("function_request_id", self.function_request_id);
+        if let Some(trace_id) = self.xray_trace_id {
+            put("xray_trace_id", trace_id);
+        }
+        out
     }
 
     fn to_owned(&self) -> RequestIds {
@@ -89,16 +119,59 @@ fn api_context(
 
 /// A tower layer for the function's router (`http::Request<B>` → `http::Response<RB>`,
 /// e.g. an axum `Router` over `lambda_http::Request`): each request runs in a span holding
-/// its ids, so every line it logs carries them, and ends with one summary line.
-#[derive(Clone, Copy, Debug, Default)]
+/// its ids, so every line it logs carries them, and ends with one summary line; the
+/// metrics it records are flushed once as EMF when it ends, whether it returns, fails,
+/// panics or is cancelled; its spans are subsegments of the Lambda's trace.
+#[derive(Clone, Default)]
 pub struct RequestLayer {
-    // Room for settings (metrics namespace, tracing) without breaking `RequestLayer::new()`.
-    _private: (),
+    config: Arc<Config>,
+}
+
+#[derive(Clone)]
+struct Config {
+    metrics: recorder::Config,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            metrics: recorder::Config::from_env(),
+        }
+    }
+}
+
+impl fmt::Debug for RequestLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestLayer")
+            .field("namespace", &self.config.metrics.namespace)
+            .field("service", &self.config.metrics.service)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RequestLayer {
+    /// Metrics go to stdout in the namespace from `POWERTOOLS_METRICS_NAMESPACE`, else
+    /// `METRICS_NAMESPACE`, else `ItemsApi`, with the service given to [`crate::init`].
     pub fn new() -> Self {
         Self::default()
+    }
+
+    fn config_mut(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// The `service` dimension of this layer's metrics, instead of the one given to
+    /// [`crate::init`]: the twin serves several functions from one process.
+    pub fn with_service(mut self, service: &str) -> Self {
+        self.config_mut().metrics.service = Some(service.into());
+        self
+    }
+
+    /// Hands each flush's EMF documents (whole lines, each ending in `\n`) to `output`
+    /// instead of writing them to stdout: for tests, and for the twin's metric store.
+    pub fn with_metrics_output(mut self, output: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.config_mut().metrics.output = recorder::Output::Custom(Arc::new(output));
+        self
     }
 }
 
@@ -106,14 +179,26 @@ impl<S> tower::Layer<S> for RequestLayer {
     type Service = RequestService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RequestService { inner }
+        RequestService {
+            inner,
+            config: Arc::clone(&self.config),
+        }
     }
 }
 
 /// The service [`RequestLayer`] wraps around the router.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RequestService<S> {
     inner: S,
+    config: Arc<Config>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for RequestService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S, B, RB> tower::Service<http::Request<B>> for RequestService<S>
@@ -132,6 +217,7 @@ where
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let start = Instant::now();
         let ids = IdsRef::new(req.extensions(), req.headers());
+        let cold_start = COLD_START.swap(false, Ordering::Relaxed);
         // ERROR level, not INFO: a span is filtered like an event, and the ids must reach
         // the WARN and ERROR lines when LOG_LEVEL=ERROR too. The level is never printed.
         let span = tracing::error_span!(
@@ -139,22 +225,49 @@ where
             request_id = ids.request_id,
             function_request_id = ids.function_request_id,
             xray_trace_id = ids.xray_trace_id,
-            cold_start = COLD_START.swap(false, Ordering::Relaxed),
+            cold_start,
         );
-        let summary = Summary {
-            method: req.method().clone(),
-            route: api_context(req.extensions()).and_then(|c| c.route_key.clone()),
-            path: req.uri().path().to_owned(),
+        if xray::enabled() {
+            // Before the span is first entered: its parent is fixed then.
+            xray::join(&span, ids.trace_header);
+        }
+        let state = State {
+            summary: Summary {
+                method: req.method().clone(),
+                route: api_context(req.extensions()).and_then(|c| c.route_key.clone()),
+                path: req.uri().path().to_owned(),
+            },
+            metrics: Invocation::new(),
+            properties: ids.properties(),
+            cold_start: cold_start.then(|| function_name(req.extensions())),
         };
-        // Entered for the call too: a service may log before its future is first polled.
-        let inner = span.in_scope(|| self.inner.call(req));
+        // Entered for the call too: a service may log or count before its future is polled.
+        let inner = span.in_scope(|| state.metrics.in_scope(|| self.inner.call(req)));
         ResponseFuture {
             inner,
             span,
             start,
-            summary: Some(summary),
+            state: Some(state),
+            config: Arc::clone(&self.config),
         }
     }
+}
+
+/// The function's name for the `ColdStart` document: from the invoked ARN
+/// (`arn:aws:lambda:…:function:NAME[:qualifier]`), else Lambda's environment.
+fn function_name(extensions: &Extensions) -> String {
+    let lambda = extensions.lambda_context_ref();
+    lambda
+        .and_then(|c| c.invoked_function_arn.split(':').nth(6))
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .or_else(|| {
+            lambda
+                .map(|c| c.env_config.function_name.clone())
+                .filter(|name| !name.is_empty())
+        })
+        .or_else(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok())
+        .unwrap_or_default()
 }
 
 /// What the summary line needs from the request, taken before the request moves on.
@@ -166,34 +279,123 @@ struct Summary {
     path: String,
 }
 
+/// Everything an unfinished invocation still has to write.
+struct State {
+    summary: Summary,
+    metrics: Invocation,
+    /// The ids as EMF properties.
+    properties: String,
+    /// `Some(function name)` on the cold start.
+    cold_start: Option<String>,
+}
+
+/// How an invocation ended.
+enum Outcome<'a> {
+    Response(u16),
+    Error(&'a dyn fmt::Display),
+    Panic(&'a str),
+    Cancelled,
+}
+
+impl State {
+    /// The summary line, the standard metrics, the flush; inside the request's span.
+    fn finish(self, outcome: Outcome<'_>, latency: Duration, config: &Config, span: &Span) {
+        let latency_ms = millis(latency);
+        let Summary {
+            method,
+            route,
+            path,
+        } = &self.summary;
+        let (method, route) = (method.as_str(), route.as_deref());
+        let status = match outcome {
+            Outcome::Response(status) => {
+                tracing::info!(method, route, path, status, latency_ms, "request completed");
+                Some(status)
+            }
+            Outcome::Error(error) => {
+                tracing::error!(
+                    method,
+                    route,
+                    path,
+                    latency_ms,
+                    error = %error,
+                    "request failed"
+                );
+                None
+            }
+            Outcome::Panic(message) => {
+                tracing::error!(
+                    method,
+                    route,
+                    path,
+                    latency_ms,
+                    error = format_args!("handler panicked: {message}"),
+                    "request failed"
+                );
+                None
+            }
+            Outcome::Cancelled => {
+                tracing::warn!(method, route, path, latency_ms, "request cancelled");
+                None
+            }
+        };
+        if xray::enabled() {
+            xray::record_status(span, status);
+        }
+        let m = &self.metrics;
+        m.count(names::REQUESTS, 1);
+        m.record(names::REQUEST_LATENCY, latency_ms);
+        m.count(
+            names::RESPONSES_4XX,
+            u64::from(status.is_some_and(|s| (400..500).contains(&s))),
+        );
+        m.count(
+            names::RESPONSES_5XX,
+            u64::from(status.is_none_or(|s| s >= 500)),
+        );
+        recorder::flush(
+            &config.metrics,
+            m,
+            &recorder::Flush {
+                properties: &self.properties,
+                cold_start: self.cold_start.as_deref(),
+            },
+        );
+    }
+}
+
 fn millis(d: Duration) -> f64 {
     // Microsecond precision: a short number on the line, enough for any latency question.
     d.as_micros() as f64 / 1000.0
 }
 
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-string payload")
+}
+
 pin_project! {
-    /// Runs the inner future in the request's span and writes the summary line when it ends.
+    /// Runs the inner future in the request's span and with the invocation's metrics
+    /// recorder, and finishes the invocation when it ends.
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
         span: Span,
         start: Instant,
-        // Taken when the summary is written; still here on drop means cancelled.
-        summary: Option<Summary>,
+        // Taken when the invocation is finished; still here on drop means cancelled.
+        state: Option<State>,
+        config: Arc<Config>,
     }
 
     impl<F> PinnedDrop for ResponseFuture<F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if let Some(s) = this.summary.take() {
+            if let Some(state) = this.state.take() {
                 let _entered = this.span.enter();
-                tracing::warn!(
-                    method = s.method.as_str(),
-                    route = s.route.as_deref(),
-                    path = s.path,
-                    latency_ms = millis(this.start.elapsed()),
-                    "request cancelled"
-                );
+                state.finish(Outcome::Cancelled, this.start.elapsed(), this.config, this.span);
             }
         }
     }
@@ -209,28 +411,34 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _entered = this.span.enter();
-        let result = ready!(this.inner.poll(cx));
-        let latency_ms = millis(this.start.elapsed());
-        if let Some(s) = this.summary.take() {
-            let (method, route, path) = (s.method.as_str(), s.route.as_deref(), s.path);
-            match &result {
-                Ok(response) => tracing::info!(
-                    method,
-                    route,
-                    path,
-                    status = response.status().as_u16(),
-                    latency_ms,
-                    "request completed"
-                ),
-                Err(error) => tracing::error!(
-                    method,
-                    route,
-                    path,
-                    latency_ms,
-                    error = %error,
-                    "request failed"
-                ),
+        let inner = this.inner;
+        let Some(state) = this.state.as_ref() else {
+            return inner.poll(cx);
+        };
+        // A panic is caught to finish the invocation (summary line, 5xx, flush) and then
+        // resumed rather than turned into a 500: the response body type is the router's,
+        // and the platform must see the failure as Lambda does (lambda_runtime reports it
+        // as an invocation error; the twin's gateway as an integration failure).
+        let polled = state
+            .metrics
+            .in_scope(|| catch_unwind(AssertUnwindSafe(|| inner.poll(cx))));
+        let result = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(result)) => result,
+            Err(panic) => {
+                if let Some(state) = this.state.take() {
+                    let outcome = Outcome::Panic(panic_message(&*panic));
+                    state.finish(outcome, this.start.elapsed(), this.config, this.span);
+                }
+                resume_unwind(panic)
             }
+        };
+        if let Some(state) = this.state.take() {
+            let outcome = match &result {
+                Ok(response) => Outcome::Response(response.status().as_u16()),
+                Err(error) => Outcome::Error(error),
+            };
+            state.finish(outcome, this.start.elapsed(), this.config, this.span);
         }
         Poll::Ready(result)
     }

@@ -1,7 +1,10 @@
 //! Adapters behind the ports: the embedded stand-ins of the local twin (feature `embedded`).
-//! The AWS adapters (DynamoDB, EventBridge, Secrets Manager) join them here.
+//! and the AWS adapters (feature `aws`): DynamoDB, EventBridge, Secrets Manager.
 
 pub mod secret_document;
+
+#[cfg(feature = "aws")]
+pub mod aws;
 
 #[cfg(feature = "embedded")]
 pub mod embedded;

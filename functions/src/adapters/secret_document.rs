@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::ports::{ConfigError, CursorKeys, SigningKey};
 
+/// How long a function keeps the secret before reading it again (Powertools' default).
+pub const DEFAULT_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Shortest accepted signing secret: HMAC-SHA256 wants at least its output size.
 pub const MIN_SECRET_BYTES: usize = 32;
 

@@ -4,5 +4,5 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init("public");
-    lambda_http::run(functions::router::public_router()).await
+    lambda_http::run(functions::router::public_router().layer(telemetry::RequestLayer::new())).await
 }

@@ -14,6 +14,7 @@ use crate::cursor;
 use crate::domain::{Item, ItemId, NewItem, limits, rfc3339_millis};
 use crate::events::ItemCreated;
 use crate::ports::{ConfigError, PageRequest, StoreError};
+use telemetry::metric_names as names;
 
 /// An item as the API shows it.
 #[derive(Debug, Serialize)]
@@ -135,11 +136,17 @@ pub async fn create(
         .put(&item)
         .await
         .map_err(|e| store_problem(&meta, e))?;
+    metrics::counter!(names::ITEMS_CREATED).increment(1);
     // The item is stored and will be acknowledged: a publish failure is logged and counted, and
-    // never turns an acknowledged write into an error.
+    // never turns an acknowledged write into an error. README "Re-emitting events" says how an
+    // operator re-drives it.
     let event = ItemCreated::new(&item, &meta.request_id, meta.trace_id.as_deref());
-    if let Err(err) = state.bus.publish(&[event.to_bus_event(&item)]).await {
-        tracing::error!(item_id = %item.id, error = %err, "ItemCreated was not published");
+    match state.bus.publish(&[event.to_bus_event(&item)]).await {
+        Ok(()) => metrics::counter!(names::ITEM_EVENTS_PUBLISHED).increment(1),
+        Err(err) => {
+            metrics::counter!(names::ITEM_EVENT_PUBLISH_FAILURES).increment(1);
+            tracing::error!(item_id = %item.id, error = %err, "ItemCreated was not published");
+        }
     }
     tracing::info!(item_id = %item.id, "item created");
 

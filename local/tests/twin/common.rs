@@ -24,11 +24,17 @@ pub fn binary() -> &'static str {
 impl TwinProcess {
     /// Starts a twin on `127.0.0.1:0` in `data_dir`, with extra flags.
     pub fn start_in(data_dir: &Path, extra_args: &[&str]) -> Self {
+        Self::start_with_env(data_dir, extra_args, &[])
+    }
+
+    /// [`TwinProcess::start_in`] with extra environment variables.
+    pub fn start_with_env(data_dir: &Path, extra_args: &[&str], env: &[(&str, String)]) -> Self {
         let mut child = Command::new(binary())
             .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra_args)
             .env("LOG_LEVEL", "INFO")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

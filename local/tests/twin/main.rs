@@ -5,5 +5,6 @@ mod concurrency;
 mod contract;
 mod durability;
 mod hostile_input;
+mod moto_flow;
 mod tokens;
 mod walkthrough;

@@ -113,3 +113,203 @@ pub fn invocation(method: &str, path: &str, route_key: &str) -> lambda_http::Req
     context.xray_trace_id = Some(TRACE_HEADER.to_owned());
     api_request(method, path, route_key).with_lambda_context(context)
 }
+
+/// A request as the runtime hands it over, with these ids and trace header, and this body.
+pub fn invocation_with(
+    request_id: &str,
+    function_request_id: &str,
+    trace_header: Option<&str>,
+    body: &str,
+) -> lambda_http::Request {
+    use lambda_http::RequestExt;
+    let mut event: serde_json::Value =
+        serde_json::from_str(&api_event("POST", "/items", "POST /items")).unwrap();
+    event["requestContext"]["requestId"] = request_id.into();
+    event["body"] = body.into();
+    let mut context = lambda_http::Context::default();
+    context.request_id = function_request_id.to_owned();
+    context.xray_trace_id = trace_header.map(str::to_owned);
+    context.invoked_function_arn =
+        "arn:aws:lambda:eu-west-1:123456789012:function:items-api-items:live".to_owned();
+    lambda_http::request::from_str(&event.to_string())
+        .expect("an API Gateway v2 event")
+        .with_lambda_context(context)
+}
+
+fn api_event(method: &str, path: &str, route_key: &str) -> String {
+    serde_json::json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {
+            "authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.payload.signature",
+            "content-type": "application/json",
+        },
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.7",
+                "userAgent": "curl/8.5.0"
+            },
+            "requestId": API_REQUEST_ID,
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": "21/Nov/2026:09:15:02 +0000",
+            "timeEpoch": 1_795_252_502_000_i64
+        },
+        "isBase64Encoded": false
+    })
+    .to_string()
+}
+
+/// An X-Ray header for a trace started now (X-Ray refuses trace ids older than 30 days).
+pub fn fresh_trace_header(sampled: bool) -> (String, String) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let root = format!("1-{now:08x}-0123456789abcdef01234567");
+    let header = format!(
+        "Root={root};Parent=53995c3f42cd8ad8;Sampled={}",
+        u8::from(sampled)
+    );
+    (header, root)
+}
+
+/// Collects the EMF documents a `RequestLayer` flushes, one JSON value each.
+#[derive(Clone, Default)]
+pub struct Documents(Arc<Mutex<String>>);
+
+impl Documents {
+    /// For `RequestLayer::with_metrics_output`.
+    pub fn sink(&self) -> impl Fn(&str) + Send + Sync + 'static {
+        let out = self.0.clone();
+        move |docs: &str| out.lock().unwrap().push_str(docs)
+    }
+
+    pub fn text(&self) -> String {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn all(&self) -> Vec<Value> {
+        let text = self.text();
+        assert!(text.is_empty() || text.ends_with('\n'), "{text}");
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+}
+
+const CLOUDWATCH_UNITS: &[&str] = &[
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
+];
+
+/// Checks one document against the EMF specification and its limits; returns the number of
+/// values each metric carries (`name → count`, Counts summed).
+pub fn check_emf(doc: &Value) -> Vec<(String, u64)> {
+    let root = doc.as_object().expect("a document is an object");
+    let aws = root["_aws"].as_object().expect("_aws");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let ts = aws["Timestamp"].as_i64().expect("Timestamp in epoch ms");
+    assert!(
+        ts > now_ms - 14 * 86_400_000 && ts < now_ms + 2 * 3_600_000,
+        "{ts}"
+    );
+    let directives = aws["CloudWatchMetrics"]
+        .as_array()
+        .expect("CloudWatchMetrics");
+    assert!(!directives.is_empty());
+    let mut counts = Vec::new();
+    for directive in directives {
+        let ns = directive["Namespace"].as_str().expect("Namespace");
+        assert!((1..=255).contains(&ns.len()));
+        for set in directive["Dimensions"].as_array().expect("Dimensions") {
+            let set = set.as_array().expect("a dimension set");
+            assert!(set.len() <= 30, "{} dimensions", set.len());
+            for key in set {
+                let key = key.as_str().expect("dimension keys are strings");
+                assert!(
+                    !["request_id", "function_request_id", "xray_trace_id"].contains(&key),
+                    "{key} is a dimension"
+                );
+                let value = root[key]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("dimension {key}"));
+                assert!((1..=1024).contains(&value.len()), "{key}={value:?}");
+            }
+        }
+        let metrics = directive["Metrics"].as_array().expect("Metrics");
+        assert!(
+            metrics.len() <= 100,
+            "{} metrics in one directive",
+            metrics.len()
+        );
+        for metric in metrics {
+            let name = metric["Name"].as_str().expect("Name");
+            if let Some(unit) = metric.get("Unit") {
+                assert!(CLOUDWATCH_UNITS.contains(&unit.as_str().unwrap()), "{unit}");
+            }
+            if let Some(res) = metric.get("StorageResolution") {
+                assert!(res == 1 || res == 60, "{res}");
+            }
+            let value = &root[name];
+            let n = match value {
+                Value::Number(_) => 1,
+                Value::Array(values) => {
+                    assert!(values.len() <= 100, "{name}: {} values", values.len());
+                    assert!(values.iter().all(Value::is_number));
+                    values.len() as u64
+                }
+                Value::Object(dist) => {
+                    let values = dist["Values"].as_array().expect("Values");
+                    let weights = dist["Counts"].as_array().expect("Counts");
+                    assert!(values.len() <= 100 && values.len() == weights.len());
+                    assert!(values.iter().all(Value::is_number));
+                    for stat in ["Min", "Max", "Count", "Sum"] {
+                        assert!(dist[stat].is_number(), "{stat}");
+                    }
+                    let total: f64 = weights.iter().map(|c| c.as_f64().unwrap()).sum();
+                    assert_eq!(dist["Count"].as_f64().unwrap(), total);
+                    total as u64
+                }
+                other => panic!("{name} is {other}"),
+            };
+            counts.push((name.to_owned(), n));
+        }
+    }
+    counts
+}

@@ -1,0 +1,7 @@
+//! The adapters' contract suites: the same cases against the embedded stand-ins and against the
+//! AWS adapters on moto's server (the real SDK over the real wire protocol, on loopback), and
+//! the AWS adapters' fault handling through the SDK's own mock tooling.
+
+mod bus_contract;
+mod faults;
+mod store_contract;

@@ -1,0 +1,483 @@
+//! The `metrics` facade's recorder: one buffer per invocation, flushed as EMF once.
+//!
+//! Why a local recorder set around every poll of the handler's future (rather than one
+//! global buffer): the twin runs many invocations at once in one process, and a global
+//! buffer would mix their values and the request ids they are written with.
+//! `metrics::with_local_recorder` sets a thread-local only for the duration of a call; as
+//! [`crate::RequestLayer`]'s future sets it for each poll, it follows the invocation across
+//! awaits and worker threads, costs one thread-local write per poll, and needs no tokio
+//! task-local. What it does not follow: a task the handler spawns (it records into the
+//! process-wide buffer below, flushed at the end of the next invocation or by
+//! [`crate::flush_metrics`]), and a metric handle kept from one invocation to the next (it
+//! keeps writing into the finished invocation's buffer): call the macro each time.
+
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use metrics::{
+    Counter, Gauge, Histogram, HistogramFn, Key, KeyName, Label, Metadata, Recorder, SharedString,
+    Unit,
+};
+
+use crate::emf::{self, Metric, Value};
+use crate::metric_names::{self, Resolution};
+
+/// A label with this key and the value `"1"` asks for `StorageResolution: 1` for the metric
+/// it is on; it is not written as a dimension. Metrics of [`metric_names::ALL`] take their
+/// resolution from there instead.
+pub const STORAGE_RESOLUTION_LABEL: &str = "storage_resolution";
+
+/// The `service` dimension when [`crate::init`] was not called (Powertools' default).
+const UNDEFINED_SERVICE: &str = "service_undefined";
+const DEFAULT_NAMESPACE: &str = "ItemsApi";
+
+/// The service given to [`crate::init`].
+pub(crate) static SERVICE: OnceLock<Box<str>> = OnceLock::new();
+
+/// Where EMF documents go.
+#[derive(Clone)]
+pub(crate) enum Output {
+    Stdout,
+    Custom(Arc<dyn Fn(&str) + Send + Sync>),
+}
+
+impl Output {
+    fn write(&self, documents: &str) {
+        match self {
+            // One write under the lock: documents never interleave with log lines.
+            Output::Stdout => {
+                let _ = std::io::stdout().lock().write_all(documents.as_bytes());
+            }
+            Output::Custom(f) => f(documents),
+        }
+    }
+}
+
+/// Namespace, service and output of one [`crate::RequestLayer`].
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub namespace: Box<str>,
+    /// `None`: the service given to [`crate::init`].
+    pub service: Option<Box<str>>,
+    pub output: Output,
+}
+
+impl Config {
+    pub fn from_env() -> Self {
+        let namespace = ["POWERTOOLS_METRICS_NAMESPACE", "METRICS_NAMESPACE"]
+            .iter()
+            .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+            .map_or_else(|| DEFAULT_NAMESPACE.into(), |v| v.trim().into());
+        Self {
+            namespace,
+            service: None,
+            output: Output::Stdout,
+        }
+    }
+
+    fn service(&self) -> &str {
+        self.service
+            .as_deref()
+            .or_else(|| SERVICE.get().map(|s| &**s))
+            .unwrap_or(UNDEFINED_SERVICE)
+    }
+}
+
+/// A histogram's values until the flush.
+#[derive(Default)]
+struct Values(Mutex<Vec<f64>>);
+
+impl HistogramFn for Values {
+    fn record(&self, value: f64) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(value);
+    }
+
+    fn record_many(&self, value: f64, count: usize) {
+        let mut values = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        values.extend(std::iter::repeat_n(value, count));
+    }
+}
+
+enum Cell {
+    Counter(Arc<AtomicU64>),
+    /// `f64` bits, as `metrics` keeps gauges.
+    Gauge(Arc<AtomicU64>),
+    Histogram(Arc<Values>),
+}
+
+struct Slot {
+    key: Key,
+    cell: Cell,
+}
+
+/// The metrics one invocation recorded. A `Recorder`: handles point into it.
+#[derive(Default)]
+pub(crate) struct Invocation {
+    slots: Mutex<Vec<Slot>>,
+}
+
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+
+impl Invocation {
+    pub const fn new() -> Self {
+        Self {
+            slots: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `f` with this buffer as the recorder of the current thread.
+    pub fn in_scope<T>(&self, f: impl FnOnce() -> T) -> T {
+        metrics::with_local_recorder(self, f)
+    }
+
+    pub fn count(&self, name: &'static str, n: u64) {
+        self.register_counter(&Key::from_static_name(name), &METADATA)
+            .increment(n);
+    }
+
+    pub fn record(&self, name: &'static str, value: f64) {
+        self.register_histogram(&Key::from_static_name(name), &METADATA)
+            .record(value);
+    }
+
+    fn take(&self) -> Vec<Slot> {
+        std::mem::take(&mut *self.slots.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The cell of `key`, created by `make` on first use; `None` when `key` was registered
+    /// as another kind (EMF could not hold both under one name).
+    fn cell<T>(
+        &self,
+        key: &Key,
+        pick: impl Fn(&Cell) -> Option<T>,
+        make: impl FnOnce() -> (Cell, T),
+    ) -> Option<T> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = slots.iter().find(|s| s.key == *key) {
+            return pick(&slot.cell);
+        }
+        if slots.capacity() == 0 {
+            slots.reserve(8);
+        }
+        let (cell, handle) = make();
+        slots.push(Slot {
+            key: key.clone(),
+            cell,
+        });
+        Some(handle)
+    }
+}
+
+impl Recorder for Invocation {
+    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, _: SharedString) {
+        describe(key, unit);
+    }
+
+    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, _: SharedString) {
+        describe(key, unit);
+    }
+
+    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, _: SharedString) {
+        describe(key, unit);
+    }
+
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        self.cell(
+            key,
+            |c| match c {
+                Cell::Counter(a) => Some(Counter::from_arc(a.clone())),
+                _ => None,
+            },
+            || {
+                let a = Arc::new(AtomicU64::new(0));
+                (Cell::Counter(a.clone()), Counter::from_arc(a))
+            },
+        )
+        .unwrap_or_else(Counter::noop)
+    }
+
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        self.cell(
+            key,
+            |c| match c {
+                Cell::Gauge(a) => Some(Gauge::from_arc(a.clone())),
+                _ => None,
+            },
+            || {
+                let a = Arc::new(AtomicU64::new(0));
+                (Cell::Gauge(a.clone()), Gauge::from_arc(a))
+            },
+        )
+        .unwrap_or_else(Gauge::noop)
+    }
+
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        self.cell(
+            key,
+            |c| match c {
+                Cell::Histogram(a) => Some(Histogram::from_arc(a.clone())),
+                _ => None,
+            },
+            || {
+                let a = Arc::new(Values::default());
+                (Cell::Histogram(a.clone()), Histogram::from_arc(a))
+            },
+        )
+        .unwrap_or_else(Histogram::noop)
+    }
+}
+
+/// Units given with `describe_*!` for names outside [`metric_names::ALL`].
+static DESCRIBED: Mutex<Vec<(KeyName, Unit)>> = Mutex::new(Vec::new());
+static ANY_DESCRIBED: AtomicBool = AtomicBool::new(false);
+
+fn describe(key: KeyName, unit: Option<Unit>) {
+    let Some(unit) = unit else { return };
+    let mut described = DESCRIBED.lock().unwrap_or_else(|e| e.into_inner());
+    match described.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, u)) => *u = unit,
+        None => described.push((key, unit)),
+    }
+    ANY_DESCRIBED.store(true, Ordering::Relaxed);
+}
+
+fn unit_of(name: &str) -> Option<Unit> {
+    if let Some(spec) = metric_names::find(name) {
+        return Some(spec.unit);
+    }
+    if !ANY_DESCRIBED.load(Ordering::Relaxed) {
+        return None;
+    }
+    let described = DESCRIBED.lock().unwrap_or_else(|e| e.into_inner());
+    described
+        .iter()
+        .find(|(k, _)| k.as_str() == name)
+        .map(|(_, u)| *u)
+}
+
+/// Metrics recorded outside any invocation (start-up, spawned tasks).
+static OUTSIDE: Invocation = Invocation::new();
+
+/// The global recorder: forwards to [`OUTSIDE`].
+struct Outside;
+
+impl Recorder for Outside {
+    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, d: SharedString) {
+        OUTSIDE.describe_counter(key, unit, d);
+    }
+
+    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, d: SharedString) {
+        OUTSIDE.describe_gauge(key, unit, d);
+    }
+
+    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, d: SharedString) {
+        OUTSIDE.describe_histogram(key, unit, d);
+    }
+
+    fn register_counter(&self, key: &Key, m: &Metadata<'_>) -> Counter {
+        OUTSIDE.register_counter(key, m)
+    }
+
+    fn register_gauge(&self, key: &Key, m: &Metadata<'_>) -> Gauge {
+        OUTSIDE.register_gauge(key, m)
+    }
+
+    fn register_histogram(&self, key: &Key, m: &Metadata<'_>) -> Histogram {
+        OUTSIDE.register_histogram(key, m)
+    }
+}
+
+/// Installs the process-wide recorder for metrics recorded outside invocations, unless
+/// another recorder was installed first.
+pub(crate) fn install_global() {
+    let _ = metrics::set_global_recorder(Outside);
+}
+
+/// What an invocation's documents carry besides its metrics.
+pub(crate) struct Flush<'a> {
+    /// `,"request_id":"…",…`, already encoded.
+    pub properties: &'a str,
+    /// `Some(function name)` on the cold start: a `ColdStart` document is added.
+    pub cold_start: Option<&'a str>,
+}
+
+thread_local! {
+    /// Reused between flushes on a thread: no allocation per invocation once warm.
+    static BUFFER: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+}
+
+/// Writes `invocation`'s metrics, and those recorded outside invocations since the last
+/// flush, as EMF documents in one write.
+pub(crate) fn flush(config: &Config, invocation: &Invocation, flush: &Flush<'_>) {
+    let mut out = BUFFER.take();
+    out.clear();
+    let timestamp_ms = now_ms();
+    let service = config.service();
+    let cx = emf::Context {
+        namespace: &config.namespace,
+        timestamp_ms,
+        properties: flush.properties,
+    };
+    if let Some(function_name) = flush.cold_start {
+        let function_name = emf::dimension_value(function_name);
+        let dimensions: &[(&str, &str)] = if function_name.is_empty() {
+            &[("service", service)]
+        } else {
+            &[("function_name", function_name), ("service", service)]
+        };
+        let cold = [Metric {
+            name: metric_names::COLD_START,
+            unit: Some("Count"),
+            high_resolution: false,
+            value: Value::Count(1),
+        }];
+        let _ = emf::write_documents(&mut out, &cx, dimensions, &cold);
+    }
+    write_slots(&mut out, &cx, service, invocation.take());
+    let outside = OUTSIDE.take();
+    if !outside.is_empty() {
+        let cx = emf::Context {
+            properties: "",
+            ..cx
+        };
+        write_slots(&mut out, &cx, service, outside);
+    }
+    if !out.is_empty() {
+        config.output.write(&out);
+    }
+    BUFFER.set(out);
+}
+
+/// Flushes what was recorded outside invocations, with no request ids.
+pub(crate) fn flush_outside(config: &Config) {
+    let outside = OUTSIDE.take();
+    if outside.is_empty() {
+        return;
+    }
+    let mut out = String::new();
+    let cx = emf::Context {
+        namespace: &config.namespace,
+        timestamp_ms: now_ms(),
+        properties: "",
+    };
+    write_slots(&mut out, &cx, config.service(), outside);
+    config.output.write(&out);
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// One metric ready for EMF, with its dimensions.
+struct Entry<'a> {
+    labels: Vec<&'a Label>,
+    metric: Metric<'a>,
+}
+
+fn write_slots(out: &mut String, cx: &emf::Context<'_>, service: &str, slots: Vec<Slot>) {
+    if slots.is_empty() {
+        return;
+    }
+    let mut entries: Vec<Entry<'_>> = slots.iter().map(entry).collect();
+    // Metrics with the same labels share documents; most have none, so one group.
+    entries.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let mut dimensions: Vec<(&str, &str)> = Vec::with_capacity(4);
+    let mut metrics: Vec<Metric<'_>> = Vec::with_capacity(entries.len());
+    let mut entries = entries.into_iter().peekable();
+    while let Some(first) = entries.next() {
+        dimensions.clear();
+        dimensions.push(("service", service));
+        for label in &first.labels {
+            if dimensions.len() == emf::MAX_DIMENSIONS {
+                // Past the limit a label cannot be a dimension; the metric is still written.
+                break;
+            }
+            dimensions.push((label.key(), emf::dimension_value(label.value())));
+        }
+        let labels = first.labels;
+        metrics.clear();
+        metrics.push(first.metric);
+        while let Some(next) = entries.next_if(|e| e.labels == labels) {
+            metrics.push(next.metric);
+        }
+        let _ = emf::write_documents(out, cx, &dimensions, &metrics);
+    }
+}
+
+fn entry(slot: &Slot) -> Entry<'_> {
+    let name = slot.key.name();
+    let mut high_resolution = false;
+    let labels = slot
+        .key
+        .labels()
+        .filter(|l| {
+            let resolution = l.key() == STORAGE_RESOLUTION_LABEL;
+            high_resolution |= resolution && l.value() == "1";
+            !resolution
+        })
+        .collect();
+    let spec = metric_names::find(name);
+    high_resolution |= spec.is_some_and(|s| s.resolution == Resolution::High);
+    let value = match &slot.cell {
+        Cell::Counter(a) => Value::Count(a.load(Ordering::Relaxed)),
+        Cell::Gauge(a) => Value::Gauge(f64::from_bits(a.load(Ordering::Relaxed))),
+        Cell::Histogram(v) => {
+            let values = std::mem::take(&mut *v.0.lock().unwrap_or_else(|e| e.into_inner()));
+            Value::Distribution(emf::distribution(values))
+        }
+    };
+    Entry {
+        labels,
+        metric: Metric {
+            name,
+            unit: unit_of(name).and_then(emf::unit_name),
+            high_resolution,
+            value,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_of_one_key_share_a_cell_and_kinds_do_not_mix() {
+        let inv = Invocation::new();
+        inv.in_scope(|| {
+            metrics::counter!("A").increment(2);
+            metrics::counter!("A").increment(3);
+            metrics::histogram!("A").record(1.0); // another kind under the same name: ignored
+            metrics::gauge!("G", "table" => "t").set(1.5);
+            metrics::histogram!("H").record_many(2.0, 3);
+        });
+        let slots = inv.take();
+        assert_eq!(slots.len(), 3);
+        let values: Vec<_> = slots.iter().map(|s| entry(s).metric.value).collect();
+        assert_eq!(
+            values,
+            [
+                Value::Count(5),
+                Value::Gauge(1.5),
+                Value::Distribution(vec![(2.0, 3)])
+            ]
+        );
+        assert!(inv.take().is_empty());
+    }
+
+    #[test]
+    fn units_come_from_the_list_then_from_describe() {
+        assert_eq!(
+            unit_of(metric_names::REQUEST_LATENCY),
+            Some(Unit::Milliseconds)
+        );
+        assert_eq!(unit_of("Undescribed"), None);
+        Invocation::new().in_scope(|| metrics::describe_histogram!("Sizes", Unit::Bytes, "x"));
+        assert_eq!(unit_of("Sizes"), Some(Unit::Bytes));
+    }
+}
