@@ -10,7 +10,7 @@ async fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         None => serve(cli.serve).await,
-        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Serve(args)) => serve(*args).await,
         Some(Command::Token { user, twin }) => token(&TwinClient::new(twin.twin), &user).await,
         Some(Command::Items { user, twin }) => items(&TwinClient::new(twin.twin), &user).await,
         Some(Command::Archive { twin }) => archive(&TwinClient::new(twin.twin)).await,
