@@ -36,10 +36,11 @@ pub(crate) struct Context<'a> {
 }
 
 /// One metric's value as recorded during the invocation.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Value {
     Count(u64),
-    Gauge(f64),
+    /// A gauge, or a histogram's only value.
+    Number(f64),
     /// Distinct values, ascending, each with how many times it was recorded.
     Distribution(Vec<(f64, u32)>),
 }
@@ -49,7 +50,7 @@ impl Value {
     fn pieces(&self) -> usize {
         match self {
             Value::Count(_) => 1,
-            Value::Gauge(v) => usize::from(v.is_finite()),
+            Value::Number(v) => usize::from(v.is_finite()),
             Value::Distribution(d) => d.len().div_ceil(MAX_VALUES),
         }
     }
@@ -69,6 +70,7 @@ pub(crate) fn distribution(mut values: Vec<f64>) -> Vec<(f64, u32)> {
     out
 }
 
+#[derive(Clone)]
 pub(crate) struct Metric<'a> {
     pub name: &'a str,
     /// A CloudWatch unit name (`Count`, `Milliseconds`…), or none.
@@ -87,48 +89,50 @@ pub(crate) fn write_documents(
     metrics: &[Metric<'_>],
 ) -> fmt::Result {
     let rounds = metrics.iter().map(|m| m.value.pieces()).max().unwrap_or(0);
-    let mut round: Vec<(&Metric<'_>, usize)> = Vec::new();
+    if rounds == 1 && metrics.len() <= MAX_METRICS && metrics.iter().all(|m| m.value.pieces() == 1)
+    {
+        // The usual flush: one document, nothing to split.
+        return document(out, cx, dimensions, metrics.iter(), 0);
+    }
+    let mut round: Vec<&Metric<'_>> = Vec::new();
     for piece in 0..rounds {
         round.clear();
-        round.extend(
-            metrics
-                .iter()
-                .filter(|m| m.value.pieces() > piece)
-                .map(|m| (m, piece)),
-        );
+        round.extend(metrics.iter().filter(|m| m.value.pieces() > piece));
         for chunk in round.chunks(MAX_METRICS) {
-            document(out, cx, dimensions, chunk)?;
+            document(out, cx, dimensions, chunk.iter().copied(), piece)?;
         }
     }
     Ok(())
 }
 
-fn document(
+/// One document: `metrics`, each with its `piece`-th part of values.
+fn document<'m>(
     out: &mut String,
     cx: &Context<'_>,
     dimensions: &[(&str, &str)],
-    metrics: &[(&Metric<'_>, usize)],
+    metrics: impl Iterator<Item = &'m Metric<'m>> + Clone,
+    piece: usize,
 ) -> fmt::Result {
     write!(out, "{{\"_aws\":{{\"Timestamp\":{},", cx.timestamp_ms)?;
     out.push_str("\"CloudWatchMetrics\":[{\"Namespace\":");
-    json::string(out, cx.namespace)?;
+    string(out, cx.namespace)?;
     out.push_str(",\"Dimensions\":[[");
     for (i, (key, _)) in dimensions.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        json::string(out, key)?;
+        string(out, key)?;
     }
     out.push_str("]],\"Metrics\":[");
-    for (i, (metric, _)) in metrics.iter().enumerate() {
+    for (i, metric) in metrics.clone().enumerate() {
         if i > 0 {
             out.push(',');
         }
         out.push_str("{\"Name\":");
-        json::string(out, metric.name)?;
+        string(out, metric.name)?;
         if let Some(unit) = metric.unit {
             out.push_str(",\"Unit\":");
-            json::string(out, unit)?;
+            string(out, unit)?;
         }
         if metric.high_resolution {
             out.push_str(",\"StorageResolution\":1");
@@ -137,15 +141,19 @@ fn document(
     }
     out.push_str("]}]}");
     for (key, value) in dimensions {
-        json::key(out, key)?;
-        json::string(out, value)?;
+        out.push(',');
+        string(out, key)?;
+        out.push(':');
+        string(out, value)?;
     }
     out.push_str(cx.properties);
-    for (metric, piece) in metrics {
-        json::key(out, metric.name)?;
+    for metric in metrics {
+        out.push(',');
+        string(out, metric.name)?;
+        out.push(':');
         match &metric.value {
             Value::Count(n) => write!(out, "{n}")?,
-            Value::Gauge(v) => number(out, *v)?,
+            Value::Number(v) => number(out, *v)?,
             Value::Distribution(all) => {
                 let start = piece * MAX_VALUES;
                 let part = &all[start..all.len().min(start + MAX_VALUES)];
@@ -155,6 +163,18 @@ fn document(
     }
     out.push_str("}\n");
     Ok(())
+}
+
+/// A JSON string; names and units rarely need escaping, so check before taking the slow way.
+fn string(out: &mut String, s: &str) -> fmt::Result {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        Ok(())
+    } else {
+        json::string(out, s)
+    }
 }
 
 fn values(out: &mut String, part: &[(f64, u32)]) -> fmt::Result {
@@ -333,8 +353,15 @@ mod tests {
 
     #[test]
     fn a_gauge_that_is_not_a_number_is_left_out() {
-        assert!(docs(&[], &[metric("G", Value::Gauge(f64::NAN))]).is_empty());
-        assert_eq!(docs(&[], &[metric("G", Value::Gauge(0.25))])[0]["G"], 0.25);
+        assert!(docs(&[], &[metric("G", Value::Number(f64::NAN))]).is_empty());
+        assert_eq!(docs(&[], &[metric("G", Value::Number(0.25))])[0]["G"], 0.25);
+    }
+
+    #[test]
+    fn names_that_need_escaping_are_escaped() {
+        let docs = docs(&[("k\"ey", "va\\lue")], &[metric("Odd \"name\"", Value::Count(1))]);
+        assert_eq!(docs[0]["Odd \"name\""], 1);
+        assert_eq!(docs[0]["k\"ey"], "va\\lue");
     }
 
     #[test]

@@ -118,9 +118,6 @@ pub(crate) struct Invocation {
     slots: Mutex<Vec<Slot>>,
 }
 
-static METADATA: Metadata<'static> =
-    Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
-
 impl Invocation {
     pub const fn new() -> Self {
         Self {
@@ -131,16 +128,6 @@ impl Invocation {
     /// Runs `f` with this buffer as the recorder of the current thread.
     pub fn in_scope<T>(&self, f: impl FnOnce() -> T) -> T {
         metrics::with_local_recorder(self, f)
-    }
-
-    pub fn count(&self, name: &'static str, n: u64) {
-        self.register_counter(&Key::from_static_name(name), &METADATA)
-            .increment(n);
-    }
-
-    pub fn record(&self, name: &'static str, value: f64) {
-        self.register_histogram(&Key::from_static_name(name), &METADATA)
-            .record(value);
     }
 
     fn take(&self) -> Vec<Slot> {
@@ -258,6 +245,16 @@ fn unit_of(name: &str) -> Option<Unit> {
         .map(|(_, u)| *u)
 }
 
+/// One of the layer's own metrics (from [`metric_names::ALL`]), ready for [`Flush`].
+pub(crate) fn standard(name: &'static str, value: Value) -> Metric<'static> {
+    Metric {
+        name,
+        unit: unit_of(name).and_then(emf::unit_name),
+        high_resolution: false,
+        value,
+    }
+}
+
 /// Metrics recorded outside any invocation (start-up, spawned tasks).
 static OUTSIDE: Invocation = Invocation::new();
 
@@ -296,12 +293,15 @@ pub(crate) fn install_global() {
     let _ = metrics::set_global_recorder(Outside);
 }
 
-/// What an invocation's documents carry besides its metrics.
+/// What an invocation's documents carry besides the metrics the handler recorded.
 pub(crate) struct Flush<'a> {
     /// `,"request_id":"…",…`, already encoded.
     pub properties: &'a str,
     /// `Some(function name)` on the cold start: a `ColdStart` document is added.
     pub cold_start: Option<&'a str>,
+    /// The layer's own metrics, with the `service` dimension alone. Written as values,
+    /// not through the recorder: no handle, no allocation.
+    pub standard: &'a [Metric<'static>],
 }
 
 thread_local! {
@@ -336,14 +336,14 @@ pub(crate) fn flush(config: &Config, invocation: &Invocation, flush: &Flush<'_>)
         }];
         let _ = emf::write_documents(&mut out, &cx, dimensions, &cold);
     }
-    write_slots(&mut out, &cx, service, invocation.take());
+    write_slots(&mut out, &cx, service, &invocation.take(), flush.standard);
     let outside = OUTSIDE.take();
     if !outside.is_empty() {
         let cx = emf::Context {
             properties: "",
             ..cx
         };
-        write_slots(&mut out, &cx, service, outside);
+        write_slots(&mut out, &cx, service, &outside, &[]);
     }
     if !out.is_empty() {
         config.output.write(&out);
@@ -363,7 +363,7 @@ pub(crate) fn flush_outside(config: &Config) {
         timestamp_ms: now_ms(),
         properties: "",
     };
-    write_slots(&mut out, &cx, config.service(), outside);
+    write_slots(&mut out, &cx, config.service(), &outside, &[]);
     config.output.write(&out);
 }
 
@@ -379,16 +379,36 @@ struct Entry<'a> {
     metric: Metric<'a>,
 }
 
-fn write_slots(out: &mut String, cx: &emf::Context<'_>, service: &str, slots: Vec<Slot>) {
-    if slots.is_empty() {
+/// Writes `standard` and the metrics of `slots`: those without labels in one group with
+/// the `service` dimension (the usual case: one document), the others grouped by labels.
+fn write_slots(
+    out: &mut String,
+    cx: &emf::Context<'_>,
+    service: &str,
+    slots: &[Slot],
+    standard: &[Metric<'static>],
+) {
+    let mut plain: Vec<Metric<'_>> = Vec::with_capacity(standard.len() + slots.len());
+    plain.extend(standard.iter().cloned());
+    let mut labelled: Vec<Entry<'_>> = Vec::new();
+    for slot in slots {
+        let entry = entry(slot);
+        if !entry.labels.is_empty() {
+            labelled.push(entry);
+        } else if !standard.iter().any(|m| m.name == entry.metric.name) {
+            // A handler's metric named like a standard one would be a second member of
+            // that name in the document: the layer's wins.
+            plain.push(entry.metric);
+        }
+    }
+    let _ = emf::write_documents(out, cx, &[("service", service)], &plain);
+    if labelled.is_empty() {
         return;
     }
-    let mut entries: Vec<Entry<'_>> = slots.iter().map(entry).collect();
-    // Metrics with the same labels share documents; most have none, so one group.
-    entries.sort_by(|a, b| a.labels.cmp(&b.labels));
+    labelled.sort_by(|a, b| a.labels.cmp(&b.labels));
     let mut dimensions: Vec<(&str, &str)> = Vec::with_capacity(4);
-    let mut metrics: Vec<Metric<'_>> = Vec::with_capacity(entries.len());
-    let mut entries = entries.into_iter().peekable();
+    let mut metrics: Vec<Metric<'_>> = Vec::with_capacity(labelled.len());
+    let mut entries = labelled.into_iter().peekable();
     while let Some(first) = entries.next() {
         dimensions.clear();
         dimensions.push(("service", service));
@@ -425,10 +445,13 @@ fn entry(slot: &Slot) -> Entry<'_> {
     high_resolution |= spec.is_some_and(|s| s.resolution == Resolution::High);
     let value = match &slot.cell {
         Cell::Counter(a) => Value::Count(a.load(Ordering::Relaxed)),
-        Cell::Gauge(a) => Value::Gauge(f64::from_bits(a.load(Ordering::Relaxed))),
+        Cell::Gauge(a) => Value::Number(f64::from_bits(a.load(Ordering::Relaxed))),
         Cell::Histogram(v) => {
             let values = std::mem::take(&mut *v.0.lock().unwrap_or_else(|e| e.into_inner()));
-            Value::Distribution(emf::distribution(values))
+            match values[..] {
+                [one] => Value::Number(one),
+                _ => Value::Distribution(emf::distribution(values)),
+            }
         }
     };
     Entry {
@@ -463,7 +486,7 @@ mod tests {
             values,
             [
                 Value::Count(5),
-                Value::Gauge(1.5),
+                Value::Number(1.5),
                 Value::Distribution(vec![(2.0, 3)])
             ]
         );

@@ -17,6 +17,7 @@ use lambda_http::request::RequestContext;
 use pin_project_lite::pin_project;
 use tracing::Span;
 
+use crate::emf::Value;
 use crate::json::{self, trace_root};
 use crate::metric_names as names;
 use crate::recorder::{self, Invocation};
@@ -80,18 +81,16 @@ impl<'a> IdsRef<'a> {
     }
 
     /// The ids as EMF properties (`,"request_id":"…",…`): the same names as on log lines,
-    /// never dimensions (one metric per request id would be the bill).
+    /// never dimensions (one metric per request id would be the bill). Lambda's request id
+    /// is left to the log lines: the summary line ties it to `request_id`, and every byte
+    /// here is paid on every invocation.
     fn properties(&self) -> String {
-        let mut out = String::with_capacity(
-            64 + self.request_id.len()
-                + self.function_request_id.len()
-                + self.xray_trace_id.map_or(0, str::len),
-        );
+        let mut out =
+            String::with_capacity(48 + self.request_id.len() + self.xray_trace_id.map_or(0, str::len));
         let mut put = |name: &str, value: &str| {
             let _ = json::key(&mut out, name).and_then(|()| json::string(&mut out, value));
         };
         put("request_id", self.request_id);
-        put("function_request_id", self.function_request_id);
         if let Some(trace_id) = self.xray_trace_id {
             put("xray_trace_id", trace_id);
         }
@@ -342,23 +341,21 @@ impl State {
         if xray::enabled() {
             xray::record_status(span, status);
         }
-        let m = &self.metrics;
-        m.count(names::REQUESTS, 1);
-        m.record(names::REQUEST_LATENCY, latency_ms);
-        m.count(
-            names::RESPONSES_4XX,
-            u64::from(status.is_some_and(|s| (400..500).contains(&s))),
-        );
-        m.count(
-            names::RESPONSES_5XX,
-            u64::from(status.is_none_or(|s| s >= 500)),
-        );
+        let client_error = status.is_some_and(|s| (400..500).contains(&s));
+        let server_error = status.is_none_or(|s| s >= 500);
+        let standard = [
+            recorder::standard(names::REQUESTS, Value::Count(1)),
+            recorder::standard(names::REQUEST_LATENCY, Value::Number(latency_ms)),
+            recorder::standard(names::RESPONSES_4XX, Value::Count(client_error.into())),
+            recorder::standard(names::RESPONSES_5XX, Value::Count(server_error.into())),
+        ];
         recorder::flush(
             &config.metrics,
-            m,
+            &self.metrics,
             &recorder::Flush {
                 properties: &self.properties,
                 cold_start: self.cold_start.as_deref(),
+                standard: &standard,
             },
         );
     }

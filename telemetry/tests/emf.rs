@@ -88,7 +88,6 @@ async fn structure_units_and_properties() {
     assert_eq!(directive(doc)["Dimensions"], json!([["service"]]));
     assert_eq!(doc["service"], "items");
     assert_eq!(doc["request_id"], API_REQUEST_ID);
-    assert_eq!(doc["function_request_id"], FUNCTION_REQUEST_ID);
     assert_eq!(doc["xray_trace_id"], TRACE_ID);
     assert!(
         directive(doc)["Metrics"]
@@ -263,7 +262,8 @@ async fn concurrent_invocations_never_mix() {
         }));
     let tasks: Vec<_> = (1..=40_u64)
         .map(|n| {
-            let req = invocation_with(&format!("req-{n}"), &format!("fn-{n}"), None, "{}");
+            let header = format!("Root=1-00000000-{n:024};Parent=53995c3f42cd8ad8;Sampled=0");
+            let req = invocation_with(&format!("req-{n}"), &format!("fn-{n}"), Some(&header), "{}");
             tokio::spawn(service.clone().oneshot(req))
         })
         .collect();
@@ -275,7 +275,7 @@ async fn concurrent_invocations_never_mix() {
     for doc in docs.iter().filter(|d| d.get(names::REQUESTS).is_some()) {
         check_emf(doc);
         let n: u64 = doc["request_id"].as_str().unwrap()[4..].parse().unwrap();
-        assert_eq!(doc["function_request_id"], format!("fn-{n}"));
+        assert_eq!(doc["xray_trace_id"], format!("1-00000000-{n:024}"));
         assert_eq!(doc[names::ITEMS_CREATED], n, "{doc}");
         let mine = &doc["Mine"];
         let all_n = match mine {

@@ -3,5 +3,6 @@
 //! the AWS adapters' fault handling through the SDK's own mock tooling.
 
 mod bus_contract;
+mod config_contract;
 mod faults;
 mod store_contract;
