@@ -145,7 +145,7 @@ pub async fn create(
         Ok(()) => metrics::counter!(names::ITEM_EVENTS_PUBLISHED).increment(1),
         Err(err) => {
             metrics::counter!(names::ITEM_EVENT_PUBLISH_FAILURES).increment(1);
-            tracing::error!(item_id = %item.id, error = %err, "ItemCreated was not published");
+            tracing::error!(item_id = %item.id, owner = %item.owner, error = %err, "ItemCreated was not published");
         }
     }
     tracing::info!(item_id = %item.id, "item created");

@@ -13,7 +13,10 @@ use testkit::aws as aws_env;
 
 fn key(id: &str, byte: u8) -> KeyEntry {
     use base64::Engine;
-    KeyEntry { id: id.into(), secret_b64: base64::engine::general_purpose::STANDARD.encode([byte; 32]) }
+    KeyEntry {
+        id: id.into(),
+        secret_b64: base64::engine::general_purpose::STANDARD.encode([byte; 32]),
+    }
 }
 
 fn doc(keys: Vec<KeyEntry>) -> String {
@@ -27,7 +30,9 @@ async fn rotation_reaches_warm_functions_within_the_ttl_and_old_cursors_keep_wor
     aws_env::create_secret(&sdk, &doc(vec![key("k1", 1)])).await;
     let client = aws_sdk_secretsmanager::Client::new(&sdk);
     let ttl = Duration::from_millis(300);
-    let config = SecretsManagerConfig::load(client.clone(), aws_env::SECRET, ttl).await.unwrap();
+    let config = SecretsManagerConfig::load(client.clone(), aws_env::SECRET, ttl)
+        .await
+        .unwrap();
     let now = 1_795_300_000;
     let keys = config.cursor_keys().await.unwrap();
     assert_eq!(keys.current.id, "k1");
@@ -35,17 +40,36 @@ async fn rotation_reaches_warm_functions_within_the_ttl_and_old_cursors_keep_wor
 
     // Rotate: the new key first, the old one kept for verifying.
     let rotated = doc(vec![key("k2", 2), key("k1", 1)]);
-    client.put_secret_value().secret_id(aws_env::SECRET).secret_string(rotated).send().await.unwrap();
-    assert_eq!(config.cursor_keys().await.unwrap().current.id, "k1", "cached within the TTL");
+    client
+        .put_secret_value()
+        .secret_id(aws_env::SECRET)
+        .secret_string(rotated)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        config.cursor_keys().await.unwrap().current.id,
+        "k1",
+        "cached within the TTL"
+    );
     tokio::time::sleep(ttl + Duration::from_millis(50)).await;
     let keys = config.cursor_keys().await.unwrap();
     assert_eq!(keys.current.id, "k2", "re-read after the TTL");
-    assert!(cursor::decode(&keys, "alice", &old_cursor, now).is_ok(), "cursors signed with k1 still verify");
+    assert!(
+        cursor::decode(&keys, "alice", &old_cursor, now).is_ok(),
+        "cursors signed with k1 still verify"
+    );
     let new_cursor = cursor::encode(&keys, "alice", ItemId::generate(), now);
     assert!(new_cursor != old_cursor);
 
     // The secret becomes unreadable: the last good value keeps serving.
-    client.delete_secret().secret_id(aws_env::SECRET).force_delete_without_recovery(true).send().await.unwrap();
+    client
+        .delete_secret()
+        .secret_id(aws_env::SECRET)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
     tokio::time::sleep(ttl + Duration::from_millis(50)).await;
     assert_eq!(config.cursor_keys().await.unwrap().current.id, "k2");
 }
@@ -56,7 +80,10 @@ async fn a_malformed_secret_is_refused_without_quoting_it() {
     let sdk = aws_env::sdk_config(&moto).await;
     aws_env::create_secret(&sdk, r#"{"cursor_keys": "SUPER-SECRET-VALUE"}"#).await;
     let client = aws_sdk_secretsmanager::Client::new(&sdk);
-    let err = SecretsManagerConfig::load(client, aws_env::SECRET, Duration::from_secs(300)).await.err().unwrap();
+    let err = SecretsManagerConfig::load(client, aws_env::SECRET, Duration::from_secs(300))
+        .await
+        .err()
+        .unwrap();
     let message = err.to_string();
     assert!(message.contains("wrong shape"), "{message}");
     assert!(!message.contains("SUPER-SECRET-VALUE"), "{message}");

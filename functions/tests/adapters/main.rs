@@ -5,4 +5,5 @@
 mod bus_contract;
 mod config_contract;
 mod faults;
+mod reemit;
 mod store_contract;

@@ -1,0 +1,123 @@
+# The HTTP API: the design's route table with its authorizers, stage throttling, CORS and JSON
+# access logs. The local twin's gateway does the same from the same facts; conformance tests
+# hold the routes to functions::router::routes, the throttling to the twin's defaults and the
+# access log keys to the twin's access log line.
+locals {
+  # Route key => the function behind it and the authorization the gateway checks.
+  routes = {
+    "GET /public"            = { function = "public", authorization = "NONE" }
+    "POST /items"            = { function = "items", authorization = "JWT" }
+    "GET /items"             = { function = "items", authorization = "JWT" }
+    "GET /items/{id}"        = { function = "items", authorization = "JWT" }
+    "ANY /internal/{proxy+}" = { function = "items", authorization = "AWS_IAM" }
+  }
+
+  # One JSON object a line; the keys are the twin's (local::gateway::access_log::AccessLog).
+  access_log_format = {
+    requestId               = "$context.requestId"
+    ip                      = "$context.identity.sourceIp"
+    requestTime             = "$context.requestTime"
+    httpMethod              = "$context.httpMethod"
+    routeKey                = "$context.routeKey"
+    path                    = "$context.path"
+    status                  = "$context.status"
+    protocol                = "$context.protocol"
+    responseLength          = "$context.responseLength"
+    responseLatency         = "$context.responseLatency"
+    integrationLatency      = "$context.integrationLatency"
+    integrationStatus       = "$context.integrationStatus"
+    authorizerError         = "$context.authorizer.error"
+    integrationErrorMessage = "$context.integrationErrorMessage"
+  }
+}
+
+resource "aws_apigatewayv2_api" "http" {
+  name          = var.name
+  description   = "The items API."
+  protocol_type = "HTTP"
+  tags          = var.tags
+
+  dynamic "cors_configuration" {
+    for_each = length(var.cors_allow_origins) > 0 ? [1] : []
+
+    content {
+      allow_origins  = var.cors_allow_origins
+      allow_methods  = ["GET", "OPTIONS", "POST"]
+      allow_headers  = ["authorization", "content-type", "idempotency-key"]
+      expose_headers = ["apigw-requestid", "location"]
+      max_age        = 300
+    }
+  }
+}
+
+# Cognito ID tokens: issuer is the user pool, audience the app client.
+resource "aws_apigatewayv2_authorizer" "jwt" {
+  api_id           = aws_apigatewayv2_api.http.id
+  name             = "cognito"
+  authorizer_type  = "JWT"
+  identity_sources = ["$request.header.Authorization"]
+
+  jwt_configuration {
+    issuer   = var.jwt_issuer
+    audience = var.jwt_audience
+  }
+}
+
+resource "aws_apigatewayv2_integration" "function" {
+  for_each = var.functions
+
+  api_id                 = aws_apigatewayv2_api.http.id
+  integration_type       = "AWS_PROXY"
+  integration_method     = "POST"
+  integration_uri        = each.value.invoke_arn
+  payload_format_version = "2.0"
+  timeout_milliseconds   = 30000
+}
+
+resource "aws_apigatewayv2_route" "route" {
+  #checkov:skip=CKV_AWS_309:GET /public is public by contract (authorization NONE); every other route has JWT or AWS_IAM.
+  for_each = local.routes
+
+  api_id             = aws_apigatewayv2_api.http.id
+  route_key          = each.key
+  target             = "integrations/${aws_apigatewayv2_integration.function[each.value.function].id}"
+  authorization_type = each.value.authorization
+  authorizer_id      = each.value.authorization == "JWT" ? aws_apigatewayv2_authorizer.jwt.id : null
+}
+
+resource "aws_cloudwatch_log_group" "access" {
+  #checkov:skip=CKV_AWS_338:Seven days of access logs is deliberate: on-call reads recent requests, metrics keep the long view.
+  #checkov:skip=CKV_AWS_158:Encrypted at rest by CloudWatch Logs' own key; access log lines carry no tokens or bodies.
+  name              = "/aws/apigateway/${var.name}"
+  retention_in_days = var.log_retention_days
+  tags              = var.tags
+}
+
+resource "aws_apigatewayv2_stage" "default" {
+  api_id      = aws_apigatewayv2_api.http.id
+  name        = "$default"
+  auto_deploy = true
+  tags        = var.tags
+
+  # Both limits, always: a route setting without them throttles every request to 0.
+  default_route_settings {
+    throttling_rate_limit    = var.throttle_rate
+    throttling_burst_limit   = var.throttle_burst
+    detailed_metrics_enabled = true
+  }
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.access.arn
+    format          = jsonencode(local.access_log_format)
+  }
+}
+
+resource "aws_lambda_permission" "api" {
+  for_each = var.functions
+
+  statement_id  = "AllowHttpApi"
+  action        = "lambda:InvokeFunction"
+  function_name = each.value.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.http.execution_arn}/*/*"
+}

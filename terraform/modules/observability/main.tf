@@ -1,0 +1,196 @@
+data "aws_caller_identity" "current" {}
+
+data "aws_region" "current" {}
+
+data "aws_partition" "current" {}
+
+locals {
+  # Versioned JSON in the repository, `${placeholders}` filled by templatefile. Either folder may
+  # be empty or absent: fileset then finds nothing and nothing is made.
+  dashboards = {
+    for file in fileset(var.dashboards_dir, "*.json") :
+    trimsuffix(file, ".json") => templatefile("${var.dashboards_dir}/${file}", var.placeholders)
+  }
+
+  alarms = {
+    for file in fileset(var.alarms_dir, "*.json") :
+    trimsuffix(file, ".json") => jsondecode(templatefile("${var.alarms_dir}/${file}", var.placeholders))
+  }
+
+  runbook_prefix = var.runbook_base_url == null ? "" : "${trimsuffix(var.runbook_base_url, "/")}/"
+  region         = data.aws_region.current.region
+}
+
+resource "aws_cloudwatch_dashboard" "dashboard" {
+  for_each = local.dashboards
+
+  dashboard_name = "${var.name}-${each.key}"
+  dashboard_body = each.value
+}
+
+# Alarm actions go to an encrypted topic. CloudWatch cannot publish to a topic under the AWS
+# managed key (aws/sns), whose policy cannot be changed: the topic has its own key.
+data "aws_iam_policy_document" "alarm_key" {
+  statement {
+    # In a key policy, "*" is this key and nothing else.
+    sid = "AccountManagesTheKey"
+    actions = [
+      "kms:CancelKeyDeletion",
+      "kms:CreateAlias",
+      "kms:DeleteAlias",
+      "kms:DescribeKey",
+      "kms:DisableKey",
+      "kms:DisableKeyRotation",
+      "kms:EnableKey",
+      "kms:EnableKeyRotation",
+      "kms:GetKeyPolicy",
+      "kms:GetKeyRotationStatus",
+      "kms:ListResourceTags",
+      "kms:PutKeyPolicy",
+      "kms:ScheduleKeyDeletion",
+      "kms:TagResource",
+      "kms:UntagResource",
+      "kms:UpdateAlias",
+      "kms:UpdateKeyDescription",
+    ]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+
+  statement {
+    # In a key policy, "*" is this key and nothing else.
+    sid       = "CloudWatchPublishesAlarms"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_kms_key" "alarms" {
+  description             = "Encrypts the ${var.name} alarm topic."
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.alarm_key.json
+  tags                    = var.tags
+}
+
+resource "aws_kms_alias" "alarms" {
+  name          = "alias/${var.name}-alarms"
+  target_key_id = aws_kms_key.alarms.key_id
+}
+
+resource "aws_sns_topic" "alarms" {
+  name              = "${var.name}-alarms"
+  kms_master_key_id = aws_kms_key.alarms.arn
+  tags              = var.tags
+}
+
+data "aws_iam_policy_document" "alarm_topic" {
+  statement {
+    sid       = "CloudWatchAlarmsPublish"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alarms.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:cloudwatch:${local.region}:${data.aws_caller_identity.current.account_id}:alarm:${var.name}-*"]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "alarms" {
+  arn    = aws_sns_topic.alarms.arn
+  policy = data.aws_iam_policy_document.alarm_topic.json
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  count = var.alarm_email == null ? 0 : 1
+
+  topic_arn = aws_sns_topic.alarms.arn
+  protocol  = "email"
+  endpoint  = var.alarm_email
+}
+
+# One alarm per alarms/*.json (the shape is in this module's README). Each description ends
+# with its runbook, and a plan fails if that runbook is not in the repository.
+resource "aws_cloudwatch_metric_alarm" "alarm" {
+  for_each = local.alarms
+
+  alarm_name          = "${var.name}-${each.value.name}"
+  alarm_description   = "${each.value.description} Runbook: ${local.runbook_prefix}${each.value.runbook}"
+  comparison_operator = each.value.comparison
+  evaluation_periods  = each.value.evaluation_periods
+  datapoints_to_alarm = try(each.value.datapoints_to_alarm, null)
+  threshold           = each.value.threshold
+  treat_missing_data  = try(each.value.treat_missing_data, "missing")
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+
+  # One metric...
+  namespace          = try(each.value.metric.namespace, null)
+  metric_name        = try(each.value.metric.name, null)
+  dimensions         = try(each.value.metric.dimensions, null)
+  statistic          = try(each.value.metric.stat, null)
+  extended_statistic = try(each.value.metric.extended_stat, null)
+  period             = can(each.value.metric) ? each.value.period : null
+
+  # ...or metric math: CloudWatch's MetricDataQuery, as in PutMetricAlarm's Metrics.
+  dynamic "metric_query" {
+    for_each = try(each.value.metrics, [])
+
+    content {
+      id          = metric_query.value.Id
+      expression  = try(metric_query.value.Expression, null)
+      label       = try(metric_query.value.Label, null)
+      return_data = try(metric_query.value.ReturnData, null)
+      period      = try(metric_query.value.Period, null)
+      account_id  = try(metric_query.value.AccountId, null)
+
+      dynamic "metric" {
+        for_each = can(metric_query.value.MetricStat) ? [metric_query.value.MetricStat] : []
+
+        content {
+          namespace   = metric.value.Metric.Namespace
+          metric_name = metric.value.Metric.MetricName
+          dimensions  = { for d in try(metric.value.Metric.Dimensions, []) : d.Name => d.Value }
+          period      = metric.value.Period
+          stat        = metric.value.Stat
+          unit        = try(metric.value.Unit, null)
+        }
+      }
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = can(regex("^runbooks/[A-Za-z0-9._-]+\\.md$", each.value.runbook)) && fileexists("${var.repository_root}/${each.value.runbook}")
+      error_message = "Alarm ${each.key}: its runbook must be a file runbooks/<name>.md of the repository."
+    }
+
+    precondition {
+      condition     = can(each.value.metric) != can(each.value.metrics)
+      error_message = "Alarm ${each.key}: give either metric or metrics, not both and not neither."
+    }
+  }
+}

@@ -1,0 +1,69 @@
+output "api_url" {
+  description = "Base URL of the API."
+  value       = module.api.api_url
+}
+
+output "hosted_ui_url" {
+  description = "Base URL of the Cognito Hosted UI (sign-in at /oauth2/authorize)."
+  value       = module.auth.hosted_ui_url
+}
+
+output "user_pool_id" {
+  description = "Id of the Cognito user pool."
+  value       = module.auth.user_pool_id
+}
+
+output "app_client_id" {
+  description = "Id of the Hosted UI app client (the tokens' audience)."
+  value       = module.auth.app_client_id
+}
+
+output "jwt_issuer" {
+  description = "Issuer of the accepted tokens."
+  value       = module.auth.issuer
+}
+
+output "table_name" {
+  description = "Name of the items table."
+  value       = module.data.table_name
+}
+
+output "event_bus_name" {
+  description = "Name of the event bus."
+  value       = module.events.bus_name
+}
+
+output "event_archive_name" {
+  description = "Name of the EventBridge archive (aws events start-replay)."
+  value       = module.events.archive_name
+}
+
+output "archive_log_group" {
+  description = "Log group that archives the events."
+  value       = module.events.archive_log_group_name
+}
+
+output "config_secret_arn" {
+  description = "ARN of the configuration secret."
+  value       = module.config.secret_arn
+}
+
+output "functions" {
+  description = "The Lambda functions: name, ARN and log group, by key."
+  value       = { for key, fn in module.functions.functions : key => { function_name = fn.function_name, arn = fn.arn, log_group = fn.log_group } }
+}
+
+output "access_log_group" {
+  description = "Log group of the API's access logs."
+  value       = module.api.access_log_group_name
+}
+
+output "dashboard_urls" {
+  description = "Console URL of each dashboard."
+  value       = module.observability.dashboard_urls
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic of the alarm actions."
+  value       = module.observability.alarm_topic_arn
+}

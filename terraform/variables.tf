@@ -1,0 +1,238 @@
+variable "name" {
+  description = "Name of the stack: the event bus, and the prefix of every other resource name."
+  type        = string
+  default     = "items-api"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.name))
+    error_message = "name is 3 to 32 characters: lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "region" {
+  description = "AWS region of the stack."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region is an AWS region name such as us-east-1."
+  }
+}
+
+variable "items_table_name" {
+  description = "Name of the items table."
+  type        = string
+  default     = "items"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{3,255}$", var.items_table_name))
+    error_message = "A DynamoDB table name is 3 to 255 characters of A-Z, a-z, 0-9, '_', '-' and '.'."
+  }
+}
+
+variable "artifacts_dir" {
+  description = "Folder of the Lambda zips, <function>/bootstrap.zip (cargo lambda build --release --arm64 --output-format zip -p functions)."
+  type        = string
+  default     = "../target/lambda"
+}
+
+variable "lambda_architecture" {
+  description = "Instruction set of the functions (the zips must be built for it)."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture is arm64 or x86_64."
+  }
+}
+
+variable "lambda_memory_mb" {
+  description = "Memory of each function, in MB."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.lambda_memory_mb >= 128 && var.lambda_memory_mb <= 10240 && floor(var.lambda_memory_mb) == var.lambda_memory_mb
+    error_message = "Lambda memory is a whole number of MB from 128 to 10240."
+  }
+}
+
+variable "lambda_timeout_seconds" {
+  description = "Timeout of each function, in seconds (the twin's --function-timeout)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.lambda_timeout_seconds >= 1 && var.lambda_timeout_seconds <= 29 && floor(var.lambda_timeout_seconds) == var.lambda_timeout_seconds
+    error_message = "lambda_timeout_seconds is a whole number from 1 to 29 (the HTTP API gives up after 30)."
+  }
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of the functions."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR"], var.log_level)
+    error_message = "log_level is one of TRACE, DEBUG, INFO, WARN, ERROR."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of every log group of the stack, in days."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "CloudWatch Logs accepts only its listed retention periods (1, 3, 5, 7, 14, 30, ... days)."
+  }
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the functions' EMF metrics."
+  type        = string
+  default     = "ItemsApi"
+
+  validation {
+    condition     = length(var.metrics_namespace) > 0 && length(var.metrics_namespace) <= 255 && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "A custom metrics namespace is 1 to 255 characters and does not start with AWS/."
+  }
+}
+
+variable "throttle_rate" {
+  description = "Stage throttling: steady requests per second (the twin's default too)."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.throttle_rate > 0
+    error_message = "throttle_rate must be above 0 (0 answers every request 429)."
+  }
+}
+
+variable "throttle_burst" {
+  description = "Stage throttling: burst (the twin's default too)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.throttle_burst >= 1 && floor(var.throttle_burst) == var.throttle_burst
+    error_message = "throttle_burst must be a whole number, 1 or more (0 answers every request 429)."
+  }
+}
+
+variable "cors_allow_origins" {
+  description = "Origins allowed by CORS (e.g. https://app.example.com); empty: no CORS configuration."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.cors_allow_origins : o == "*" || can(regex("^https?://[^/]+$", o))])
+    error_message = "Each origin is scheme://host[:port] without a path, or *."
+  }
+}
+
+variable "callback_urls" {
+  description = "Where the Hosted UI may send users back after sign-in (https, or http://localhost)."
+  type        = list(string)
+  default     = ["http://localhost:3000/callback"]
+
+  validation {
+    condition     = length(var.callback_urls) > 0 && alltrue([for u in var.callback_urls : can(regex("^(https://|http://localhost[:/])", u))])
+    error_message = "At least one callback URL; each is https:// or http://localhost."
+  }
+}
+
+variable "logout_urls" {
+  description = "Where the Hosted UI may send users after sign-out (https, or http://localhost)."
+  type        = list(string)
+  default     = ["http://localhost:3000/"]
+
+  validation {
+    condition     = alltrue([for u in var.logout_urls : can(regex("^(https://|http://localhost[:/])", u))])
+    error_message = "Each logout URL is https:// or http://localhost."
+  }
+}
+
+variable "hosted_ui_domain_prefix" {
+  description = "Prefix of the Hosted UI domain (unique in the region); null: <name>-<account id>."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.hosted_ui_domain_prefix == null || can(regex("^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", coalesce(var.hosted_ui_domain_prefix, "-")))
+    error_message = "A domain prefix is lowercase letters, digits and hyphens, at most 63."
+  }
+}
+
+variable "self_sign_up" {
+  description = "Whether anyone may sign up in the Hosted UI (false: administrators create users)."
+  type        = bool
+  default     = false
+}
+
+variable "table_deletion_protection" {
+  description = "Whether the items table refuses to be deleted (turn off only to tear the stack down)."
+  type        = bool
+  default     = true
+}
+
+variable "user_pool_deletion_protection" {
+  description = "Whether the user pool refuses to be deleted (turn off only to tear the stack down)."
+  type        = bool
+  default     = true
+}
+
+variable "event_archive_retention_days" {
+  description = "Days the EventBridge archive keeps events for replay (0 keeps them forever)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.event_archive_retention_days >= 0 && floor(var.event_archive_retention_days) == var.event_archive_retention_days
+    error_message = "event_archive_retention_days is a whole number of days, 0 or more."
+  }
+}
+
+variable "secret_recovery_window_days" {
+  description = "Days a deleted configuration secret can still be restored (0 deletes at once)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.secret_recovery_window_days == 0 || (var.secret_recovery_window_days >= 7 && var.secret_recovery_window_days <= 30)
+    error_message = "Secrets Manager accepts 0, or 7 to 30 days."
+  }
+}
+
+variable "alarm_email" {
+  description = "E-mail address subscribed to the alarm topic; null subscribes nobody."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", coalesce(var.alarm_email, "-")))
+    error_message = "alarm_email is an e-mail address, or null."
+  }
+}
+
+variable "runbook_base_url" {
+  description = "URL that runbook paths are appended to in alarm descriptions (the deploy workflow gives the commit's GitHub URL); null: repository paths."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.runbook_base_url == null || startswith(coalesce(var.runbook_base_url, "-"), "https://")
+    error_message = "runbook_base_url is an https URL, or null."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags on every resource (Project and ManagedBy are always set)."
+  type        = map(string)
+  default     = {}
+}
