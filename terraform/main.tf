@@ -97,7 +97,7 @@ module "observability" {
   alarms_dir       = "${local.repository_root}/alarms"
   repository_root  = local.repository_root
   runbook_base_url = var.runbook_base_url
-  alarm_email      = var.alarm_email
+  alarm_email      = var.alarm_email == "" ? null : var.alarm_email
 
   # What the dashboard and alarm templates may use (the list is in the module's README).
   placeholders = {

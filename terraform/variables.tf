@@ -210,13 +210,13 @@ variable "secret_recovery_window_days" {
 }
 
 variable "alarm_email" {
-  description = "E-mail address subscribed to the alarm topic; null subscribes nobody."
+  description = "E-mail address subscribed to the alarm topic; null or empty subscribes nobody."
   type        = string
   default     = null
 
   validation {
-    condition     = var.alarm_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", coalesce(var.alarm_email, "-")))
-    error_message = "alarm_email is an e-mail address, or null."
+    condition     = coalesce(var.alarm_email, "-") == "-" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", coalesce(var.alarm_email, "-")))
+    error_message = "alarm_email is an e-mail address, empty, or null."
   }
 }
 

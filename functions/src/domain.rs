@@ -23,6 +23,9 @@ pub mod limits {
     pub const CURSOR_TTL_SECS: i64 = 24 * 60 * 60;
     /// Longest cursor accepted, in bytes (a real one is about 150).
     pub const CURSOR_MAX_BYTES: usize = 512;
+    /// Longest `sub` claim accepted, in bytes (Cognito's are 36-character UUIDs); it is the
+    /// table's partition key, which DynamoDB caps at 2048 bytes.
+    pub const OWNER_MAX_BYTES: usize = 256;
 }
 
 /// A time-sortable item id: a UUIDv7, so ids sort by creation time, as text and as numbers.
@@ -297,6 +300,30 @@ mod tests {
         ] {
             assert_eq!(bad.parse::<ItemId>(), Err(InvalidItemId), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_largest_valid_item_is_far_below_dynamodb_item_size_limit() {
+        // moto checks no DynamoDB limit, so the API's own limits must keep items within AWS's
+        // 400 KB: the longest name and description in 4-byte characters, the longest owner.
+        let item = Item {
+            id: ItemId::generate(),
+            owner: "o".repeat(limits::OWNER_MAX_BYTES),
+            name: "😀".repeat(limits::NAME_MAX_CHARS),
+            description: Some("😀".repeat(limits::DESCRIPTION_MAX_CHARS)),
+        };
+        assert!(
+            NewItem {
+                name: item.name.clone(),
+                description: item.description.clone()
+            }
+            .validate()
+            .is_ok()
+        );
+        let bytes = serde_json::to_vec(&item).unwrap().len();
+        assert!(bytes < 16 * 1024, "{bytes} bytes");
+        const DYNAMODB_ITEM_LIMIT: usize = 400 * 1024;
+        assert!(bytes * 20 < DYNAMODB_ITEM_LIMIT);
     }
 
     #[test]

@@ -179,14 +179,27 @@ fn logs_and_metrics() -> Variant {
 }
 
 fn layer_no_subscriber() -> Variant {
-    Variant { name: "layer, no subscriber", dispatch: None, layered: true, logs: Counted::default(), emf: Arc::default(), udp: None }
+    Variant {
+        name: "layer, no subscriber",
+        dispatch: None,
+        layered: true,
+        logs: Counted::default(),
+        emf: Arc::default(),
+        udp: None,
+    }
 }
 fn subscriber_no_layer() -> Variant {
     let logs = Counted::default();
-    Variant { name: "subscriber, no layer", dispatch: Some(tracing::Dispatch::new(
-            tracing_subscriber::registry()
-                .with(telemetry::layer("items", logs.clone()).with_filter(LevelFilter::INFO)),
-        )), layered: false, logs, emf: Arc::default(), udp: None }
+    Variant {
+        name: "subscriber, no layer",
+        dispatch: Some(tracing::Dispatch::new(tracing_subscriber::registry().with(
+            telemetry::layer("items", logs.clone()).with_filter(LevelFilter::INFO),
+        ))),
+        layered: false,
+        logs,
+        emf: Arc::default(),
+        udp: None,
+    }
 }
 /// Last: once a trace layer exists, every request layer in the process does trace work.
 fn traced() -> Variant {
@@ -270,9 +283,28 @@ fn main() {
         .configure_from_args();
     let mut summary = Vec::new();
     let mut baseline = None;
-    for make in [bare as fn() -> Variant, layer_no_subscriber, subscriber_no_layer, logs_and_metrics] {
+    for make in [
+        bare as fn() -> Variant,
+        layer_no_subscriber,
+        subscriber_no_layer,
+        logs_and_metrics,
+    ] {
         let v = make();
-        if let Ok(only) = std::env::var("ONLYX") { if !v.name.contains(&only) { continue; } let mut svc = service(&v); let t = Instant::now(); while t.elapsed() < Duration::from_secs(6) { with_dispatch(&v, || for _ in 0..1000 { run_once(&mut svc, request(&header)); }); } continue; }
+        if let Ok(only) = std::env::var("ONLYX") {
+            if !v.name.contains(&only) {
+                continue;
+            }
+            let mut svc = service(&v);
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_secs(6) {
+                with_dispatch(&v, || {
+                    for _ in 0..1000 {
+                        run_once(&mut svc, request(&header));
+                    }
+                });
+            }
+            continue;
+        }
         let mut svc = service(&v);
         // The cold start's extra document is not what a warm invocation costs.
         with_dispatch(&v, || run_once(&mut svc, request(&header)));

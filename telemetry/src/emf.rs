@@ -359,7 +359,10 @@ mod tests {
 
     #[test]
     fn names_that_need_escaping_are_escaped() {
-        let docs = docs(&[("k\"ey", "va\\lue")], &[metric("Odd \"name\"", Value::Count(1))]);
+        let docs = docs(
+            &[("k\"ey", "va\\lue")],
+            &[metric("Odd \"name\"", Value::Count(1))],
+        );
         assert_eq!(docs[0]["Odd \"name\""], 1);
         assert_eq!(docs[0]["k\"ey"], "va\\lue");
     }

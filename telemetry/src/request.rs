@@ -85,8 +85,9 @@ impl<'a> IdsRef<'a> {
     /// is left to the log lines: the summary line ties it to `request_id`, and every byte
     /// here is paid on every invocation.
     fn properties(&self) -> String {
-        let mut out =
-            String::with_capacity(48 + self.request_id.len() + self.xray_trace_id.map_or(0, str::len));
+        let mut out = String::with_capacity(
+            48 + self.request_id.len() + self.xray_trace_id.map_or(0, str::len),
+        );
         let mut put = |name: &str, value: &str| {
             let _ = json::key(&mut out, name).and_then(|()| json::string(&mut out, value));
         };

@@ -116,7 +116,10 @@ fn check_metrics(run: &Run, request_id: &str) -> (u64, u64) {
         check_emf(doc);
         assert_eq!(doc["request_id"], request_id);
         assert_eq!(doc["xray_trace_id"], TRACE_ID);
-        assert!(doc.get("function_request_id").is_none(), "on the log lines only");
+        assert!(
+            doc.get("function_request_id").is_none(),
+            "on the log lines only"
+        );
         assert_eq!(doc["service"], "items");
         assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], "ItemsApi");
         assert_eq!(

@@ -6,6 +6,7 @@ use http::request::Parts;
 use lambda_http::request::RequestContext;
 
 use super::problem::{Kind, Problem};
+use crate::domain::limits;
 
 /// The ids of one request: API Gateway's request id and the X-Ray trace root.
 #[derive(Debug, Clone, Default)]
@@ -56,7 +57,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
                 .as_ref()
                 .and_then(|a| a.jwt.as_ref())
                 .and_then(|jwt| jwt.claims.get("sub"))
-                .filter(|sub| !sub.is_empty())
+                // A partition key DynamoDB accepts; Cognito's subs are 36 bytes.
+                .filter(|sub| !sub.is_empty() && sub.len() <= limits::OWNER_MAX_BYTES)
                 .cloned(),
             _ => None,
         };
@@ -64,7 +66,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
         sub.map(|sub| Caller { sub }).ok_or_else(|| {
             RequestMeta::from_parts(parts).problem(
                 Kind::Unauthorized,
-                "no verified `sub` claim in the request context",
+                format!(
+                    "no verified `sub` claim (of at most {} bytes) in the request context",
+                    limits::OWNER_MAX_BYTES
+                ),
             )
         })
     }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{StatusCode, Uri, header};
 use http_body_util::{BodyExt, Empty, Limited};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -28,7 +29,7 @@ const MAX_JWKS_BYTES: usize = 1024 * 1024;
 pub enum JwksError {
     #[error("JWKS URL {url:?} is not a valid absolute URL")]
     InvalidUrl { url: String },
-    #[error("JWKS URL {url:?}: only http:// URLs are supported for now")]
+    #[error("JWKS URL {url:?}: only http:// and https:// URLs are supported")]
     UnsupportedScheme { url: String },
     #[error("JWKS fetch from {url} timed out after {after:?}")]
     Timeout { url: String, after: Duration },
@@ -70,7 +71,19 @@ impl JwksSource {
     }
 }
 
-type HttpClient = Client<HttpConnector, Empty<Bytes>>;
+type HttpClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
+
+/// https (a real Cognito pool, with the system's roots) or plain http (moto, the local issuer),
+/// on rustls with aws-lc, the TLS stack the AWS SDK brings anyway.
+fn http_client() -> Result<HttpClient, String> {
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+        .map_err(|e| format!("no TLS roots: {e}"))?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new()).build(connector))
+}
 
 /// A JWKS URL with a cache in front of it.
 pub struct RemoteJwks {
@@ -110,14 +123,20 @@ impl RemoteJwks {
             .parse()
             .map_err(|_| JwksError::InvalidUrl { url: url.clone() })?;
         match uri.scheme_str() {
-            Some("http") if uri.authority().is_some() => {}
-            Some("https") => return Err(JwksError::UnsupportedScheme { url }),
+            Some("http" | "https") if uri.authority().is_some() => {}
+            Some(_) if uri.authority().is_some() => {
+                return Err(JwksError::UnsupportedScheme { url });
+            }
             _ => return Err(JwksError::InvalidUrl { url }),
         }
+        let client = http_client().map_err(|reason| JwksError::Request {
+            url: url.clone(),
+            reason,
+        })?;
         Ok(Self {
             url,
             uri,
-            client: Client::builder(TokioExecutor::new()).build(HttpConnector::new()),
+            client,
             timeout: FETCH_TIMEOUT,
             min_refetch: MIN_REFETCH_INTERVAL,
             max_age: MAX_KEY_AGE,
@@ -301,16 +320,15 @@ mod tests {
     }
 
     #[test]
-    fn only_http_urls_are_accepted() {
-        let https =
-            RemoteJwks::new("https://cognito-idp.us-east-1.amazonaws.com/x/.well-known/jwks.json");
-        assert!(matches!(https, Err(JwksError::UnsupportedScheme { .. })));
+    fn http_and_https_urls_are_accepted() {
+        // A real Cognito pool's keys are on https; moto's and the local issuer's on http.
         assert!(
-            https
-                .unwrap_err()
-                .to_string()
-                .contains("only http:// URLs are supported")
+            RemoteJwks::new("https://cognito-idp.us-east-1.amazonaws.com/x/.well-known/jwks.json")
+                .is_ok()
         );
+        assert!(RemoteJwks::new("http://127.0.0.1:9/jwks.json").is_ok());
+        let ftp = RemoteJwks::new("ftp://example.com/jwks.json");
+        assert!(matches!(ftp, Err(JwksError::UnsupportedScheme { .. })));
         assert!(matches!(
             RemoteJwks::new("not a url"),
             Err(JwksError::InvalidUrl { .. })
@@ -319,7 +337,18 @@ mod tests {
             RemoteJwks::new("/relative/jwks.json"),
             Err(JwksError::InvalidUrl { .. })
         ));
-        assert!(RemoteJwks::new("http://127.0.0.1:9/jwks.json").is_ok());
+    }
+
+    #[tokio::test]
+    async fn https_speaks_tls_and_reports_a_failed_handshake() {
+        // A plain-http server behind an https URL: the TLS client runs, and fails cleanly.
+        let (url, _) = serve(serde_json::json!({"keys": []})).await;
+        let jwks = RemoteJwks::new(url.replacen("http://", "https://", 1)).unwrap();
+        let err = jwks.refresh().await.unwrap_err();
+        assert!(
+            matches!(err, JwksError::Request { .. } | JwksError::Timeout { .. }),
+            "{err}"
+        );
     }
 
     #[tokio::test]
