@@ -39,6 +39,7 @@ mod json;
 pub mod metric_names;
 mod recorder;
 mod request;
+mod sampling;
 mod xray;
 
 use std::net::SocketAddr;
@@ -60,8 +61,9 @@ pub use xray::{aws_call_failed, aws_span, daemon_from_env, xray_layer};
 /// traces when [`daemon_from_env`] finds a daemon.
 ///
 /// The level comes from `LOG_LEVEL` (DEBUG, INFO, WARN, ERROR, any case), else `RUST_LOG`
-/// (`EnvFilter` syntax), else INFO; it filters log lines only, never trace spans. Only the
-/// first call in a process does anything.
+/// (`EnvFilter` syntax), else INFO; it filters log lines only, never trace spans.
+/// `POWERTOOLS_LOGGER_SAMPLE_RATE` (0 to 1) makes that share of invocations, picked when
+/// each starts, log at DEBUG too. Only the first call in a process does anything.
 pub fn init(service: &str) {
     init_with(service, std::io::stdout, daemon_from_env());
 }
@@ -89,7 +91,11 @@ where
     INIT.call_once(|| {
         let _ = recorder::SERVICE.set(service.into());
         recorder::install_global();
-        let (filter, problems) = filter::from_env();
+        let (filter, mut problems) = filter::from_env();
+        match sampling::rate_from_env() {
+            Ok(rate) => sampling::set_rate(rate),
+            Err(problem) => problems.push(problem),
+        }
         let mut daemon_problem = None;
         let traces = daemon.and_then(|addr| {
             xray_layer(addr)
@@ -99,7 +105,7 @@ where
         // The level filters the log lines only: a span must reach the trace layer
         // whatever LOG_LEVEL says.
         let installed = tracing_subscriber::registry()
-            .with(layer(service, make_writer).with_filter(filter))
+            .with(layer(service, make_writer).with_filter(sampling::Sampled(filter)))
             .with(traces)
             .try_init();
         // Err when another subscriber was installed first: then that one stays in charge.

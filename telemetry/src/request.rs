@@ -21,7 +21,7 @@ use crate::emf::Value;
 use crate::json::{self, trace_root};
 use crate::metric_names as names;
 use crate::recorder::{self, Invocation};
-use crate::xray;
+use crate::{sampling, xray};
 
 /// True until the process has seen its first request: that one paid the cold start.
 static COLD_START: AtomicBool = AtomicBool::new(true);
@@ -240,9 +240,10 @@ where
             metrics: Invocation::new(),
             properties: ids.properties(),
             cold_start: cold_start.then(|| function_name(req.extensions())),
+            debug_sampled: sampling::decide(),
         };
         // Entered for the call too: a service may log or count before its future is polled.
-        let inner = span.in_scope(|| state.metrics.in_scope(|| self.inner.call(req)));
+        let inner = span.in_scope(|| state.scope(|| self.inner.call(req)));
         ResponseFuture {
             inner,
             span,
@@ -287,6 +288,8 @@ struct State {
     properties: String,
     /// `Some(function name)` on the cold start.
     cold_start: Option<String>,
+    /// This invocation logs at DEBUG whatever the level.
+    debug_sampled: bool,
 }
 
 /// How an invocation ended.
@@ -298,6 +301,11 @@ enum Outcome<'a> {
 }
 
 impl State {
+    /// Runs `f` with this invocation's metrics recorder and debug-sampling decision.
+    fn scope<T>(&self, f: impl FnOnce() -> T) -> T {
+        sampling::in_scope(self.debug_sampled, || self.metrics.in_scope(f))
+    }
+
     /// The summary line, the standard metrics, the flush; inside the request's span.
     fn finish(self, outcome: Outcome<'_>, latency: Duration, config: &Config, span: &Span) {
         let latency_ms = millis(latency);
@@ -417,9 +425,7 @@ where
         // resumed rather than turned into a 500: the response body type is the router's,
         // and the platform must see the failure as Lambda does (lambda_runtime reports it
         // as an invocation error; the twin's gateway as an integration failure).
-        let polled = state
-            .metrics
-            .in_scope(|| catch_unwind(AssertUnwindSafe(|| inner.poll(cx))));
+        let polled = state.scope(|| catch_unwind(AssertUnwindSafe(|| inner.poll(cx))));
         let result = match polled {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(result)) => result,

@@ -1,0 +1,10 @@
+//! The Terraform code (terraform/) and the deploy workflow held to the code: routes, names,
+//! environment variables, key attributes, event pattern, throttling, access log format and the
+//! secret's shape each have one home in the code, and these tests fail when Terraform drifts.
+//! Parsing, formatting, provider schemas, checkov and actionlint are scripts/offline-checks'.
+
+mod code_ties;
+mod modules;
+mod policies;
+mod support;
+mod workflows;

@@ -1,0 +1,367 @@
+//! The X-Ray daemon stand-in: a UDP listener that keeps the segment documents the functions
+//! send, so that a request's trace can be read back at `GET /_twin/traces/{id}`, by trace id
+//! (`1-…-…`) or by API Gateway request id (the `request_id` annotation the telemetry crate
+//! puts on each invocation's subsegment).
+//!
+//! Packets are what the real daemon accepts: `{"format": "json", "version": 1}`, a newline,
+//! one segment document. Memory is bounded: past [`MAX_TRACES`] the oldest trace is dropped,
+//! and a trace keeps at most [`MAX_DOCUMENTS_PER_TRACE`] documents.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use tokio::net::UdpSocket;
+use tokio::task::JoinHandle;
+
+pub const MAX_TRACES: usize = 10_000;
+pub const MAX_DOCUMENTS_PER_TRACE: usize = 1_000;
+/// The largest document the daemon accepts, header excluded.
+const MAX_PACKET: usize = 64 * 1024;
+
+/// Why a packet was not kept.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rejected {
+    NoHeader,
+    NotJson,
+    NotASegment(&'static str),
+}
+
+impl std::fmt::Display for Rejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rejected::NoHeader => f.write_str("no {\"format\": \"json\", \"version\": 1} header"),
+            Rejected::NotJson => f.write_str("the document is not JSON"),
+            Rejected::NotASegment(what) => write!(f, "not a segment document: {what}"),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Trace {
+    docs: Vec<Value>,
+    /// The request ids that name this trace, forgotten with it.
+    request_ids: Vec<String>,
+}
+
+#[derive(Default)]
+struct Store {
+    traces: HashMap<String, Trace>,
+    /// Trace ids, oldest first, for eviction.
+    order: VecDeque<String>,
+    /// API Gateway request id → trace id.
+    by_request: HashMap<String, String>,
+}
+
+impl Store {
+    fn insert(&mut self, doc: Value) -> Result<(), Rejected> {
+        let trace_id = doc
+            .get("trace_id")
+            .and_then(Value::as_str)
+            .ok_or(Rejected::NotASegment("no trace_id"))?
+            .to_owned();
+        if doc.get("id").and_then(Value::as_str).is_none() {
+            return Err(Rejected::NotASegment("no id"));
+        }
+        if !self.traces.contains_key(&trace_id) {
+            if self.order.len() == MAX_TRACES
+                && let Some(oldest) = self.order.pop_front()
+                && let Some(evicted) = self.traces.remove(&oldest)
+            {
+                for request_id in evicted.request_ids {
+                    self.by_request.remove(&request_id);
+                }
+            }
+            self.order.push_back(trace_id.clone());
+        }
+        let request_id = doc
+            .pointer("/annotations/request_id")
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned);
+        let trace = self.traces.entry(trace_id.clone()).or_default();
+        if let Some(request_id) = request_id {
+            trace.request_ids.push(request_id.clone());
+            self.by_request.insert(request_id, trace_id);
+        }
+        if trace.docs.len() < MAX_DOCUMENTS_PER_TRACE {
+            trace.docs.push(doc);
+        }
+        Ok(())
+    }
+
+    /// The trace with this trace id, or of the request with this request id.
+    fn trace(&self, id: &str) -> Option<(&str, &[Value])> {
+        let trace_id = match self.traces.get_key_value(id) {
+            Some((k, _)) => k.as_str(),
+            None => self.by_request.get(id)?.as_str(),
+        };
+        Some((trace_id, &self.traces.get(trace_id)?.docs))
+    }
+}
+
+/// Parses one packet: the daemon header line, then the document.
+pub fn parse_packet(packet: &[u8]) -> Result<Value, Rejected> {
+    let newline = packet
+        .iter()
+        .position(|b| *b == b'\n')
+        .ok_or(Rejected::NoHeader)?;
+    let header: Value =
+        serde_json::from_slice(&packet[..newline]).map_err(|_| Rejected::NoHeader)?;
+    if header.get("format").and_then(Value::as_str) != Some("json") {
+        return Err(Rejected::NoHeader);
+    }
+    let doc: Value =
+        serde_json::from_slice(&packet[newline + 1..]).map_err(|_| Rejected::NotJson)?;
+    if !doc.is_object() {
+        return Err(Rejected::NotASegment("not an object"));
+    }
+    Ok(doc)
+}
+
+struct Inner {
+    store: Arc<Mutex<Store>>,
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The daemon: cheap to clone, listening until the last clone is dropped.
+#[derive(Clone)]
+pub struct XrayDaemon(Arc<Inner>);
+
+impl XrayDaemon {
+    /// Binds the UDP socket at `addr` (port 0 for any) and starts receiving.
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
+        let socket = UdpSocket::bind(addr).await?;
+        let addr = socket.local_addr()?;
+        let store = Arc::new(Mutex::new(Store::default()));
+        let task = tokio::spawn(receive(socket, Arc::clone(&store)));
+        Ok(Self(Arc::new(Inner { store, addr, task })))
+    }
+
+    /// Where the functions send segments: the value for `AWS_XRAY_DAEMON_ADDRESS`, or
+    /// for `telemetry::init_with_xray_daemon`.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.0.addr
+    }
+
+    /// Keeps a document that did not come over UDP (e.g. the segment the twin writes for
+    /// each invocation, as Lambda does for the function).
+    pub fn insert(&self, doc: Value) -> Result<(), Rejected> {
+        self.lock().insert(doc)
+    }
+
+    /// The documents of a trace, by trace id or request id, ordered by start time.
+    pub fn trace(&self, id: &str) -> Option<(String, Vec<Value>)> {
+        let store = self.lock();
+        let (trace_id, docs) = store.trace(id)?;
+        let mut docs = docs.to_vec();
+        docs.sort_by(|a, b| start_time(a).total_cmp(&start_time(b)));
+        Some((trace_id.to_owned(), docs))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.0.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn start_time(doc: &Value) -> f64 {
+    doc.get("start_time")
+        .and_then(Value::as_f64)
+        .unwrap_or(f64::MAX)
+}
+
+async fn receive(socket: UdpSocket, store: Arc<Mutex<Store>>) {
+    let mut buf = vec![0; MAX_PACKET + 64];
+    loop {
+        let n = match socket.recv(&mut buf).await {
+            Ok(n) => n,
+            Err(error) => {
+                // ICMP errors from earlier sends surface here on some systems: not fatal.
+                tracing::debug!(%error, "xray daemon: receive failed");
+                continue;
+            }
+        };
+        let kept = parse_packet(&buf[..n])
+            .and_then(|doc| store.lock().unwrap_or_else(|e| e.into_inner()).insert(doc));
+        if let Err(reason) = kept {
+            tracing::warn!(%reason, bytes = n, "xray daemon: packet dropped");
+        }
+    }
+}
+
+async fn trace(State(daemon): State<XrayDaemon>, Path(id): Path<String>) -> Response {
+    match daemon.trace(&id) {
+        Some((trace_id, segments)) => {
+            Json(json!({ "trace_id": trace_id, "segments": segments })).into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "message": format!("no trace for {id}") })),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /_twin/traces/{id}`: `{"trace_id": …, "segments": [documents by start time]}`, or
+/// 404. `id` is a trace id or an API Gateway request id.
+pub fn routes(daemon: XrayDaemon) -> Router {
+    Router::new()
+        .route("/_twin/traces/{trace_id}", get(trace))
+        .with_state(daemon)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    const HEADER: &str = "{\"format\": \"json\", \"version\": 1}\n";
+    const TRACE: &str = "1-6b023677-0123456789abcdef01234567";
+
+    fn segment(id: &str, parent: &str, start: f64, request_id: Option<&str>) -> Value {
+        let mut doc = json!({
+            "name": "DynamoDB", "id": id, "parent_id": parent, "trace_id": TRACE,
+            "type": "subsegment", "start_time": start, "end_time": start + 0.01,
+        });
+        if let Some(r) = request_id {
+            doc["annotations"] = json!({ "request_id": r });
+        }
+        doc
+    }
+
+    async fn get_json(daemon: &XrayDaemon, path: &str) -> (StatusCode, Value) {
+        let response = routes(daemon.clone())
+            .oneshot(http::Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    async fn wait_for(daemon: &XrayDaemon, id: &str, n: usize) -> Vec<Value> {
+        for _ in 0..200 {
+            if let Some((_, docs)) = daemon.trace(id)
+                && docs.len() >= n
+            {
+                return docs;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("{n} documents of {id} never arrived");
+    }
+
+    #[test]
+    fn packets_need_the_header_and_a_segment() {
+        let doc = segment("64cb80f63ddc6388", "d364f966d0423f03", 1.0, None);
+        let good = format!("{HEADER}{doc}");
+        assert_eq!(parse_packet(good.as_bytes()), Ok(doc));
+        assert_eq!(parse_packet(b"{}"), Err(Rejected::NoHeader));
+        assert_eq!(
+            parse_packet(b"{\"format\":\"xml\"}\n{}"),
+            Err(Rejected::NoHeader)
+        );
+        assert_eq!(
+            parse_packet(format!("{HEADER}not json").as_bytes()),
+            Err(Rejected::NotJson)
+        );
+        let mut store = Store::default();
+        assert_eq!(
+            store.insert(json!({"id": "a"})),
+            Err(Rejected::NotASegment("no trace_id"))
+        );
+        assert_eq!(
+            store.insert(json!({"trace_id": TRACE})),
+            Err(Rejected::NotASegment("no id"))
+        );
+    }
+
+    #[tokio::test]
+    async fn segments_sent_over_udp_are_served_by_trace_id_and_request_id() {
+        let daemon = XrayDaemon::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        // Sent in end order (children first), as the functions do.
+        let child = segment("64cb80f63ddc6388", "d364f966d0423f03", 2.0, None);
+        let parent = segment(
+            "d364f966d0423f03",
+            "53995c3f42cd8ad8",
+            1.0,
+            Some("Jd8mXh3fIAMEbXw="),
+        );
+        for doc in [&child, &parent] {
+            client
+                .send_to(format!("{HEADER}{doc}").as_bytes(), daemon.local_addr())
+                .unwrap();
+        }
+        client.send_to(b"garbage", daemon.local_addr()).unwrap();
+        wait_for(&daemon, TRACE, 2).await;
+
+        let (status, body) = get_json(&daemon, &format!("/_twin/traces/{TRACE}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["trace_id"], TRACE);
+        assert_eq!(body["segments"], json!([parent, child]), "by start time");
+
+        let (status, by_request) = get_json(&daemon, "/_twin/traces/Jd8mXh3fIAMEbXw=").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(by_request, body);
+
+        let (status, missing) =
+            get_json(&daemon, "/_twin/traces/1-00000000-000000000000000000000000").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(missing["message"].is_string());
+    }
+
+    #[tokio::test]
+    async fn memory_is_bounded() {
+        let daemon = XrayDaemon::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        for i in 0..=MAX_TRACES {
+            let mut doc = segment("64cb80f63ddc6388", "d364f966d0423f03", 1.0, None);
+            doc["trace_id"] = json!(format!("1-6b023677-{i:024}"));
+            if i == 0 {
+                doc["annotations"] = json!({ "request_id": "first" });
+            }
+            daemon.insert(doc).unwrap();
+        }
+        assert!(
+            daemon.trace(&format!("1-6b023677-{:024}", 0)).is_none(),
+            "oldest dropped"
+        );
+        assert!(daemon.trace("first").is_none());
+        assert!(
+            daemon
+                .trace(&format!("1-6b023677-{MAX_TRACES:024}"))
+                .is_some()
+        );
+        for _ in 0..MAX_DOCUMENTS_PER_TRACE + 5 {
+            daemon
+                .insert(segment("64cb80f63ddc6388", "d364f966d0423f03", 1.0, None))
+                .unwrap();
+        }
+        assert_eq!(
+            daemon.trace(TRACE).unwrap().1.len(),
+            MAX_DOCUMENTS_PER_TRACE
+        );
+    }
+}
