@@ -67,6 +67,10 @@ async fn archive(
     }
 }
 
+async fn openapi() -> impl IntoResponse {
+    ([(http::header::CONTENT_TYPE, "application/json")], functions::router::OPENAPI)
+}
+
 async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "ok": true }))
 }
@@ -75,6 +79,7 @@ async fn health() -> Json<serde_json::Value> {
 pub fn routes(log_archive: Option<Arc<LogArchive>>) -> Router {
     Router::new()
         .route("/_twin/health", get(health))
+        .route("/_twin/openapi.json", get(openapi))
         .route("/_twin/archive", get(archive))
         .with_state(log_archive)
 }

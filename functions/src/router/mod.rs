@@ -29,6 +29,10 @@ pub mod routes {
     pub const IAM_PREFIX: &str = "/internal/";
 }
 
+/// The OpenAPI document of the API (`functions/openapi.json`); a conformance test holds it to
+/// the route table and the limits, and the twin serves it.
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
 /// The ports the handlers use.
 #[derive(Clone)]
 pub struct AppState {

@@ -6,5 +6,6 @@ mod contract;
 mod durability;
 mod hostile_input;
 mod moto_flow;
+mod schemathesis;
 mod tokens;
 mod walkthrough;
