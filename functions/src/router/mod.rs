@@ -2,6 +2,7 @@
 
 mod context;
 mod items;
+pub mod panic;
 pub mod problem;
 
 use std::sync::Arc;
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .with_state(state)
+        .layer(panic::ProblemOnPanicLayer)
 }
 
 /// The router of the `public` function: `GET /public` only.
@@ -74,4 +76,5 @@ pub fn public_router() -> Router {
         .route("/public", get(public))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
+        .layer(panic::ProblemOnPanicLayer)
 }
