@@ -10,6 +10,7 @@ use aws_sdk_eventbridge::primitives::DateTime;
 use aws_sdk_eventbridge::types::{PutEventsRequestEntry, PutEventsResultEntry};
 
 use super::errors;
+use super::trace::traced;
 use crate::ports::{BusError, BusEvent, EventBus};
 
 /// Entry error codes worth another try; others (`MalformedDetail`, `InvalidArgument`, ...) are
@@ -75,11 +76,8 @@ impl EventBridgeBus {
         &self,
         entries: Vec<PutEventsRequestEntry>,
     ) -> Result<Vec<(usize, String, bool)>, BusError> {
-        let output = self
-            .client
-            .put_events()
-            .set_entries(Some(entries))
-            .send()
+        let call = self.client.put_events().set_entries(Some(entries)).send();
+        let output = traced("EventBridge", "PutEvents", &self.bus_name, call)
             .await
             .map_err(|e| {
                 BusError::Unavailable(format!("EventBridge PutEvents: {}", errors::describe(&e)))

@@ -6,6 +6,7 @@ pub mod dynamodb;
 pub mod errors;
 pub mod eventbridge;
 pub mod secrets;
+pub mod trace;
 
 use std::sync::Arc;
 use std::time::Duration;

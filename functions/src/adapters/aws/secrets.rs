@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 
 use super::errors;
+use super::trace::traced;
 use crate::adapters::secret_document::SecretDocument;
 use crate::ports::{Config, ConfigError, CursorKeys};
 
@@ -39,11 +40,12 @@ impl SecretsManagerConfig {
     }
 
     async fn fetch(&self) -> Result<CursorKeys, ConfigError> {
-        let output = self
+        let call = self
             .client
             .get_secret_value()
             .secret_id(&self.secret_id)
-            .send()
+            .send();
+        let output = traced("SecretsManager", "GetSecretValue", &self.secret_id, call)
             .await
             .map_err(|e| {
                 metrics::counter!(telemetry::metric_names::CONFIG_LOAD_FAILURES).increment(1);
