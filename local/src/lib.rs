@@ -10,3 +10,4 @@ pub mod gateway;
 pub mod settings;
 pub mod twin;
 pub mod twin_api;
+pub mod xray_daemon;

@@ -4,6 +4,7 @@ use clap::Parser;
 use local::client::TwinClient;
 use local::settings::{Cli, Command};
 use local::twin::{BoxError, Twin};
+use local::xray_daemon::XrayDaemon;
 
 #[tokio::main]
 async fn main() {
@@ -22,8 +23,11 @@ async fn main() {
 }
 
 async fn serve(args: local::settings::ServeArgs) -> Result<(), BoxError> {
-    telemetry::init("local-twin");
-    let twin = Twin::bind(&args).await?;
+    let daemon = XrayDaemon::bind(args.xray_daemon_addr)
+        .await
+        .map_err(|e| format!("X-Ray daemon on {}: {e}", args.xray_daemon_addr))?;
+    telemetry::init_with_xray_daemon("local-twin", daemon.local_addr());
+    let twin = Twin::bind(&args, daemon).await?;
     // The first line a test or a person reads: where it listens and whom it trusts.
     println!(
         "{}",

@@ -92,6 +92,10 @@ pub struct ServeArgs {
     /// Function timeout, seconds (as the Lambda's `timeout`).
     #[arg(long, default_value_t = 10)]
     pub function_timeout: u64,
+    /// The X-Ray daemon stand-in's UDP address (port 0 picks a free one); the functions send
+    /// their segments there, and `/_twin/traces/{id}` reads a request's trace back.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub xray_daemon_addr: SocketAddr,
     #[command(flatten)]
     pub aws: AwsArgs,
 }

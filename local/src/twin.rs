@@ -22,6 +22,7 @@ use crate::gateway::throttle::TokenBucket;
 use crate::gateway::{FunctionHost, Gateway};
 use crate::settings::{AwsArgs, ServeArgs, names};
 use crate::twin_api;
+use crate::xray_daemon::XrayDaemon;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -81,7 +82,8 @@ fn function(name: &str, timeout: Duration, service: Router) -> FunctionHost {
             names::ACCOUNT_ID
         ),
         timeout,
-        service: service.layer(telemetry::RequestLayer::new()),
+        // The `service` of the function's EMF, as on AWS (the process's is the twin's).
+        service: service.layer(telemetry::RequestLayer::new().with_service(name)),
     }
 }
 
@@ -112,7 +114,7 @@ fn cors(origins: &[String]) -> Result<CorsLayer, BoxError> {
 
 impl Twin {
     /// Opens the data folder and binds the listener; nothing is served until [`Twin::serve`].
-    pub async fn bind(args: &ServeArgs) -> Result<Self, BoxError> {
+    pub async fn bind(args: &ServeArgs, xray: XrayDaemon) -> Result<Self, BoxError> {
         let dir = &args.data_dir;
         std::fs::create_dir_all(dir).map_err(|e| format!("data folder {}: {e}", dir.display()))?;
         let listener = TcpListener::bind(args.addr)
@@ -154,11 +156,13 @@ impl Twin {
             items: function("items", timeout, functions::router(state)),
             account_id: names::ACCOUNT_ID.to_owned(),
             api_id: names::API_ID.to_owned(),
+            xray: xray.clone(),
         });
 
         let app = Router::new()
             .merge(crate::auth::routes(Arc::clone(&issuer), names::ISSUER_PATH))
             .merge(twin_api::routes(archive))
+            .merge(crate::xray_daemon::routes(xray))
             .fallback(
                 move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
                     Arc::clone(&gateway).handle(request, peer)

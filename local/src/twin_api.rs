@@ -68,7 +68,10 @@ async fn archive(
 }
 
 async fn openapi() -> impl IntoResponse {
-    ([(http::header::CONTENT_TYPE, "application/json")], functions::router::OPENAPI)
+    (
+        [(http::header::CONTENT_TYPE, "application/json")],
+        functions::router::OPENAPI,
+    )
 }
 
 async fn health() -> Json<serde_json::Value> {

@@ -136,16 +136,19 @@ fn daemon() -> (std::net::SocketAddr, Arc<AtomicU64>) {
     (addr, bytes)
 }
 
-fn sampled_header() -> String {
+fn trace_header(sampled: bool) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    format!("Root=1-{now:08x}-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1")
+    let sampled = u8::from(sampled);
+    format!("Root=1-{now:08x}-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled={sampled}")
 }
 
 struct Variant {
     name: &'static str,
+    /// The Lambda's trace header: sampled or not.
+    header: String,
     dispatch: Option<tracing::Dispatch>,
     layered: bool,
     logs: Counted,
@@ -156,6 +159,7 @@ struct Variant {
 fn bare() -> Variant {
     Variant {
         name: "without telemetry",
+        header: trace_header(true),
         dispatch: None,
         layered: false,
         logs: Counted::default(),
@@ -168,6 +172,7 @@ fn logs_and_metrics() -> Variant {
     let logs = Counted::default();
     Variant {
         name: "with telemetry (logs, EMF; no daemon)",
+        header: trace_header(true),
         dispatch: Some(tracing::Dispatch::new(tracing_subscriber::registry().with(
             telemetry::layer("items", logs.clone()).with_filter(LevelFilter::INFO),
         ))),
@@ -178,35 +183,18 @@ fn logs_and_metrics() -> Variant {
     }
 }
 
-fn layer_no_subscriber() -> Variant {
-    Variant {
-        name: "layer, no subscriber",
-        dispatch: None,
-        layered: true,
-        logs: Counted::default(),
-        emf: Arc::default(),
-        udp: None,
-    }
-}
-fn subscriber_no_layer() -> Variant {
-    let logs = Counted::default();
-    Variant {
-        name: "subscriber, no layer",
-        dispatch: Some(tracing::Dispatch::new(tracing_subscriber::registry().with(
-            telemetry::layer("items", logs.clone()).with_filter(LevelFilter::INFO),
-        ))),
-        layered: false,
-        logs,
-        emf: Arc::default(),
-        udp: None,
-    }
-}
-/// Last: once a trace layer exists, every request layer in the process does trace work.
-fn traced() -> Variant {
+/// After the others: once a trace layer exists, every request layer in the process does
+/// trace work.
+fn traced(sampled: bool) -> Variant {
     let logs = Counted::default();
     let (addr, udp) = daemon();
     Variant {
-        name: "with telemetry and X-Ray (sampled, UDP)",
+        name: if sampled {
+            "with telemetry and X-Ray, sampled"
+        } else {
+            "with telemetry and X-Ray, not sampled"
+        },
+        header: trace_header(sampled),
         dispatch: Some(tracing::Dispatch::new(
             tracing_subscriber::registry()
                 .with(telemetry::layer("items", logs.clone()).with_filter(LevelFilter::INFO))
@@ -241,25 +229,34 @@ fn with_dispatch<T>(v: &Variant, f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Warm invocations timed without building their requests, and the bytes they wrote.
-fn measure(v: &Variant, header: &str, baseline: Option<f64>) -> (f64, String) {
-    const N: u32 = 20_000;
+/// Warm invocations timed without building their requests (built a batch at a time, so
+/// that they stay in cache as they would in a process serving one request at a time), and
+/// the bytes they wrote.
+fn measure(v: &Variant, baseline: Option<f64>) -> (f64, String) {
+    let header = &v.header;
+    const BATCH: u32 = 100;
+    const BATCHES: u32 = 200;
     let mut svc = service(v);
     with_dispatch(v, || run_once(&mut svc, request(header)));
-    let requests: Vec<Request> = (0..N).map(|_| request(header)).collect();
     let logs0 = v.logs.0.load(Ordering::Relaxed);
     let emf0 = v.emf.load(Ordering::Relaxed);
     let udp0 = v.udp.as_ref().map_or(0, |u| u.load(Ordering::Relaxed));
-    let start = Instant::now();
-    with_dispatch(v, || {
-        for req in requests {
-            run_once(&mut svc, req);
-        }
-    });
-    let ns = start.elapsed().as_nanos() as f64 / f64::from(N);
+    let mut elapsed = Duration::ZERO;
+    for _ in 0..BATCHES {
+        let requests: Vec<Request> = (0..BATCH).map(|_| request(header)).collect();
+        let start = Instant::now();
+        with_dispatch(v, || {
+            for req in requests {
+                run_once(&mut svc, req);
+            }
+        });
+        elapsed += start.elapsed();
+    }
+    let n = f64::from(BATCH * BATCHES);
+    let ns = elapsed.as_nanos() as f64 / n;
     // Let the daemon thread catch up with the last packets.
     std::thread::sleep(Duration::from_millis(200));
-    let per = |total: u64, start: u64| (total - start) as f64 / f64::from(N);
+    let per = |total: u64, start: u64| (total - start) as f64 / n;
     let logs = per(v.logs.0.load(Ordering::Relaxed), logs0);
     let emf = per(v.emf.load(Ordering::Relaxed), emf0);
     let udp = v
@@ -276,48 +273,29 @@ fn measure(v: &Variant, header: &str, baseline: Option<f64>) -> (f64, String) {
 }
 
 fn main() {
-    let header = sampled_header();
     let mut criterion = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
     let mut summary = Vec::new();
     let mut baseline = None;
-    for make in [
-        bare as fn() -> Variant,
-        layer_no_subscriber,
-        subscriber_no_layer,
-        logs_and_metrics,
-    ] {
+    let makers: [fn() -> Variant; 4] = [bare, logs_and_metrics, || traced(false), || traced(true)];
+    for make in makers {
         let v = make();
-        if let Ok(only) = std::env::var("ONLYX") {
-            if !v.name.contains(&only) {
-                continue;
-            }
-            let mut svc = service(&v);
-            let t = Instant::now();
-            while t.elapsed() < Duration::from_secs(6) {
-                with_dispatch(&v, || {
-                    for _ in 0..1000 {
-                        run_once(&mut svc, request(&header));
-                    }
-                });
-            }
-            continue;
-        }
+        let header = &v.header;
         let mut svc = service(&v);
         // The cold start's extra document is not what a warm invocation costs.
-        with_dispatch(&v, || run_once(&mut svc, request(&header)));
+        with_dispatch(&v, || run_once(&mut svc, request(header)));
         criterion.bench_function(v.name, |b| {
             with_dispatch(&v, || {
                 b.iter_batched(
-                    || request(&header),
+                    || request(header),
                     |req| run_once(&mut svc, req),
                     BatchSize::SmallInput,
                 )
             })
         });
-        let (ns, line) = measure(&v, &header, baseline);
+        let (ns, line) = measure(&v, baseline);
         baseline.get_or_insert(ns);
         summary.push(line);
     }

@@ -24,6 +24,11 @@
 //! with `tracing::error!` inside its span or [`aws_call_failed`]. Unsampled invocations, and
 //! processes with no daemon, send nothing.
 //!
+//! **Settings**, from the environment: `LOG_LEVEL` (or `RUST_LOG`) and
+//! `POWERTOOLS_LOGGER_SAMPLE_RATE` for logs; `POWERTOOLS_METRICS_NAMESPACE` (or
+//! `METRICS_NAMESPACE`, default `ItemsApi`) for metrics; `AWS_XRAY_DAEMON_ADDRESS` and, on
+//! Lambda, `AWS_LAMBDA_FUNCTION_NAME` and `_X_AMZN_TRACE_ID` for traces.
+//!
 //! ```no_run
 //! # async fn run(router: tower::util::BoxCloneService<lambda_http::Request, lambda_http::Response<lambda_http::Body>, std::convert::Infallible>) {
 //! telemetry::init("items");

@@ -218,18 +218,26 @@ where
         let start = Instant::now();
         let ids = IdsRef::new(req.extensions(), req.headers());
         let cold_start = COLD_START.swap(false, Ordering::Relaxed);
+        let parent = if xray::enabled() {
+            xray::sampled_parent(ids.trace_header)
+        } else {
+            None
+        };
         // ERROR level, not INFO: a span is filtered like an event, and the ids must reach
         // the WARN and ERROR lines when LOG_LEVEL=ERROR too. The level is never printed.
-        let span = tracing::error_span!(
-            "request",
-            request_id = ids.request_id,
-            function_request_id = ids.function_request_id,
-            xray_trace_id = ids.xray_trace_id,
-            cold_start,
-        );
-        if xray::enabled() {
+        let span = xray::in_scope(parent.is_some(), || {
+            tracing::error_span!(
+                "request",
+                request_id = ids.request_id,
+                function_request_id = ids.function_request_id,
+                xray_trace_id = ids.xray_trace_id,
+                cold_start,
+            )
+        });
+        let traced = parent.is_some();
+        if let Some(parent) = parent {
             // Before the span is first entered: its parent is fixed then.
-            xray::join(&span, ids.trace_header);
+            xray::join(&span, parent);
         }
         let state = State {
             summary: Summary {
@@ -241,6 +249,7 @@ where
             properties: ids.properties(),
             cold_start: cold_start.then(|| function_name(req.extensions())),
             debug_sampled: sampling::decide(),
+            traced,
         };
         // Entered for the call too: a service may log or count before its future is polled.
         let inner = span.in_scope(|| state.scope(|| self.inner.call(req)));
@@ -290,6 +299,8 @@ struct State {
     cold_start: Option<String>,
     /// This invocation logs at DEBUG whatever the level.
     debug_sampled: bool,
+    /// This invocation's spans go to X-Ray.
+    traced: bool,
 }
 
 /// How an invocation ended.
@@ -301,9 +312,11 @@ enum Outcome<'a> {
 }
 
 impl State {
-    /// Runs `f` with this invocation's metrics recorder and debug-sampling decision.
+    /// Runs `f` with this invocation's metrics recorder and sampling decisions.
     fn scope<T>(&self, f: impl FnOnce() -> T) -> T {
-        sampling::in_scope(self.debug_sampled, || self.metrics.in_scope(f))
+        sampling::in_scope(self.debug_sampled, || {
+            xray::in_scope(self.traced, || self.metrics.in_scope(f))
+        })
     }
 
     /// The summary line, the standard metrics, the flush; inside the request's span.
@@ -347,7 +360,7 @@ impl State {
                 None
             }
         };
-        if xray::enabled() {
+        if self.traced {
             xray::record_status(span, status);
         }
         let client_error = status.is_some_and(|s| (400..500).contains(&s));

@@ -171,7 +171,9 @@ mod tests {
         assert!(!SAMPLED.get());
         in_scope(true, || {
             assert!(SAMPLED.get());
-            in_scope(false, || assert!(SAMPLED.get(), "an unsampled call inside keeps it"));
+            in_scope(false, || {
+                assert!(SAMPLED.get(), "an unsampled call inside keeps it")
+            });
         });
         assert!(!SAMPLED.get());
         let _ = std::panic::catch_unwind(|| in_scope(true, || panic!("unwinds")));

@@ -11,20 +11,29 @@
 //! freezes the process when the invocation returns, which would strand a batch, and one
 //! non-blocking UDP send per span costs less than a batch thread and its flush per
 //! invocation.
+//!
+//! Most invocations are not sampled (X-Ray's default rule: one a second and 5 % of the
+//! rest). Their spans never reach the trace layer: the request layer reads `Sampled=` from
+//! the header and sets a thread-local around each poll, as it does for the metrics
+//! recorder, and the layer's filter lets spans through only while it is set. An unsampled
+//! invocation thus pays for no OpenTelemetry span at all.
 
+use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use opentelemetry::trace::{Status, TraceContextExt, TracerProvider as _};
+use opentelemetry::trace::{SpanContext, Status, TraceContextExt, TracerProvider as _};
 use opentelemetry_aws::trace::XrayIdGenerator;
 use opentelemetry_aws::trace::xray_propagator::span_context_from_str;
 use opentelemetry_aws::xray_exporter::daemon_client::XrayDaemonClient;
 use opentelemetry_aws::xray_exporter::{SegmentTranslator, XrayExporter};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use tracing::level_filters::LevelFilter;
+use tracing::subscriber::Interest;
 use tracing::{Level, Metadata, Span, Subscriber};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::Layer;
-use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::filter::DynFilterFn;
 use tracing_subscriber::registry::LookupSpan;
 
 /// Set once a trace layer exists: the request layer skips all trace work until then.
@@ -32,6 +41,31 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 
 pub(crate) fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
+}
+
+thread_local! {
+    /// Set while a sampled invocation's code runs on this thread.
+    static SAMPLED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the code running now belongs to a sampled invocation.
+fn sampled_now() -> bool {
+    SAMPLED.get()
+}
+
+/// Runs `f` as part of a sampled invocation when `sampled`.
+pub(crate) fn in_scope<T>(sampled: bool, f: impl FnOnce() -> T) -> T {
+    if !sampled {
+        return f();
+    }
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SAMPLED.set(self.0);
+        }
+    }
+    let _restore = Restore(SAMPLED.replace(true));
+    f()
 }
 
 /// Span fields that become X-Ray annotations (searchable in the console, and how the
@@ -89,35 +123,46 @@ where
         // Parents come from the tracing span tree; no OpenTelemetry context to attach on
         // every enter.
         .with_context_activation(false)
-        .with_filter(filter_fn(traced)))
+        .with_filter(
+            DynFilterFn::new(|meta, _| sampled_now() && (meta.is_span() || is_error(meta)))
+                .with_callsite_filter(|meta| {
+                    if traceable(meta) {
+                        Interest::sometimes()
+                    } else {
+                        Interest::never()
+                    }
+                })
+                .with_max_level_hint(LevelFilter::INFO),
+        ))
 }
 
-fn traced(meta: &Metadata<'_>) -> bool {
+fn is_error(meta: &Metadata<'_>) -> bool {
+    *meta.level() == Level::ERROR
+}
+
+/// Call sites whose spans (or, for ERROR events, marks) can reach a trace.
+fn traceable(meta: &Metadata<'_>) -> bool {
     if meta.is_span() {
         *meta.level() <= Level::INFO && !meta.target().starts_with("lambda_runtime")
     } else {
-        *meta.level() == Level::ERROR
+        is_error(meta)
     }
 }
 
-/// Makes `span` (the invocation's) a child of the trace in `header`
-/// (`Root=…;Parent=…;Sampled=…`). Without a header, or not sampled, nothing is sent.
-pub(crate) fn join(span: &Span, header: Option<&str>) {
-    let from_env;
-    let header = match header {
-        Some(h) => h,
-        None => {
-            // Lambda sets it per invocation; the twin passes the header in the context.
-            from_env = std::env::var("_X_AMZN_TRACE_ID").ok();
-            match from_env.as_deref() {
-                Some(h) => h,
-                None => return,
-            }
-        }
-    };
-    if let Some(parent) = span_context_from_str(header) {
-        let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(parent));
-    }
+/// The parent of an invocation's spans, from its trace header (`Root=…;Parent=…;Sampled=…`),
+/// else `_X_AMZN_TRACE_ID` (Lambda's, per invocation; the twin passes the header in the
+/// context instead). `None` when there is none or it is not sampled: then nothing is sent.
+pub(crate) fn sampled_parent(header: Option<&str>) -> Option<SpanContext> {
+    let parent = match header {
+        Some(h) => span_context_from_str(h),
+        None => span_context_from_str(&std::env::var("_X_AMZN_TRACE_ID").ok()?),
+    }?;
+    parent.is_sampled().then_some(parent)
+}
+
+/// Makes `span` (the invocation's, created in a sampled scope) a child of `parent`.
+pub(crate) fn join(span: &Span, parent: SpanContext) {
+    let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(parent));
 }
 
 /// Marks the invocation's subsegment with its HTTP status: 4xx as an error, 429 as a
@@ -156,7 +201,7 @@ pub fn aws_span(service: &'static str, operation: &'static str, resource: &str) 
         aws.operation = operation,
         aws.resource = resource,
     );
-    if enabled() && service == "DynamoDB" {
+    if sampled_now() && service == "DynamoDB" {
         // X-Ray shows `aws.table_name` for DynamoDB; set on the trace only, not on log lines.
         span.set_attribute("aws.table.name", resource.to_owned());
     }
@@ -166,7 +211,7 @@ pub fn aws_span(service: &'static str, operation: &'static str, resource: &str) 
 /// Marks an AWS call's span as failed: `Some(429)` (or another 4xx) as a throttle or an
 /// error, anything else as a fault. The status is the service's HTTP status when known.
 pub fn aws_call_failed(span: &Span, http_status: Option<u16>) {
-    if enabled() {
+    if sampled_now() {
         record_status(span, http_status.or(Some(500)));
     }
 }

@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 use tower::ServiceExt;
 
 use crate::auth::{JwtAuthorizer, claims_as_strings};
+use crate::xray_daemon::XrayDaemon;
 use access_log::{AccessLog, dash};
 use payload::EventContext;
 use routes::{Auth, Function, RouteTable};
@@ -42,6 +43,8 @@ pub struct Gateway {
     pub items: FunctionHost,
     pub account_id: String,
     pub api_id: String,
+    /// Where the function segment of each invocation is kept, as Lambda writes it on AWS.
+    pub xray: XrayDaemon,
 }
 
 /// API Gateway's own answers: `{"message": "..."}` with the status.
@@ -201,7 +204,7 @@ impl Gateway {
             Function::Items => &self.items,
         };
         let started = Instant::now();
-        let result = invoke(function, event.to_string(), received).await;
+        let result = invoke(function, event.to_string(), received, &self.xray).await;
         let latency = started.elapsed();
         match result {
             Ok(response) => {
@@ -229,15 +232,72 @@ impl Gateway {
     }
 }
 
+/// The `AWS::Lambda::Function` segment Lambda writes for an invocation, kept when the
+/// invocation ends (however it ends): the parent of the handler's own subsegments.
+struct FunctionSegment<'a> {
+    xray: &'a XrayDaemon,
+    name: String,
+    id: String,
+    trace_id: String,
+    start: f64,
+}
+
+fn epoch_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl<'a> FunctionSegment<'a> {
+    fn open(xray: &'a XrayDaemon, function: &FunctionHost, header: &str) -> Option<Self> {
+        let field = |key: &str| {
+            header
+                .split(';')
+                .find_map(|p| p.strip_prefix(key))
+                .map(str::to_owned)
+        };
+        Some(Self {
+            xray,
+            name: function
+                .arn
+                .rsplit(':')
+                .next()
+                .unwrap_or(&function.name)
+                .to_owned(),
+            id: field("Parent=")?,
+            trace_id: field("Root=")?,
+            start: epoch_seconds(),
+        })
+    }
+}
+
+impl Drop for FunctionSegment<'_> {
+    fn drop(&mut self) {
+        let doc = serde_json::json!({
+            "name": self.name,
+            "id": self.id,
+            "trace_id": self.trace_id,
+            "start_time": self.start,
+            "end_time": epoch_seconds(),
+            "origin": "AWS::Lambda::Function",
+        });
+        if let Err(err) = self.xray.insert(doc) {
+            tracing::warn!(error = ?err, "function segment not kept");
+        }
+    }
+}
+
 /// One Lambda invocation: parse the event as the runtime does, attach the Lambda context, run
 /// the handler in its own task (a panic fails the invocation, not the twin) within its timeout.
 async fn invoke(
     function: &FunctionHost,
     event: String,
     received: OffsetDateTime,
+    xray: &XrayDaemon,
 ) -> Result<Response, String> {
     let request = lambda_http::request::from_str(&event).map_err(|e| format!("event: {e}"))?;
     let trace = payload::new_trace_header(received);
+    let _segment = FunctionSegment::open(xray, function, &trace);
     let deadline = (received + function.timeout).unix_timestamp_nanos() / 1_000_000;
     let mut context = lambda_http::Context::default();
     context.request_id = uuid::Uuid::new_v4().to_string();

@@ -237,3 +237,44 @@ async fn gateway_answers_like_api_gateway() {
         "{headers}"
     );
 }
+
+#[tokio::test]
+async fn a_request_s_trace_is_read_back_by_its_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let twin = TwinProcess::start_in(dir.path(), &[]);
+    let alice = twin.token("alice").await;
+    let reply = twin.create(&alice, &json!({"name": "traced"})).await;
+    let request_id = reply.header("apigw-requestid").unwrap().to_owned();
+    // Segments arrive over UDP: give the daemon a moment.
+    let mut trace = serde_json::Value::Null;
+    for _ in 0..50 {
+        let r = twin
+            .client
+            .get(&format!("/_twin/traces/{}", urlencode(&request_id)), &[])
+            .await
+            .unwrap();
+        if r.status == 200
+            && r.json()["segments"]
+                .as_array()
+                .is_some_and(|s| s.len() >= 2)
+        {
+            trace = r.json();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let segments = trace["segments"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no trace for {request_id}"));
+    let function = segments
+        .iter()
+        .find(|s| s["origin"] == "AWS::Lambda::Function")
+        .expect("the function segment");
+    assert_eq!(function["name"], "items-api-items");
+    let handler = segments
+        .iter()
+        .find(|s| s["parent_id"] == function["id"])
+        .expect("a subsegment of the function");
+    assert_eq!(handler["trace_id"], function["trace_id"]);
+    assert!(trace["trace_id"].as_str().unwrap().starts_with("1-"));
+}
