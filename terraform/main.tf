@@ -112,5 +112,9 @@ module "observability" {
     item_created_rule = module.events.item_created_rule_name
     archive_log_group = module.events.archive_log_group_name
     metrics_namespace = var.metrics_namespace
+    items_log_group   = module.functions.functions.items.log_group
+    public_log_group  = module.functions.functions.public.log_group
+    access_log_group  = module.api.access_log_group_name
+    items_timeout_ms  = tostring(var.lambda_timeout_seconds * 1000)
   }
 }

@@ -221,13 +221,12 @@ variable "alarm_email" {
 }
 
 variable "runbook_base_url" {
-  description = "URL that runbook paths are appended to in alarm descriptions (the deploy workflow gives the commit's GitHub URL); null: repository paths."
+  description = "URL of the repository's files that runbook paths are appended to, in alarms and dashboards (e.g. https://github.com/OWNER/REPO/blob/main; the deploy workflow gives the deployed commit's)."
   type        = string
-  default     = null
 
   validation {
-    condition     = var.runbook_base_url == null || startswith(coalesce(var.runbook_base_url, "-"), "https://")
-    error_message = "runbook_base_url is an https URL, or null."
+    condition     = can(regex("^https://[^ ]+[^/ ]$", var.runbook_base_url))
+    error_message = "runbook_base_url is an https URL without a trailing slash."
   }
 }
 

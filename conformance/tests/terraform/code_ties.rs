@@ -73,7 +73,10 @@ fn there_is_one_function_per_lambda_binary() {
             bins.insert(name.trim_matches('"').to_owned());
         }
     }
-    assert_eq!(keys, bins, "functions module keys vs [[bin]] of functions/Cargo.toml");
+    assert_eq!(
+        keys, bins,
+        "functions module keys vs [[bin]] of functions/Cargo.toml"
+    );
 }
 
 #[test]
@@ -83,7 +86,10 @@ fn the_functions_are_provided_al2023_bootstrap_zips_with_active_tracing() {
     let function = block(&body, "resource", &["aws_lambda_function", "function"]).body();
     assert_eq!(string(attr(function, "runtime")), "provided.al2023");
     assert_eq!(string(attr(function, "handler")), "bootstrap");
-    assert_eq!(source(attr(function, "architectures")), "[var.architecture]");
+    assert_eq!(
+        source(attr(function, "architectures")),
+        "[var.architecture]"
+    );
     assert_eq!(default_of(&dir, "architecture"), Some(Value::from("arm64")));
     assert_eq!(
         source(attr(function, "filename")),
@@ -108,7 +114,10 @@ fn the_function_timeout_and_secret_ttl_defaults_are_the_code_s() {
     let dir = module_dir("functions");
     let twin_timeout = ServeArgs::default().function_timeout as f64;
     assert_eq!(default_number(&dir, "timeout"), twin_timeout);
-    assert_eq!(default_number(&terraform_dir(), "lambda_timeout_seconds"), twin_timeout);
+    assert_eq!(
+        default_number(&terraform_dir(), "lambda_timeout_seconds"),
+        twin_timeout
+    );
     assert_eq!(
         default_number(&dir, "config_secret_ttl_seconds"),
         DEFAULT_TTL.as_secs() as f64
@@ -139,11 +148,23 @@ fn the_table_keys_are_the_adapter_s_attributes() {
 
     let ttl = block(table, "ttl", &[]).body();
     assert_eq!(string(attr(ttl, "attribute_name")), "expires_at");
-    for item_attribute in [attr::OWNER, attr::ID, attr::NAME, attr::DESCRIPTION, attr::CREATED_AT] {
-        assert_ne!(item_attribute, "expires_at", "items never set the TTL attribute");
+    for item_attribute in [
+        attr::OWNER,
+        attr::ID,
+        attr::NAME,
+        attr::DESCRIPTION,
+        attr::CREATED_AT,
+    ] {
+        assert_ne!(
+            item_attribute, "expires_at",
+            "items never set the TTL attribute"
+        );
     }
     let text = read(&dir.join("main.tf"));
-    assert!(text.contains("Idempotency records"), "the TTL attribute's purpose is said");
+    assert!(
+        text.contains("Idempotency records"),
+        "the TTL attribute's purpose is said"
+    );
     let pitr = block(table, "point_in_time_recovery", &[]).body();
     assert_eq!(attr(pitr, "enabled"), &Expression::Bool(true));
 }
@@ -159,7 +180,10 @@ fn the_rule_reads_the_twin_s_event_pattern_file() {
     };
     assert_eq!(call.name.name.as_str(), "file");
     let path = source(&call.args[0]);
-    assert_eq!(path, "\"${local.repository_root}/events/item-created.rule.json\"");
+    assert_eq!(
+        path,
+        "\"${local.repository_root}/events/item-created.rule.json\""
+    );
     assert_eq!(
         source(&local(&root, "repository_root")),
         "\"${path.root}/..\""
@@ -177,8 +201,16 @@ fn the_rule_reads_the_twin_s_event_pattern_file() {
     );
 
     let module = module_body(&module_dir("events"));
-    let rule = block(&module, "resource", &["aws_cloudwatch_event_rule", "item_created"]).body();
-    assert_eq!(source(attr(rule, "event_pattern")), "var.item_created_pattern");
+    let rule = block(
+        &module,
+        "resource",
+        &["aws_cloudwatch_event_rule", "item_created"],
+    )
+    .body();
+    assert_eq!(
+        source(attr(rule, "event_pattern")),
+        "var.item_created_pattern"
+    );
 }
 
 fn route_table() -> Vec<(String, String, String)> {
@@ -199,7 +231,11 @@ fn route_table() -> Vec<(String, String, String)> {
 fn the_api_has_exactly_the_router_s_routes_with_their_authorization() {
     let mut expected: BTreeSet<(String, String, String)> = BTreeSet::new();
     for (method, path) in routes::PUBLIC {
-        let function = if *path == "/public" { "public" } else { "items" };
+        let function = if *path == "/public" {
+            "public"
+        } else {
+            "items"
+        };
         expected.insert((format!("{method} {path}"), function.into(), "NONE".into()));
     }
     for (method, path) in routes::JWT {
@@ -215,21 +251,32 @@ fn the_api_has_exactly_the_router_s_routes_with_their_authorization() {
 
     let body = module_body(&module_dir("api"));
     let route = block(&body, "resource", &["aws_apigatewayv2_route", "route"]).body();
-    assert_eq!(source(attr(route, "authorization_type")), "each.value.authorization");
+    assert_eq!(
+        source(attr(route, "authorization_type")),
+        "each.value.authorization"
+    );
     assert_eq!(
         source(attr(route, "authorizer_id")),
         "each.value.authorization == \"JWT\" ? aws_apigatewayv2_authorizer.jwt.id : null"
     );
     let authorizer = block(&body, "resource", &["aws_apigatewayv2_authorizer", "jwt"]).body();
     assert_eq!(string(attr(authorizer, "authorizer_type")), "JWT");
-    assert_eq!(strings(attr(authorizer, "identity_sources")), ["$request.header.Authorization"]);
+    assert_eq!(
+        strings(attr(authorizer, "identity_sources")),
+        ["$request.header.Authorization"]
+    );
 }
 
 #[test]
 fn stage_throttling_defaults_are_the_twin_s_and_always_set() {
     let twin = ServeArgs::default();
     for dir in [terraform_dir(), module_dir("api")] {
-        assert_eq!(default_number(&dir, "throttle_rate"), twin.throttle_rate, "{}", dir.display());
+        assert_eq!(
+            default_number(&dir, "throttle_rate"),
+            twin.throttle_rate,
+            "{}",
+            dir.display()
+        );
         assert_eq!(
             default_number(&dir, "throttle_burst"),
             f64::from(twin.throttle_burst),
@@ -245,9 +292,18 @@ fn stage_throttling_defaults_are_the_twin_s_and_always_set() {
     let body = module_body(&module_dir("api"));
     let stage = block(&body, "resource", &["aws_apigatewayv2_stage", "default"]).body();
     let settings = block(stage, "default_route_settings", &[]).body();
-    assert_eq!(source(attr(settings, "throttling_rate_limit")), "var.throttle_rate");
-    assert_eq!(source(attr(settings, "throttling_burst_limit")), "var.throttle_burst");
-    assert_eq!(attr(settings, "detailed_metrics_enabled"), &Expression::Bool(true));
+    assert_eq!(
+        source(attr(settings, "throttling_rate_limit")),
+        "var.throttle_rate"
+    );
+    assert_eq!(
+        source(attr(settings, "throttling_burst_limit")),
+        "var.throttle_burst"
+    );
+    assert_eq!(
+        attr(settings, "detailed_metrics_enabled"),
+        &Expression::Bool(true)
+    );
     assert!(
         blocks(stage, "route_settings", &[]).next().is_none(),
         "per-route settings would need their own limits"
@@ -285,7 +341,11 @@ fn the_access_log_keys_are_the_twin_s() {
     let terraform: BTreeSet<String> = entries.iter().map(|(k, _)| k.clone()).collect();
     assert_eq!(terraform, twin);
     for (key, value) in &entries {
-        assert!(string(value).starts_with("$context."), "{key}: {}", source(value));
+        assert!(
+            string(value).starts_with("$context."),
+            "{key}: {}",
+            source(value)
+        );
     }
     let by_key = |k: &str| string(object_field(&format, k)).to_owned();
     assert_eq!(by_key("requestId"), "$context.requestId");
@@ -295,7 +355,10 @@ fn the_access_log_keys_are_the_twin_s() {
     let body = module_body(&module_dir("api"));
     let stage = block(&body, "resource", &["aws_apigatewayv2_stage", "default"]).body();
     let logs = block(stage, "access_log_settings", &[]).body();
-    assert_eq!(source(attr(logs, "format")), "jsonencode(local.access_log_format)");
+    assert_eq!(
+        source(attr(logs, "format")),
+        "jsonencode(local.access_log_format)"
+    );
 }
 
 #[test]
@@ -319,10 +382,17 @@ fn default_names_are_the_twin_s() {
 
     // …and the modules are given these names.
     let body = module_body(&root);
-    let given = |module: &str, arg: &str| source(attr(block(&body, "module", &[module]).body(), arg));
+    let given =
+        |module: &str, arg: &str| source(attr(block(&body, "module", &[module]).body(), arg));
     assert_eq!(given("events", "bus_name"), "local.names.event_bus");
-    assert_eq!(given("events", "item_created_rule_name"), "local.names.item_created_rule");
-    assert_eq!(given("events", "archive_log_group_name"), "local.names.archive_log_group");
+    assert_eq!(
+        given("events", "item_created_rule_name"),
+        "local.names.item_created_rule"
+    );
+    assert_eq!(
+        given("events", "archive_log_group_name"),
+        "local.names.archive_log_group"
+    );
     assert_eq!(given("data", "table_name"), "local.names.items_table");
     assert_eq!(given("config", "secret_name"), "local.names.config_secret");
 }
@@ -339,7 +409,10 @@ fn the_generated_secret_is_a_valid_secret_document() {
     let document = local(&dir, "initial_document");
 
     let key_bytes = default_number(&dir, "key_bytes");
-    assert!(key_bytes >= MIN_SECRET_BYTES as f64, "key_bytes default {key_bytes}");
+    assert!(
+        key_bytes >= MIN_SECRET_BYTES as f64,
+        "key_bytes default {key_bytes}"
+    );
     let body = module_body(&dir);
     let random = block(&body, "resource", &["random_bytes", "cursor_key"]).body();
     assert_eq!(source(attr(random, "length")), "var.key_bytes");
@@ -353,7 +426,10 @@ fn the_generated_secret_is_a_valid_secret_document() {
     let mut random_bytes = hcl::Map::new();
     random_bytes.insert("cursor_key".to_owned(), Value::Object(cursor_key));
     ctx.declare_var("random_bytes", Value::Object(random_bytes));
-    ctx.declare_func("jsonencode", FuncDef::builder().param(ParamType::Any).build(jsonencode));
+    ctx.declare_func(
+        "jsonencode",
+        FuncDef::builder().param(ParamType::Any).build(jsonencode),
+    );
     let json = match document.evaluate(&ctx).expect("the document evaluates") {
         Value::String(s) => s,
         other => panic!("not a string: {other:?}"),
@@ -362,6 +438,14 @@ fn the_generated_secret_is_a_valid_secret_document() {
     assert_eq!(parsed.cursor_keys.len(), 1);
     SecretDocument::parse(&json).expect("a document the functions accept");
 
-    let version = block(&body, "resource", &["aws_secretsmanager_secret_version", "initial"]).body();
-    assert_eq!(source(attr(version, "secret_string")), "local.initial_document");
+    let version = block(
+        &body,
+        "resource",
+        &["aws_secretsmanager_secret_version", "initial"],
+    )
+    .body();
+    assert_eq!(
+        source(attr(version, "secret_string")),
+        "local.initial_document"
+    );
 }

@@ -66,11 +66,19 @@ fn every_variable_is_typed_and_described_and_every_output_described() {
     for dir in module_dirs() {
         for (name, var) in variables(&dir) {
             let body = var.body();
-            assert!(try_attr(body, "type").is_some(), "{}: variable {name} has no type", dir.display());
+            assert!(
+                try_attr(body, "type").is_some(),
+                "{}: variable {name} has no type",
+                dir.display()
+            );
             let description = try_attr(body, "description")
                 .map(|d| string(d).to_owned())
                 .unwrap_or_default();
-            assert!(!description.is_empty(), "{}: variable {name} has no description", dir.display());
+            assert!(
+                !description.is_empty(),
+                "{}: variable {name} has no description",
+                dir.display()
+            );
             for validation in blocks(body, "validation", &[]) {
                 assert!(try_attr(validation.body(), "condition").is_some());
                 assert!(try_attr(validation.body(), "error_message").is_some());
@@ -100,7 +108,11 @@ fn module_calls_match_the_modules_variables_and_outputs() {
             let name = label_strs(call)[0].to_owned();
             let source_path = string(attr(call.body(), "source"));
             let module = dir.join(source_path);
-            assert!(module.is_dir(), "module {name}: no folder {}", module.display());
+            assert!(
+                module.is_dir(),
+                "module {name}: no folder {}",
+                module.display()
+            );
             let declared = variables(&module);
             let given: BTreeSet<String> = call
                 .body()
@@ -109,11 +121,17 @@ fn module_calls_match_the_modules_variables_and_outputs() {
                 .filter(|k| !META.contains(&k.as_str()))
                 .collect();
             for arg in &given {
-                assert!(declared.contains_key(arg), "module {name}: no variable {arg} in {source_path}");
+                assert!(
+                    declared.contains_key(arg),
+                    "module {name}: no variable {arg} in {source_path}"
+                );
             }
             for (var, block) in &declared {
                 if try_attr(block.body(), "default").is_none() {
-                    assert!(given.contains(var), "module {name}: required variable {var} not given");
+                    assert!(
+                        given.contains(var),
+                        "module {name}: required variable {var} not given"
+                    );
                 }
             }
             let outputs: BTreeSet<String> = blocks(&module_body(&module), "output", &[])
@@ -121,12 +139,19 @@ fn module_calls_match_the_modules_variables_and_outputs() {
                 .collect();
             let used = words_after(&code, &format!("module.{name}."));
             for output in &used {
-                assert!(outputs.contains(output), "module.{name}.{output}: no such output in {source_path}");
+                assert!(
+                    outputs.contains(output),
+                    "module.{name}.{output}: no such output in {source_path}"
+                );
             }
             called.insert(name);
         }
         for used in words_after(&code, "module.") {
-            assert!(called.contains(&used), "{}: module.{used} is not called", dir.display());
+            assert!(
+                called.contains(&used),
+                "{}: module.{used} is not called",
+                dir.display()
+            );
         }
     }
 }
@@ -138,11 +163,19 @@ fn references_to_variables_locals_and_resources_resolve() {
         let body = module_body(&dir);
         let declared_vars: BTreeSet<String> = variables(&dir).into_keys().collect();
         for var in words_after(&code, "var.") {
-            assert!(declared_vars.contains(&var), "{}: var.{var} is not declared", dir.display());
+            assert!(
+                declared_vars.contains(&var),
+                "{}: var.{var} is not declared",
+                dir.display()
+            );
         }
         let declared_locals: BTreeSet<String> = locals(&dir).into_keys().collect();
         for name in words_after(&code, "local.") {
-            assert!(declared_locals.contains(&name), "{}: local.{name} is not defined", dir.display());
+            assert!(
+                declared_locals.contains(&name),
+                "{}: local.{name} is not defined",
+                dir.display()
+            );
         }
         let resources: BTreeSet<String> = blocks(&body, "resource", &[])
             .map(|b| label_strs(b).join("."))
@@ -153,7 +186,11 @@ fn references_to_variables_locals_and_resources_resolve() {
         for name in words_after(&code, "data.") {
             let refs = words_after(&code, &format!("data.{name}."));
             for r in refs {
-                assert!(data.contains(&format!("{name}.{r}")), "{}: data.{name}.{r} is not declared", dir.display());
+                assert!(
+                    data.contains(&format!("{name}.{r}")),
+                    "{}: data.{name}.{r} is not declared",
+                    dir.display()
+                );
             }
         }
         for prefix in ["aws_", "random_"] {
@@ -177,7 +214,13 @@ fn every_log_group_keeps_its_logs_seven_days() {
         let body = module_body(&dir);
         for group in blocks(&body, "resource", &["aws_cloudwatch_log_group"]) {
             let retention = source(attr(group.body(), "retention_in_days"));
-            assert_eq!(retention, "var.log_retention_days", "{}: {:?}", dir.display(), label_strs(group));
+            assert_eq!(
+                retention,
+                "var.log_retention_days",
+                "{}: {:?}",
+                dir.display(),
+                label_strs(group)
+            );
         }
         if variables(&dir).contains_key("log_retention_days") {
             assert_eq!(
@@ -210,8 +253,14 @@ fn the_state_backend_is_s3_with_its_own_lock_file() {
         let terraform = block(&body, "terraform", &[]).body();
         let backend = block(terraform, "backend", &["s3"]).body();
         assert_eq!(attr(backend, "use_lockfile"), &hcl::Expression::Bool(true));
-        assert!(try_attr(backend, "bucket").is_none(), "the bucket is given at init");
-        assert!(try_attr(backend, "key").is_none(), "the key is given at init");
+        assert!(
+            try_attr(backend, "bucket").is_none(),
+            "the bucket is given at init"
+        );
+        assert!(
+            try_attr(backend, "key").is_none(),
+            "the key is given at init"
+        );
     }
 }
 
@@ -225,8 +274,20 @@ fn every_module_pins_the_same_providers() {
         let providers = block(terraform, "required_providers", &[]).body();
         for a in providers.attributes() {
             let value = eval_with_defaults(&dir, a.expr());
-            let field = |k: &str| value.as_object().and_then(|o| o.get(k)).and_then(Value::as_str).unwrap_or("").to_owned();
-            versions.insert(format!("{} {} {}", a.key(), field("source"), field("version")));
+            let field = |k: &str| {
+                value
+                    .as_object()
+                    .and_then(|o| o.get(k))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            versions.insert(format!(
+                "{} {} {}",
+                a.key(),
+                field("source"),
+                field("version")
+            ));
         }
     }
     assert_eq!(

@@ -27,9 +27,21 @@ fn statement_texts(path: &Path) -> BTreeMap<String, String> {
             }
             let sid = block
                 .iter()
-                .find_map(|l| l.trim().strip_prefix("sid").map(|rest| rest.trim_start_matches([' ', '=']).trim_matches('"').to_owned()))
-                .unwrap_or_else(|| panic!("{}:{}: a statement without a sid", path.display(), i + 1));
-            assert!(out.insert(sid.clone(), block.join("\n")).is_none(), "{}: sid {sid} twice", path.display());
+                .find_map(|l| {
+                    l.trim().strip_prefix("sid").map(|rest| {
+                        rest.trim_start_matches([' ', '='])
+                            .trim_matches('"')
+                            .to_owned()
+                    })
+                })
+                .unwrap_or_else(|| {
+                    panic!("{}:{}: a statement without a sid", path.display(), i + 1)
+                });
+            assert!(
+                out.insert(sid.clone(), block.join("\n")).is_none(),
+                "{}: sid {sid} twice",
+                path.display()
+            );
             i += block.len();
         } else {
             i += 1;
@@ -55,10 +67,19 @@ fn statements() -> Vec<Statement> {
             for statement in blocks(doc.body(), "statement", &[]) {
                 let s = statement.body();
                 for forbidden in ["not_actions", "not_resources", "not_principals"] {
-                    assert!(try_attr(s, forbidden).is_none(), "{}: {forbidden}", file.display());
+                    assert!(
+                        try_attr(s, forbidden).is_none(),
+                        "{}: {forbidden}",
+                        file.display()
+                    );
                 }
                 if let Some(effect) = try_attr(s, "effect") {
-                    assert_eq!(string(effect), "Allow", "{}: only Allow statements", file.display());
+                    assert_eq!(
+                        string(effect),
+                        "Allow",
+                        "{}: only Allow statements",
+                        file.display()
+                    );
                 }
                 let sid = string(attr(s, "sid")).to_owned();
                 let list = |key: &str| -> Vec<String> {
@@ -70,14 +91,21 @@ fn statements() -> Vec<Statement> {
                 };
                 out.push(Statement {
                     file: file.display().to_string(),
-                    text: texts.get(&sid).cloned().unwrap_or_else(|| panic!("{}: no text for {sid}", file.display())),
+                    text: texts
+                        .get(&sid)
+                        .cloned()
+                        .unwrap_or_else(|| panic!("{}: no text for {sid}", file.display())),
                     actions: list("actions"),
                     resources: list("resources"),
                     sid,
                 });
                 for principals in blocks(s, "principals", &[]) {
                     let ids = source(attr(principals.body(), "identifiers"));
-                    assert!(!ids.contains("\"*\""), "{}: a wildcard principal", file.display());
+                    assert!(
+                        !ids.contains("\"*\""),
+                        "{}: a wildcard principal",
+                        file.display()
+                    );
                 }
             }
         }
@@ -90,7 +118,12 @@ fn statements() -> Vec<Statement> {
 fn no_wildcard_actions_and_wildcard_resources_only_with_a_reason() {
     for s in statements() {
         for action in &s.actions {
-            assert!(!action.contains('*'), "{} {}: wildcard action {action}", s.file, s.sid);
+            assert!(
+                !action.contains('*'),
+                "{} {}: wildcard action {action}",
+                s.file,
+                s.sid
+            );
         }
         if s.resources.iter().any(|r| r == "\"*\"") {
             let comment = s.text.lines().any(|l| l.trim_start().starts_with('#'));
@@ -113,24 +146,52 @@ fn the_items_role_allows_exactly_what_its_adapters_call() {
         .collect();
     let check = |sid: &str, actions: &[&str], resources: &[&str]| {
         let s = &by_sid[sid];
-        let quoted = |v: &[&str]| v.iter().map(|a| format!("\"{a}\"")).collect::<BTreeSet<_>>();
-        assert_eq!(s.actions.iter().cloned().collect::<BTreeSet<_>>(), quoted(actions), "{sid}");
+        let quoted = |v: &[&str]| {
+            v.iter()
+                .map(|a| format!("\"{a}\""))
+                .collect::<BTreeSet<_>>()
+        };
+        assert_eq!(
+            s.actions.iter().cloned().collect::<BTreeSet<_>>(),
+            quoted(actions),
+            "{sid}"
+        );
         assert_eq!(
             s.resources.iter().cloned().collect::<BTreeSet<_>>(),
-            resources.iter().map(|r| r.to_string()).collect::<BTreeSet<_>>(),
+            resources
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<BTreeSet<_>>(),
             "{sid}"
         );
     };
-    check("ItemsTable", &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], &["var.table_arn"]);
+    check(
+        "ItemsTable",
+        &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+        &["var.table_arn"],
+    );
     check("ItemEvents", &["events:PutEvents"], &["var.event_bus_arn"]);
-    check("ConfigSecret", &["secretsmanager:GetSecretValue"], &["var.config_secret_arn"]);
-    check("Traces", &["xray:PutTelemetryRecords", "xray:PutTraceSegments"], &["\"*\""]);
+    check(
+        "ConfigSecret",
+        &["secretsmanager:GetSecretValue"],
+        &["var.config_secret_arn"],
+    );
+    check(
+        "Traces",
+        &["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+        &["\"*\""],
+    );
     check(
         "OwnLogGroup",
         &["logs:CreateLogStream", "logs:PutLogEvents"],
         &["\"${aws_cloudwatch_log_group.function[each.key].arn}:*\""],
     );
-    assert_eq!(by_sid.len(), 5, "no other statement in the functions' roles");
+    check("LambdaAssumes", &["sts:AssumeRole"], &[]);
+    assert_eq!(
+        by_sid.len(),
+        6,
+        "no other statement in the functions' roles"
+    );
 
     // Only the items function gets the items statements.
     let body = module_body(&module_dir("functions"));
@@ -156,7 +217,10 @@ fn the_deploy_role_trusts_one_repository_environment_and_cannot_change_itself() 
             let b = c.body();
             (
                 string(attr(b, "variable")).to_owned(),
-                (string(attr(b, "test")).to_owned(), source(attr(b, "values"))),
+                (
+                    string(attr(b, "test")).to_owned(),
+                    source(attr(b, "values")),
+                ),
             )
         })
         .collect();
@@ -166,7 +230,10 @@ fn the_deploy_role_trusts_one_repository_environment_and_cannot_change_itself() 
     );
     assert_eq!(
         conditions["token.actions.githubusercontent.com:aud"],
-        ("StringEquals".to_owned(), "[\"sts.amazonaws.com\"]".to_owned())
+        (
+            "StringEquals".to_owned(),
+            "[\"sts.amazonaws.com\"]".to_owned()
+        )
     );
     // The roles the deploy role manages end in -function; its own name may not.
     let arns = local(&dir, "arn");

@@ -67,7 +67,11 @@ pub fn label_strs(block: &Block) -> Vec<&str> {
 }
 
 /// The blocks `ident "labels[0]" "labels[1]" {…}` of a body (labels may be a prefix).
-pub fn blocks<'a>(body: &'a Body, ident: &'a str, labels: &'a [&'a str]) -> impl Iterator<Item = &'a Block> + 'a {
+pub fn blocks<'a>(
+    body: &'a Body,
+    ident: &'a str,
+    labels: &'a [&'a str],
+) -> impl Iterator<Item = &'a Block> + 'a {
     body.blocks()
         .filter(move |b| b.identifier() == ident && label_strs(b).starts_with(labels))
 }
@@ -77,7 +81,10 @@ pub fn block<'a>(body: &'a Body, ident: &'a str, labels: &'a [&'a str]) -> &'a B
     let first = found
         .next()
         .unwrap_or_else(|| panic!("no block {ident} {labels:?}"));
-    assert!(found.next().is_none(), "more than one block {ident} {labels:?}");
+    assert!(
+        found.next().is_none(),
+        "more than one block {ident} {labels:?}"
+    );
     first
 }
 
@@ -89,9 +96,16 @@ pub fn try_attr<'a>(body: &'a Body, key: &str) -> Option<&'a Expression> {
     body.attributes().find(|a| a.key() == key).map(|a| a.expr())
 }
 
-/// An expression as Terraform source text (hcl-rs's formatting), to compare references.
+/// An expression as Terraform source text on one line (hcl-rs's formatting, lines joined), to
+/// compare references.
 pub fn source(expr: &Expression) -> String {
-    hcl::format::to_string(expr).expect("an expression formats")
+    let text = hcl::format::to_string(expr).expect("an expression formats");
+    text.lines()
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("[ ", "[")
+        .replace(" ]", "]")
 }
 
 pub fn key_str(key: &ObjectKey) -> String {
@@ -179,7 +193,10 @@ pub fn default_of(dir: &Path, name: &str) -> Option<Value> {
 pub fn default_number(dir: &Path, name: &str) -> f64 {
     match default_of(dir, name) {
         Some(Value::Number(n)) => n.as_f64().expect("a finite number"),
-        other => panic!("variable {name} in {} has no number default: {other:?}", dir.display()),
+        other => panic!(
+            "variable {name} in {} has no number default: {other:?}",
+            dir.display()
+        ),
     }
 }
 

@@ -1,12 +1,17 @@
 //! The deploy workflow and the observability files: pinned actions, OIDC and no stored keys,
 //! the zips Terraform points at, and a runbook for every alarm.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use crate::support::*;
 
 fn workflow(name: &str) -> String {
-    read(&conformance::repo_root().join(".github/workflows").join(name))
+    read(
+        &conformance::repo_root()
+            .join(".github/workflows")
+            .join(name),
+    )
 }
 
 fn workflows() -> Vec<(PathBuf, String)> {
@@ -31,14 +36,20 @@ fn every_action_is_pinned_to_a_commit() {
             let Some(uses) = line.trim().trim_start_matches("- ").strip_prefix("uses: ") else {
                 continue;
             };
-            let (action, rest) = uses.split_once('@').unwrap_or_else(|| panic!("{}: {uses}", path.display()));
+            let (action, rest) = uses
+                .split_once('@')
+                .unwrap_or_else(|| panic!("{}: {uses}", path.display()));
             let sha = rest.split_whitespace().next().unwrap_or("");
             assert!(
                 sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit()),
                 "{}: {action} is not pinned to a commit: {rest}",
                 path.display()
             );
-            assert!(rest.contains("# v"), "{}: {action}: say the version in a comment", path.display());
+            assert!(
+                rest.contains("# v"),
+                "{}: {action}: say the version in a comment",
+                path.display()
+            );
         }
     }
 }
@@ -46,7 +57,12 @@ fn every_action_is_pinned_to_a_commit() {
 #[test]
 fn deploying_uses_oidc_and_no_stored_keys() {
     for (path, text) in workflows() {
-        for forbidden in ["aws-access-key-id", "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", "secrets.AWS"] {
+        for forbidden in [
+            "aws-access-key-id",
+            "aws-secret-access-key",
+            "AWS_SECRET_ACCESS_KEY",
+            "secrets.AWS",
+        ] {
             assert!(!text.contains(forbidden), "{}: {forbidden}", path.display());
         }
     }
@@ -74,7 +90,9 @@ fn deploying_uses_oidc_and_no_stored_keys() {
 #[test]
 fn the_workflow_builds_the_zips_terraform_deploys() {
     let deploy = workflow("deploy.yml");
-    assert!(deploy.contains("cargo lambda build --release --arm64 --output-format zip -p functions"));
+    assert!(
+        deploy.contains("cargo lambda build --release --arm64 --output-format zip -p functions")
+    );
     assert!(deploy.contains("path: target/lambda/*/bootstrap.zip"));
     assert!(deploy.contains("path: target/lambda\n"));
     assert!(deploy.contains("working-directory: terraform"));
@@ -98,9 +116,23 @@ fn every_alarm_has_its_runbook() {
         let runbook = alarm["runbook"]
             .as_str()
             .unwrap_or_else(|| panic!("{}: no runbook", path.display()));
-        assert!(runbook.starts_with("runbooks/") && runbook.ends_with(".md"), "{}: {runbook}", path.display());
-        assert!(root.join(runbook).is_file(), "{}: {runbook} does not exist", path.display());
-        for key in ["name", "description", "evaluation_periods", "threshold", "comparison"] {
+        assert!(
+            runbook.starts_with("runbooks/") && runbook.ends_with(".md"),
+            "{}: {runbook}",
+            path.display()
+        );
+        assert!(
+            root.join(runbook).is_file(),
+            "{}: {runbook} does not exist",
+            path.display()
+        );
+        for key in [
+            "name",
+            "description",
+            "evaluation_periods",
+            "threshold",
+            "comparison",
+        ] {
             assert!(alarm.get(key).is_some(), "{}: no {key}", path.display());
         }
         assert!(
@@ -109,4 +141,70 @@ fn every_alarm_has_its_runbook() {
             path.display()
         );
     }
+}
+
+/// The `${name}`s of a template file.
+fn placeholders_in(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let end = after.find('}').expect("a closed ${");
+        out.insert(after[..end].to_owned());
+        rest = &after[end..];
+    }
+    out
+}
+
+#[test]
+fn terraform_fills_every_placeholder_of_the_dashboards_and_alarms() {
+    let root = module_body(&terraform_dir());
+    let call = block(&root, "module", &["observability"]).body();
+    let mut filled: BTreeSet<String> = object(attr(call, "placeholders"))
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    let merged = local(&module_dir("observability"), "placeholders");
+    let hcl::Expression::FuncCall(merge) = &merged else {
+        panic!("local.placeholders is not merge(…): {}", source(&merged));
+    };
+    assert_eq!(source(&merge.args[0]), "var.placeholders");
+    filled.extend(object(&merge.args[1]).into_iter().map(|(k, _)| k));
+    assert_eq!(
+        source(object_field(&merge.args[1], "alarm_prefix")),
+        "var.name"
+    );
+
+    let repo = conformance::repo_root();
+    for dir in ["dashboards", "alarms"] {
+        let Ok(entries) = std::fs::read_dir(repo.join(dir)) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.expect("an entry").path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            for name in placeholders_in(&read(&path)) {
+                assert!(
+                    filled.contains(&name),
+                    "{}: Terraform does not fill ${{{name}}}",
+                    path.display()
+                );
+            }
+        }
+    }
+
+    // Alarms are named <alarm_prefix>-<name>, as the dashboards' alarm ARNs expect.
+    let module = module_body(&module_dir("observability"));
+    let alarm = block(
+        &module,
+        "resource",
+        &["aws_cloudwatch_metric_alarm", "alarm"],
+    )
+    .body();
+    assert_eq!(
+        source(attr(alarm, "alarm_name")),
+        "\"${var.name}-${each.value.name}\""
+    );
 }

@@ -297,10 +297,12 @@ data "aws_iam_policy_document" "deploy" {
       "secretsmanager:DescribeSecret",
       "secretsmanager:GetResourcePolicy",
       "secretsmanager:GetSecretValue",
+      "secretsmanager:ListSecretVersionIds",
       "secretsmanager:PutSecretValue",
       "secretsmanager:TagResource",
       "secretsmanager:UntagResource",
       "secretsmanager:UpdateSecret",
+      "secretsmanager:UpdateSecretVersionStage",
     ]
     resources = [local.arn.secrets]
   }

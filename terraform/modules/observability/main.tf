@@ -5,20 +5,26 @@ data "aws_region" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  # Versioned JSON in the repository, `${placeholders}` filled by templatefile. Either folder may
-  # be empty or absent: fileset then finds nothing and nothing is made.
+  # What this module names itself: alarms are <alarm_prefix>-<name>, and the dashboards link
+  # them (and the runbooks) by these.
+  placeholders = merge(var.placeholders, {
+    alarm_prefix     = var.name
+    runbook_base_url = var.runbook_base_url
+  })
+
+  # Versioned JSON in the repository, placeholders filled by templatefile. Either folder may be
+  # empty or absent: fileset then finds nothing and nothing is made.
   dashboards = {
     for file in fileset(var.dashboards_dir, "*.json") :
-    trimsuffix(file, ".json") => templatefile("${var.dashboards_dir}/${file}", var.placeholders)
+    trimsuffix(file, ".json") => templatefile("${var.dashboards_dir}/${file}", local.placeholders)
   }
 
   alarms = {
     for file in fileset(var.alarms_dir, "*.json") :
-    trimsuffix(file, ".json") => jsondecode(templatefile("${var.alarms_dir}/${file}", var.placeholders))
+    trimsuffix(file, ".json") => jsondecode(templatefile("${var.alarms_dir}/${file}", local.placeholders))
   }
 
-  runbook_prefix = var.runbook_base_url == null ? "" : "${trimsuffix(var.runbook_base_url, "/")}/"
-  region         = data.aws_region.current.region
+  region = data.aws_region.current.region
 }
 
 resource "aws_cloudwatch_dashboard" "dashboard" {
@@ -140,7 +146,7 @@ resource "aws_cloudwatch_metric_alarm" "alarm" {
   for_each = local.alarms
 
   alarm_name          = "${var.name}-${each.value.name}"
-  alarm_description   = "${each.value.description} Runbook: ${local.runbook_prefix}${each.value.runbook}"
+  alarm_description   = "${each.value.description} Runbook: ${var.runbook_base_url}/${each.value.runbook}"
   comparison_operator = each.value.comparison
   evaluation_periods  = each.value.evaluation_periods
   datapoints_to_alarm = try(each.value.datapoints_to_alarm, null)

@@ -24,18 +24,17 @@ variable "repository_root" {
 }
 
 variable "placeholders" {
-  description = "Values of the placeholders in the dashboard and alarm templates (templatefile variables)."
+  description = "Values of the placeholders in the dashboard and alarm templates (templatefile variables), besides alarm_prefix and runbook_base_url, which this module sets."
   type        = map(string)
 }
 
 variable "runbook_base_url" {
-  description = "URL that runbook paths are appended to in alarm descriptions (e.g. https://github.com/OWNER/REPO/blob/COMMIT); null leaves the repository path alone."
+  description = "URL of the repository's files that runbook paths are appended to (e.g. https://github.com/OWNER/REPO/blob/COMMIT): the runbook_base_url placeholder and the alarm descriptions."
   type        = string
-  default     = null
 
   validation {
-    condition     = var.runbook_base_url == null || startswith(coalesce(var.runbook_base_url, "-"), "https://")
-    error_message = "runbook_base_url is an https URL, or null."
+    condition     = can(regex("^https://[^ ]+[^/ ]$", var.runbook_base_url))
+    error_message = "runbook_base_url is an https URL without a trailing slash."
   }
 }
 
