@@ -26,6 +26,14 @@ pub mod limits {
     /// Longest `sub` claim accepted, in bytes (Cognito's are 36-character UUIDs); it is the
     /// table's partition key, which DynamoDB caps at 2048 bytes.
     pub const OWNER_MAX_BYTES: usize = 256;
+    /// `Idempotency-Key`: 1 to 255 printable ASCII characters.
+    pub const IDEMPOTENCY_KEY_MAX_CHARS: usize = 255;
+    /// A key answers with its first response for this long after the first request.
+    pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 60 * 60;
+    /// How long a request holds its key while it publishes the event. At least the function's
+    /// timeout (10 s), so a live request never loses its key to a retry; after it, a retry
+    /// completes what a crashed request left.
+    pub const IDEMPOTENCY_LEASE_SECS: i64 = 10;
 }
 
 /// A time-sortable item id: a UUIDv7, so ids sort by creation time, as text and as numbers.
@@ -77,7 +85,10 @@ impl FromStr for ItemId {
             return Err(InvalidItemId);
         }
         let uuid = Uuid::try_parse(s).map_err(|_| InvalidItemId)?;
-        if uuid.get_version_num() != 7 || uuid.as_hyphenated().to_string() != s {
+        if uuid.get_version_num() != 7
+            || uuid.get_variant() != uuid::Variant::RFC4122
+            || uuid.as_hyphenated().to_string() != s
+        {
             return Err(InvalidItemId);
         }
         Ok(Self(uuid))
@@ -289,11 +300,13 @@ mod tests {
     #[test]
     fn malformed_ids_are_rejected() {
         let v4 = "0b6f2c1e-8f4a-4c1a-9d2e-3f4a5b6c7d8e";
+        let v7_wrong_variant = "01a200c8-8cc7-777e-c02c-fe5a5e065ff1";
         let v7 = ItemId::generate().to_string();
         for bad in [
             "",
             "x",
             v4,
+            v7_wrong_variant,
             &v7.replace('-', ""),
             &v7.to_uppercase(),
             &format!("{v7}0"),

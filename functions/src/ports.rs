@@ -5,6 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::domain::{Item, ItemId};
+use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
 
 /// A page request: newest first, strictly older than `before` when given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +36,23 @@ pub enum StoreError {
     Internal(String),
 }
 
+/// What [`ItemStore::put_with_record`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// The item and its idempotency record were written together.
+    Created,
+    /// A live record already holds the key; nothing was written.
+    Existing(IdempotencyRecord),
+    /// Other requests kept writing the same key at the same moment (DynamoDB's
+    /// `TransactionConflict`); nothing was written. Another request holds the key: retry later.
+    Contended,
+}
+
 /// Items, partitioned by owner and sorted by id: a page costs the same at any table size, and no
 /// call can cross owners.
+///
+/// Idempotency records live in the same store, so that a record and its item are written in one
+/// transaction, but never in an owner's items: `get` and `list` do not see them.
 #[async_trait]
 pub trait ItemStore: Send + Sync {
     /// Writes a new item; fails with [`StoreError::AlreadyExists`] if its key is taken.
@@ -44,6 +60,34 @@ pub trait ItemStore: Send + Sync {
     async fn put(&self, item: &Item) -> Result<(), StoreError>;
     async fn get(&self, owner: &str, id: ItemId) -> Result<Option<Item>, StoreError>;
     async fn list(&self, owner: &str, page: PageRequest) -> Result<Page, StoreError>;
+
+    /// Writes a new item and the record of the key that made it, atomically: both or neither.
+    /// A record of the same `(owner, key)` that is live at `now` (epoch seconds) wins: nothing is
+    /// written and it is returned. An expired one counts as absent and is replaced. Fails with
+    /// [`StoreError::AlreadyExists`] if the item's key is taken (and writes no record).
+    /// `record` must be about `item` (same owner and item id).
+    async fn put_with_record(
+        &self,
+        item: &Item,
+        record: &IdempotencyRecord,
+        now: i64,
+    ) -> Result<Claim, StoreError>;
+
+    /// The record of `(owner, key)` if one is live at `now`.
+    async fn record(
+        &self,
+        owner: &str,
+        key: &IdempotencyKey,
+        now: i64,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    /// Replaces a record if the stored one is still at `expected_version` and about the same
+    /// item; `Ok(false)` (nothing written) if another request changed it first.
+    async fn replace_record(
+        &self,
+        expected_version: u64,
+        record: &IdempotencyRecord,
+    ) -> Result<bool, StoreError>;
 }
 
 /// One event to publish, as an EventBridge `PutEvents` entry carries it.

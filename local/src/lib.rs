@@ -6,7 +6,9 @@
 
 pub mod auth;
 pub mod client;
+pub mod cloudwatch;
 pub mod gateway;
+pub mod ops;
 pub mod settings;
 pub mod twin;
 pub mod twin_api;

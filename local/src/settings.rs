@@ -96,6 +96,13 @@ pub struct ServeArgs {
     /// their segments there, and `/_twin/traces/{id}` reads a request's trace back.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub xray_daemon_addr: SocketAddr,
+    /// The folder holding `alarms/`, `dashboards/` and `runbooks/` (the repository): the
+    /// twin evaluates those alarms and renders those dashboards at `/_ops`.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/.."), env = "TWIN_OBSERVABILITY_DIR")]
+    pub observability_dir: PathBuf,
+    /// How often the alarms are evaluated and the bus's counters sampled, seconds.
+    #[arg(long, default_value_t = 10)]
+    pub alarm_evaluation_interval: u64,
     #[command(flatten)]
     pub aws: AwsArgs,
 }

@@ -1,6 +1,7 @@
 //! Assembles the twin: embedded stand-ins, the two functions, the issuer and the gateway, on
 //! one listener.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,8 @@ use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::auth::{JwksSource, JwtAuthorizer, LocalIssuer, RemoteJwks};
+use crate::cloudwatch::CloudWatch;
+use crate::cloudwatch::table::MeteredStore;
 use crate::gateway::routes::RouteTable;
 use crate::gateway::throttle::TokenBucket;
 use crate::gateway::{FunctionHost, Gateway};
@@ -27,26 +30,37 @@ use crate::xray_daemon::XrayDaemon;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The stand-ins: redb, the pattern-matching bus with its log-group archive, the secret file.
-fn embedded_state(dir: &std::path::Path, archive: Arc<LogArchive>) -> Result<AppState, BoxError> {
-    let store = RedbItemStore::open(&dir.join("items.redb"))?;
+/// The bus is also returned as itself: its rule counters become `AWS/Events` metrics.
+fn embedded_state(
+    dir: &std::path::Path,
+    archive: Arc<LogArchive>,
+    cloudwatch: &Arc<CloudWatch>,
+) -> Result<(AppState, Arc<EmbeddedBus>), BoxError> {
+    // DynamoDB's own metrics, measured around the embedded store.
+    let store = MeteredStore {
+        inner: Arc::new(RedbItemStore::open(&dir.join("items.redb"))?),
+        cloudwatch: Arc::clone(cloudwatch),
+        table: names::ITEMS_TABLE.to_owned(),
+    };
     let rule = rule_from_pattern_json(
         names::ITEM_CREATED_RULE.to_owned(),
         functions::events::ITEM_CREATED_RULE_PATTERN,
         names::ARCHIVE_LOG_GROUP.to_owned(),
     )?;
-    let bus = EmbeddedBus::new(
+    let bus = Arc::new(EmbeddedBus::new(
         names::EVENT_BUS.to_owned(),
         names::ACCOUNT_ID.to_owned(),
         names::REGION.to_owned(),
         vec![rule],
         archive,
-    );
+    ));
     let config = FileConfig::load_or_create(&dir.join("secret.json"))?;
-    Ok(AppState {
+    let state = AppState {
         store: Arc::new(store),
-        bus: Arc::new(bus),
+        bus: Arc::clone(&bus) as _,
         config: Arc::new(config),
-    })
+    };
+    Ok((state, bus))
 }
 
 /// The AWS adapters, as the `items` Lambda builds them.
@@ -73,7 +87,22 @@ pub struct Twin {
     app: Router,
 }
 
-fn function(name: &str, timeout: Duration, service: Router) -> FunctionHost {
+fn function(
+    name: &str,
+    timeout: Duration,
+    service: Router,
+    cloudwatch: &Arc<CloudWatch>,
+) -> FunctionHost {
+    let cloudwatch = Arc::clone(cloudwatch);
+    let log_group = format!("/aws/lambda/items-api-{name}");
+    // As on Lambda, the EMF documents are log lines (stdout) that CloudWatch also reads as
+    // metrics: here, straight into the twin's metric store.
+    let metrics = telemetry::RequestLayer::new()
+        .with_service(name)
+        .with_metrics_output(move |documents| {
+            let _ = std::io::stdout().lock().write_all(documents.as_bytes());
+            cloudwatch.ingest_emf(&log_group, documents);
+        });
     FunctionHost {
         name: name.to_owned(),
         arn: format!(
@@ -83,7 +112,7 @@ fn function(name: &str, timeout: Duration, service: Router) -> FunctionHost {
         ),
         timeout,
         // The `service` of the function's EMF, as on AWS (the process's is the twin's).
-        service: service.layer(telemetry::RequestLayer::new().with_service(name)),
+        service: service.layer(metrics),
     }
 }
 
@@ -108,6 +137,7 @@ fn cors(origins: &[String]) -> Result<CorsLayer, BoxError> {
         .expose_headers([
             http::header::LOCATION,
             HeaderName::from_static("apigw-requestid"),
+            HeaderName::from_static("idempotent-replayed"),
         ])
         .max_age(Duration::from_secs(300)))
 }
@@ -139,30 +169,62 @@ impl Twin {
             JwksSource::Remote(RemoteJwks::new(jwks_url)?),
         );
 
+        let cloudwatch = Arc::new(
+            CloudWatch::load(&args.observability_dir, args.function_timeout)
+                .map_err(|e| format!("the dashboards and alarms (--observability-dir): {e}"))?,
+        );
         // On AWS services the archive is the CloudWatch Logs group, not a local file.
-        let (state, archive) = if args.aws.enabled {
-            (aws_state(&args.aws).await?, None)
+        let (state, archive, bus) = if args.aws.enabled {
+            (aws_state(&args.aws).await?, None, None)
         } else {
             let archive = Arc::new(LogArchive::open(dir.join("logs"))?);
-            (embedded_state(dir, Arc::clone(&archive))?, Some(archive))
+            let (state, bus) = embedded_state(dir, Arc::clone(&archive), &cloudwatch)?;
+            (state, Some(archive), Some(bus))
         };
+        let rule_stats = bus.map(|bus| {
+            Arc::new(move || {
+                bus.rule_stats()
+                    .into_iter()
+                    .map(|r| {
+                        (
+                            r.rule,
+                            r.matched_events,
+                            r.invocations,
+                            r.failed_invocations,
+                        )
+                    })
+                    .collect()
+            }) as crate::cloudwatch::RuleStatsFn
+        });
+        crate::cloudwatch::spawn_background(
+            Arc::clone(&cloudwatch),
+            rule_stats,
+            Duration::from_secs(args.alarm_evaluation_interval.max(1)),
+        );
 
         let timeout = Duration::from_secs(args.function_timeout);
         let gateway = Arc::new(Gateway {
             routes: RouteTable::default(),
             throttle: TokenBucket::new(args.throttle_rate, args.throttle_burst),
             authorizer,
-            public: function("public", timeout, functions::router::public_router()),
-            items: function("items", timeout, functions::router(state)),
+            public: function(
+                "public",
+                timeout,
+                functions::router::public_router(),
+                &cloudwatch,
+            ),
+            items: function("items", timeout, functions::router(state), &cloudwatch),
             account_id: names::ACCOUNT_ID.to_owned(),
             api_id: names::API_ID.to_owned(),
             xray: xray.clone(),
+            cloudwatch: Arc::clone(&cloudwatch),
         });
 
         let app = Router::new()
             .merge(crate::auth::routes(Arc::clone(&issuer), names::ISSUER_PATH))
             .merge(twin_api::routes(archive))
             .merge(crate::xray_daemon::routes(xray))
+            .merge(crate::ops::routes(cloudwatch))
             .fallback(
                 move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
                     Arc::clone(&gateway).handle(request, peer)

@@ -1,5 +1,7 @@
 //! `POST /items`, `GET /items`, `GET /items/{id}`.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -13,7 +15,10 @@ use super::problem::{Kind, Problem};
 use crate::cursor;
 use crate::domain::{Item, ItemId, NewItem, limits, rfc3339_millis};
 use crate::events::ItemCreated;
-use crate::ports::{ConfigError, PageRequest, StoreError};
+use crate::idempotency::{
+    self, Decision, Fingerprint, IdempotencyKey, IdempotencyRecord, InvalidIdempotencyKey,
+};
+use crate::ports::{Claim, ConfigError, PageRequest, StoreError};
 use telemetry::metric_names as names;
 
 /// An item as the API shows it.
@@ -57,7 +62,7 @@ pub fn store_problem(meta: &RequestMeta, err: StoreError) -> Problem {
 fn config_problem(meta: &RequestMeta, err: ConfigError) -> Problem {
     tracing::error!(error = %err, "configuration unavailable");
     meta.problem(Kind::ServiceUnavailable, "the configuration is unavailable")
-        .retry_after(std::time::Duration::from_secs(5))
+        .retry_after(Duration::from_secs(5))
 }
 
 /// `application/json`, optionally with `charset=utf-8`: the only body this API reads.
@@ -104,6 +109,28 @@ async fn read_body(
         .map_err(|_| too_large())
 }
 
+/// The request's `Idempotency-Key`, if it has one.
+fn idempotency_key(
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+) -> Result<Option<IdempotencyKey>, Problem> {
+    let mut values = headers.get_all(idempotency::HEADER).iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    let key = if values.next().is_some() {
+        Err(InvalidIdempotencyKey::Repeated)
+    } else {
+        IdempotencyKey::parse(first.as_bytes())
+    };
+    key.map(Some)
+        .map_err(|e| meta.problem(Kind::InvalidIdempotencyKey, e.to_string()))
+}
+
+fn now_secs() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
 pub async fn create(
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -113,6 +140,7 @@ pub async fn create(
 ) -> Result<Response, Problem> {
     // Size first: a huge body is refused before anything else is looked at.
     let bytes = read_body(&meta, &headers, body).await?;
+    let key = idempotency_key(&meta, &headers)?;
     if !is_json(&headers) {
         return Err(meta.problem(
             Kind::UnsupportedMediaType,
@@ -131,32 +159,164 @@ pub async fn create(
     })?;
 
     let item = Item::create(&caller.sub, new);
+    if let Some(key) = key {
+        return create_once(&state, &meta, item, key, &bytes).await;
+    }
     state
         .store
         .put(&item)
         .await
         .map_err(|e| store_problem(&meta, e))?;
     metrics::counter!(names::ITEMS_CREATED).increment(1);
-    // The item is stored and will be acknowledged: a publish failure is logged and counted, and
-    // never turns an acknowledged write into an error. README "Re-emitting events" says how an
-    // operator re-drives it.
-    let event = ItemCreated::new(&item, &meta.request_id, meta.trace_id.as_deref());
-    match state.bus.publish(&[event.to_bus_event(&item)]).await {
-        Ok(()) => metrics::counter!(names::ITEM_EVENTS_PUBLISHED).increment(1),
+    publish_created(&state, &meta, &item).await;
+    tracing::info!(item_id = %item.id, "item created");
+    Ok(created(&item, false))
+}
+
+/// `201`, `Location` and the item: the first response, and every replay of it.
+fn created(item: &Item, replayed: bool) -> Response {
+    let location = HeaderValue::from_str(&format!("/items/{}", item.id)).expect("ids are ASCII");
+    let mut response = (
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(ItemView::from(item)),
+    )
+        .into_response();
+    if replayed {
+        response.headers_mut().insert(
+            idempotency::REPLAYED_HEADER,
+            HeaderValue::from_static("true"),
+        );
+    }
+    response
+}
+
+/// Puts the item's `ItemCreated` on the bus; returns whether it got there. The item is stored
+/// and will be acknowledged: a publish failure is logged and counted, and never turns an
+/// acknowledged write into an error. README "Re-emitting events" says how an operator re-drives
+/// it; a retry with the same `Idempotency-Key` does it too.
+async fn publish_created(state: &AppState, meta: &RequestMeta, item: &Item) -> bool {
+    let event = ItemCreated::new(item, &meta.request_id, meta.trace_id.as_deref());
+    match state.bus.publish(&[event.to_bus_event(item)]).await {
+        Ok(()) => {
+            metrics::counter!(names::ITEM_EVENTS_PUBLISHED).increment(1);
+            true
+        }
         Err(err) => {
             metrics::counter!(names::ITEM_EVENT_PUBLISH_FAILURES).increment(1);
             tracing::error!(item_id = %item.id, owner = %item.owner, error = %err, "ItemCreated was not published");
+            false
         }
     }
-    tracing::info!(item_id = %item.id, "item created");
+}
 
-    let location = HeaderValue::from_str(&format!("/items/{}", item.id)).expect("ids are ASCII");
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(ItemView::from(&item)),
+/// A create with an `Idempotency-Key`: the item and the key's record in one write, or the
+/// answer the key's live record calls for.
+async fn create_once(
+    state: &AppState,
+    meta: &RequestMeta,
+    item: Item,
+    key: IdempotencyKey,
+    body: &[u8],
+) -> Result<Response, Problem> {
+    let now = now_secs();
+    let fingerprint = Fingerprint::of(&item.owner, body);
+    let record = IdempotencyRecord::begin(&item.owner, key, fingerprint.clone(), item.id, now);
+    let claim = state
+        .store
+        .put_with_record(&item, &record, now)
+        .await
+        .map_err(|e| store_problem(meta, e))?;
+    match claim {
+        Claim::Created => {
+            metrics::counter!(names::ITEMS_CREATED).increment(1);
+            let published = publish_created(state, meta, &item).await;
+            complete(state, &record, published).await;
+            tracing::info!(item_id = %item.id, "item created");
+            Ok(created(&item, false))
+        }
+        Claim::Existing(existing) => replay(state, meta, existing, &fingerprint, now).await,
+        Claim::Contended => Err(in_progress(meta, Duration::from_secs(1))),
+    }
+}
+
+fn in_progress(meta: &RequestMeta, retry_after: Duration) -> Problem {
+    meta.problem(
+        Kind::IdempotencyKeyInProgress,
+        format!(
+            "a request with this key is still in progress; retry in {} s",
+            retry_after.as_secs().max(1)
+        ),
     )
-        .into_response())
+    .retry_after(retry_after)
+}
+
+/// Answers a key that already made an item: the first response again, after publishing the
+/// item's event if it has not reached the bus yet.
+async fn replay(
+    state: &AppState,
+    meta: &RequestMeta,
+    record: IdempotencyRecord,
+    fingerprint: &Fingerprint,
+    now: i64,
+) -> Result<Response, Problem> {
+    let publish = match idempotency::decide(&record, fingerprint, now) {
+        Decision::KeyReused => {
+            return Err(meta.problem(
+                Kind::IdempotencyKeyReused,
+                "this key was first used with another request body; use a new key for a new item",
+            ));
+        }
+        Decision::InProgress { retry_after } => return Err(in_progress(meta, retry_after)),
+        Decision::Replay { publish } => publish,
+    };
+    let item = state
+        .store
+        .get(&record.owner, record.item_id)
+        .await
+        .map_err(|e| store_problem(meta, e))?
+        .ok_or_else(|| {
+            // They are written in one transaction: a record without its item is a bug.
+            tracing::error!(item_id = %record.item_id, "idempotency record without its item");
+            meta.problem(Kind::Internal, "the item of this key is missing")
+        })?;
+    if publish {
+        // Hold the key while publishing, so that concurrent retries publish the event once.
+        let leased = record.leased(now);
+        let held = state
+            .store
+            .replace_record(record.version, &leased)
+            .await
+            .map_err(|e| store_problem(meta, e))?;
+        if !held {
+            return Err(in_progress(
+                meta,
+                Duration::from_secs(limits::IDEMPOTENCY_LEASE_SECS as u64),
+            ));
+        }
+        let published = publish_created(state, meta, &item).await;
+        complete(state, &leased, published).await;
+    }
+    tracing::info!(item_id = %item.id, "idempotent replay");
+    Ok(created(&item, true))
+}
+
+/// Marks the key's record completed with the publish's outcome. A failure here leaves the record
+/// in progress: once the lease lapses, a retry publishes again (consumers de-duplicate by id).
+async fn complete(state: &AppState, held: &IdempotencyRecord, published: bool) {
+    match state
+        .store
+        .replace_record(held.version, &held.completed(published))
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(item_id = %held.item_id, "idempotency record changed while this request held it")
+        }
+        Err(err) => {
+            tracing::warn!(item_id = %held.item_id, error = %err, "idempotency record not completed")
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -307,6 +467,31 @@ mod tests {
                 headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(value).unwrap());
             }
             assert_eq!(is_json(&headers), want, "{value}");
+        }
+    }
+
+    #[test]
+    fn idempotency_key_header() {
+        let meta = RequestMeta::default();
+        let mut headers = HeaderMap::new();
+        assert_eq!(idempotency_key(&meta, &headers).unwrap(), None);
+        headers.insert("idempotency-key", HeaderValue::from_static("k-1"));
+        assert_eq!(
+            idempotency_key(&meta, &headers).unwrap().unwrap().as_str(),
+            "k-1"
+        );
+        headers.append("idempotency-key", HeaderValue::from_static("k-2"));
+        let p = idempotency_key(&meta, &headers).unwrap_err();
+        assert_eq!(p.kind(), Some(Kind::InvalidIdempotencyKey));
+        for bad in [
+            HeaderValue::from_static(""),
+            HeaderValue::from_str(&"k".repeat(256)).unwrap(),
+            HeaderValue::from_bytes("clé".as_bytes()).unwrap(),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert("idempotency-key", bad.clone());
+            let p = idempotency_key(&meta, &headers).unwrap_err();
+            assert_eq!(p.kind(), Some(Kind::InvalidIdempotencyKey), "{bad:?}");
         }
     }
 

@@ -58,7 +58,9 @@ where
         let (parts, body) = request.into_parts();
         let meta = RequestMeta::from_parts(&parts);
         // A panic while building the future is caught as well as one while polling it.
-        let call = std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(Request::from_parts(parts, body))));
+        let call = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            self.inner.call(Request::from_parts(parts, body))
+        }));
         Box::pin(async move {
             let outcome = match call {
                 Ok(future) => AssertUnwindSafe(future).catch_unwind().await,
@@ -68,7 +70,9 @@ where
                 Ok(result) => result,
                 Err(payload) => {
                     tracing::error!(panic = message(&*payload), "handler panicked");
-                    Ok(meta.problem(Kind::Internal, "the request failed inside the API").into_response())
+                    Ok(meta
+                        .problem(Kind::Internal, "the request failed inside the API")
+                        .into_response())
                 }
             }
         })
@@ -93,15 +97,41 @@ mod tests {
             .route("/boom", get(boom))
             .route("/fine", get(|| async { "fine" }))
             .layer(ProblemOnPanicLayer);
-        let response = app.clone().oneshot(Request::get("/boom").body(axum::body::Body::empty()).unwrap()).await.unwrap();
+        let response = app
+            .clone()
+            .oneshot(
+                Request::get("/boom")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
         assert_eq!(response.status(), 500);
-        assert_eq!(response.headers()["content-type"], "application/problem+json");
-        let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
         let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(problem["type"], "/problems/internal");
         assert!(problem.get("request_id").is_some());
-        assert!(!problem["detail"].as_str().unwrap().contains("index out of bounds"), "no internals leak");
-        let fine = app.oneshot(Request::get("/fine").body(axum::body::Body::empty()).unwrap()).await.unwrap();
+        assert!(
+            !problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("index out of bounds"),
+            "no internals leak"
+        );
+        let fine = app
+            .oneshot(
+                Request::get("/fine")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
         assert_eq!(fine.status(), 200);
     }
 }

@@ -22,6 +22,9 @@ pub enum Kind {
     InvalidQuery,
     InvalidCursor,
     InvalidId,
+    InvalidIdempotencyKey,
+    IdempotencyKeyReused,
+    IdempotencyKeyInProgress,
     Unauthorized,
     NotFound,
     MethodNotAllowed,
@@ -32,10 +35,13 @@ pub enum Kind {
 impl Kind {
     fn status(self) -> StatusCode {
         match self {
-            Kind::InvalidBody | Kind::InvalidQuery | Kind::InvalidCursor | Kind::InvalidId => {
-                StatusCode::BAD_REQUEST
-            }
-            Kind::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            Kind::InvalidBody
+            | Kind::InvalidQuery
+            | Kind::InvalidCursor
+            | Kind::InvalidId
+            | Kind::InvalidIdempotencyKey => StatusCode::BAD_REQUEST,
+            Kind::ValidationFailed | Kind::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Kind::IdempotencyKeyInProgress => StatusCode::CONFLICT,
             Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Kind::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -55,6 +61,9 @@ impl Kind {
             Kind::InvalidQuery => "invalid-query",
             Kind::InvalidCursor => "invalid-cursor",
             Kind::InvalidId => "invalid-id",
+            Kind::InvalidIdempotencyKey => "invalid-idempotency-key",
+            Kind::IdempotencyKeyReused => "idempotency-key-reused",
+            Kind::IdempotencyKeyInProgress => "idempotency-key-in-progress",
             Kind::Unauthorized => "unauthorized",
             Kind::NotFound => "not-found",
             Kind::MethodNotAllowed => "method-not-allowed",
@@ -72,6 +81,13 @@ impl Kind {
             Kind::InvalidQuery => "The query string is not valid",
             Kind::InvalidCursor => "The page cursor is not valid",
             Kind::InvalidId => "The item id is not valid",
+            Kind::InvalidIdempotencyKey => "The Idempotency-Key header is not valid",
+            Kind::IdempotencyKeyReused => {
+                "The Idempotency-Key was already used with another request body"
+            }
+            Kind::IdempotencyKeyInProgress => {
+                "A request with this Idempotency-Key is still in progress"
+            }
             Kind::Unauthorized => "The request carries no verified identity",
             Kind::NotFound => "Not found",
             Kind::MethodNotAllowed => "Method not allowed",
@@ -128,7 +144,7 @@ impl Problem {
         self
     }
 
-    /// Adds `Retry-After` (whole seconds, at least 1), for 503s.
+    /// Adds `Retry-After` (whole seconds, at least 1), for 503s and 409s.
     pub fn retry_after(mut self, after: Duration) -> Self {
         self.0.retry_after = Some(after);
         self

@@ -3,8 +3,9 @@
 use functions::adapters::aws::DynamoDbItemStore;
 use functions::adapters::aws::dynamodb::attr;
 use functions::adapters::embedded::store::RedbItemStore;
-use functions::domain::{Item, NewItem};
-use functions::ports::{ItemStore, Page, PageRequest, StoreError};
+use functions::domain::{Item, NewItem, limits};
+use functions::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord};
+use functions::ports::{Claim, ItemStore, Page, PageRequest, StoreError};
 use testkit::Moto;
 
 use testkit::aws as aws_env;
@@ -161,11 +162,195 @@ async fn contract(store: &dyn ItemStore) {
     );
 }
 
+fn key(k: &str) -> IdempotencyKey {
+    IdempotencyKey::parse(k.as_bytes()).unwrap()
+}
+
+/// The record a request with `key` and `body` writes with `item` at `now`.
+fn record(item: &Item, k: &str, body: &[u8], now: i64) -> IdempotencyRecord {
+    IdempotencyRecord::begin(
+        &item.owner,
+        key(k),
+        Fingerprint::of(&item.owner, body),
+        item.id,
+        now,
+    )
+}
+
+/// The idempotency records: written with their item or not at all, per owner, out of the
+/// owner's items, absent once expired, changed only over the version they were read at.
+async fn idempotency_contract(store: &dyn ItemStore) {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+
+    // A first create writes the item and the record together.
+    let a = item("i1-alice", "first", None);
+    let ra = record(&a, "key-1", b"body a", now);
+    assert_eq!(
+        store.put_with_record(&a, &ra, now).await.unwrap(),
+        Claim::Created
+    );
+    assert_eq!(store.get("i1-alice", a.id).await.unwrap(), Some(a.clone()));
+    assert_eq!(
+        store.record("i1-alice", &key("key-1"), now).await.unwrap(),
+        Some(ra.clone())
+    );
+
+    // A replay gets the stored record back, and its item is not written.
+    let retry = item("i1-alice", "first", None);
+    let r_retry = record(&retry, "key-1", b"body a", now + 1);
+    assert_eq!(
+        store
+            .put_with_record(&retry, &r_retry, now + 1)
+            .await
+            .unwrap(),
+        Claim::Existing(ra.clone())
+    );
+    assert_eq!(store.get("i1-alice", retry.id).await.unwrap(), None);
+
+    // Another body under the same key: the stored record, with the first fingerprint, tells.
+    let other = item("i1-alice", "other", None);
+    let r_other = record(&other, "key-1", b"body b", now + 1);
+    match store
+        .put_with_record(&other, &r_other, now + 1)
+        .await
+        .unwrap()
+    {
+        Claim::Existing(found) => {
+            assert_eq!(found, ra);
+            assert_ne!(found.fingerprint, r_other.fingerprint);
+        }
+        claim => panic!("expected the existing record, got {claim:?}"),
+    }
+    assert_eq!(store.get("i1-alice", other.id).await.unwrap(), None);
+
+    // Keys are per owner: bob's `key-1` is his own.
+    let b = item("i1-bob", "bob's", None);
+    let rb = record(&b, "key-1", b"body a", now);
+    assert_eq!(
+        store.put_with_record(&b, &rb, now).await.unwrap(),
+        Claim::Created
+    );
+
+    // Records never show as items.
+    assert_eq!(all_pages(store, "i1-alice", 100).await, vec![a.clone()]);
+    assert_eq!(all_pages(store, "i1-bob", 100).await, vec![b.clone()]);
+
+    // If the item cannot be written (its key is taken), no record is written either.
+    let taken = record(&a, "key-2", b"body c", now);
+    assert!(matches!(
+        store.put_with_record(&a, &taken, now).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    assert_eq!(
+        store.record("i1-alice", &key("key-2"), now).await.unwrap(),
+        None
+    );
+    // A record about another item is refused before anything is written.
+    let stray = item("i1-alice", "stray", None);
+    assert!(matches!(
+        store.put_with_record(&stray, &ra, now).await,
+        Err(StoreError::Internal(_))
+    ));
+    assert_eq!(store.get("i1-alice", stray.id).await.unwrap(), None);
+
+    // Records are changed only over the version they were read at, for the same item.
+    let done = rb.completed(false);
+    assert!(store.replace_record(0, &done).await.unwrap());
+    assert_eq!(
+        store.record("i1-bob", &key("key-1"), now).await.unwrap(),
+        Some(done.clone())
+    );
+    assert!(
+        !store.replace_record(0, &rb.completed(true)).await.unwrap(),
+        "a stale version changes nothing"
+    );
+    let mut foreign = done.leased(now);
+    foreign.item_id = a.id;
+    assert!(
+        !store.replace_record(1, &foreign).await.unwrap(),
+        "another item's record changes nothing"
+    );
+    assert!(
+        !store
+            .replace_record(0, &record(&b, "key-none", b"", now))
+            .await
+            .unwrap(),
+        "a missing record is not created"
+    );
+    assert_eq!(
+        store.record("i1-bob", &key("key-none"), now).await.unwrap(),
+        None
+    );
+    let leased = done.leased(now);
+    assert!(store.replace_record(1, &leased).await.unwrap());
+    let finished = leased.completed(true);
+    assert!(store.replace_record(2, &finished).await.unwrap());
+    assert_eq!(
+        store.record("i1-bob", &key("key-1"), now).await.unwrap(),
+        Some(finished)
+    );
+
+    // An expired record counts as absent, before anything deletes it: the key makes a new item.
+    let later = now + limits::IDEMPOTENCY_TTL_SECS;
+    assert_eq!(
+        store
+            .record("i1-alice", &key("key-1"), later)
+            .await
+            .unwrap(),
+        None
+    );
+    let c = item("i1-alice", "a day later", None);
+    let rc = record(&c, "key-1", b"body b", later);
+    assert_eq!(
+        store.put_with_record(&c, &rc, later).await.unwrap(),
+        Claim::Created
+    );
+    assert_eq!(
+        store
+            .record("i1-alice", &key("key-1"), later)
+            .await
+            .unwrap(),
+        Some(rc)
+    );
+    // Items never expire.
+    assert_eq!(all_pages(store, "i1-alice", 100).await, vec![c, a]);
+}
+
 #[tokio::test]
 async fn embedded_store_meets_the_contract() {
     let dir = tempfile::tempdir().unwrap();
     let store = RedbItemStore::open(&dir.path().join("items.redb")).unwrap();
     contract(&store).await;
+    idempotency_contract(&store).await;
+}
+
+#[tokio::test]
+async fn embedded_store_drops_expired_records_when_it_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("items.redb");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    {
+        let store = RedbItemStore::open(&path).unwrap();
+        let old = item("alice", "old", None);
+        let expired = record(&old, "old", b"", now - limits::IDEMPOTENCY_TTL_SECS - 1);
+        store.put_with_record(&old, &expired, now).await.unwrap();
+        let fresh = item("alice", "fresh", None);
+        store
+            .put_with_record(&fresh, &record(&fresh, "fresh", b"", now), now)
+            .await
+            .unwrap();
+        assert_eq!(store.count_records().await.unwrap(), 2);
+    }
+    let store = RedbItemStore::open(&path).unwrap();
+    assert_eq!(store.count_records().await.unwrap(), 1);
+    assert!(
+        store
+            .record("alice", &key("fresh"), now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(store.count_all().await.unwrap(), 2, "items stay");
 }
 
 #[tokio::test]
@@ -175,4 +360,5 @@ async fn dynamodb_store_meets_the_contract() {
     aws_env::create_table(&sdk, attr::OWNER, attr::ID).await;
     let store = DynamoDbItemStore::new(aws_sdk_dynamodb::Client::new(&sdk), aws_env::TABLE);
     contract(&store).await;
+    idempotency_contract(&store).await;
 }

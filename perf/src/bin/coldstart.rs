@@ -39,6 +39,9 @@ fn public_event() -> Bytes {
     )
 }
 
+/// A function to start: its binary's name, its environment, the event to invoke it with.
+type Function = (&'static str, Vec<(String, String)>, Bytes);
+
 struct Row {
     name: &'static str,
     runs: Vec<ColdStart>,
@@ -68,7 +71,7 @@ async fn main() {
     ] {
         items_env.push((k.to_owned(), v.to_owned()));
     }
-    let plan: [(&'static str, Vec<(String, String)>, Bytes); 3] = [
+    let plan: [Function; 3] = [
         ("hello", vec![], Bytes::from_static(b"{}")),
         (
             "public",

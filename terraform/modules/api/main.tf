@@ -44,7 +44,7 @@ resource "aws_apigatewayv2_api" "http" {
       allow_origins  = var.cors_allow_origins
       allow_methods  = ["GET", "OPTIONS", "POST"]
       allow_headers  = ["authorization", "content-type", "idempotency-key"]
-      expose_headers = ["apigw-requestid", "location"]
+      expose_headers = ["apigw-requestid", "idempotent-replayed", "location"]
       max_age        = 300
     }
   }

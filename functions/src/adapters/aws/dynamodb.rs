@@ -1,16 +1,25 @@
 //! The items table on DynamoDB: partition key `owner` (the caller's `sub`), sort key `id` (the
 //! UUIDv7 as text, so text order is time order). A page is one `Query` inside one partition:
 //! the same cost at any table size, and no way to read across owners.
+//!
+//! Idempotency records share the table, so that a record and its item are written in one
+//! transaction, in partitions of their own: `idem#<owner>`, sort key the idempotency key. An
+//! owner's `Query` and `GetItem` never reach them.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 
 use super::errors::{self, Class};
 use crate::domain::{Item, ItemId};
-use crate::ports::{ItemStore, Page, PageRequest, StoreError};
+use crate::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord, RecordState};
+use crate::ports::{Claim, ItemStore, Page, PageRequest, StoreError};
 
 /// Attribute names: one place, read by Terraform's table definition test too.
 pub mod attr {
@@ -20,6 +29,32 @@ pub mod attr {
     pub const DESCRIPTION: &str = "description";
     pub const CREATED_AT: &str = "created_at";
 }
+
+/// Attributes of an idempotency record; its keys are [`attr::OWNER`] (`idem#<owner>`) and
+/// [`attr::ID`] (the idempotency key).
+pub mod record_attr {
+    /// The partition of an owner's records is this prefix and the owner's `sub`. A `sub` that
+    /// spells such a partition would have to come from the trusted issuer, which can name any
+    /// owner anyway (Cognito's are UUIDs).
+    pub const PARTITION_PREFIX: &str = "idem#";
+    pub const FINGERPRINT: &str = "fingerprint";
+    pub const ITEM_ID: &str = "item_id";
+    /// `in_progress` or `completed`.
+    pub const STATE: &str = "state";
+    /// Epoch seconds; only while `in_progress`.
+    pub const LEASE_UNTIL: &str = "lease_until";
+    pub const EVENT_PUBLISHED: &str = "event_published";
+    pub const VERSION: &str = "version";
+    /// Epoch seconds: the table's TTL attribute (Terraform enables TTL on it).
+    pub const EXPIRES_AT: &str = "expires_at";
+}
+
+/// Waits before retrying a transaction that met another one on the same record.
+const CONFLICT_BACKOFF: [Duration; 3] = [
+    Duration::from_millis(25),
+    Duration::from_millis(100),
+    Duration::from_millis(250),
+];
 
 #[derive(Clone)]
 pub struct DynamoDbItemStore {
@@ -74,6 +109,112 @@ fn from_attributes(map: &HashMap<String, AttributeValue>) -> Result<Item, StoreE
         name: text(attr::NAME).ok_or_else(|| corrupt(attr::NAME))?,
         description: text(attr::DESCRIPTION),
     })
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn record_key(owner: &str, key: &IdempotencyKey) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (
+            attr::OWNER.to_owned(),
+            s(&format!("{}{owner}", record_attr::PARTITION_PREFIX)),
+        ),
+        (attr::ID.to_owned(), s(key.as_str())),
+    ])
+}
+
+fn record_to_attributes(record: &IdempotencyRecord) -> HashMap<String, AttributeValue> {
+    let mut map = record_key(&record.owner, &record.key);
+    map.insert(
+        record_attr::FINGERPRINT.to_owned(),
+        s(record.fingerprint.as_str()),
+    );
+    map.insert(
+        record_attr::ITEM_ID.to_owned(),
+        s(&record.item_id.to_string()),
+    );
+    let state = match record.state {
+        RecordState::InProgress { lease_until } => {
+            map.insert(record_attr::LEASE_UNTIL.to_owned(), n(lease_until));
+            "in_progress"
+        }
+        RecordState::Completed => "completed",
+    };
+    map.insert(record_attr::STATE.to_owned(), s(state));
+    map.insert(
+        record_attr::EVENT_PUBLISHED.to_owned(),
+        AttributeValue::Bool(record.event_published),
+    );
+    map.insert(
+        record_attr::VERSION.to_owned(),
+        AttributeValue::N(record.version.to_string()),
+    );
+    map.insert(record_attr::EXPIRES_AT.to_owned(), n(record.expires_at));
+    map
+}
+
+fn record_from_attributes(
+    map: &HashMap<String, AttributeValue>,
+) -> Result<IdempotencyRecord, StoreError> {
+    let text = |name: &str| {
+        map.get(name)
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+    };
+    let number = |name: &str| map.get(name).and_then(|v| v.as_n().ok());
+    let corrupt =
+        |what: &str| StoreError::Internal(format!("idempotency record without a valid {what}"));
+    let owner = text(attr::OWNER)
+        .and_then(|o| o.strip_prefix(record_attr::PARTITION_PREFIX))
+        .ok_or_else(|| corrupt(attr::OWNER))?;
+    let key = text(attr::ID)
+        .and_then(|k| IdempotencyKey::parse(k.as_bytes()).ok())
+        .ok_or_else(|| corrupt(attr::ID))?;
+    let state = match text(record_attr::STATE) {
+        Some("in_progress") => RecordState::InProgress {
+            lease_until: number(record_attr::LEASE_UNTIL)
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| corrupt(record_attr::LEASE_UNTIL))?,
+        },
+        Some("completed") => RecordState::Completed,
+        _ => return Err(corrupt(record_attr::STATE)),
+    };
+    Ok(IdempotencyRecord {
+        owner: owner.to_owned(),
+        key,
+        fingerprint: text(record_attr::FINGERPRINT)
+            .and_then(Fingerprint::from_hex)
+            .ok_or_else(|| corrupt(record_attr::FINGERPRINT))?,
+        item_id: text(record_attr::ITEM_ID)
+            .and_then(|id| id.parse().ok())
+            .ok_or_else(|| corrupt(record_attr::ITEM_ID))?,
+        state,
+        event_published: map
+            .get(record_attr::EVENT_PUBLISHED)
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .ok_or_else(|| corrupt(record_attr::EVENT_PUBLISHED))?,
+        version: number(record_attr::VERSION)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| corrupt(record_attr::VERSION))?,
+        expires_at: number(record_attr::EXPIRES_AT)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| corrupt(record_attr::EXPIRES_AT))?,
+    })
+}
+
+/// A transaction's cancellation reason code: `None` for an action that did not fail.
+fn reason_code(reasons: &[CancellationReason], index: usize) -> &str {
+    reasons
+        .get(index)
+        .and_then(CancellationReason::code)
+        .unwrap_or("None")
+}
+
+fn build_error(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(format!("DynamoDB request: {e}"))
 }
 
 /// Maps an SDK error (after the SDK's own retries) to the port's error, counting throttles.
@@ -166,6 +307,155 @@ impl ItemStore for DynamoDbItemStore {
         items.truncate(page.limit);
         Ok(Page { items, more })
     }
+
+    async fn put_with_record(
+        &self,
+        item: &Item,
+        record: &IdempotencyRecord,
+        now: i64,
+    ) -> Result<Claim, StoreError> {
+        if record.owner != item.owner || record.item_id != item.id {
+            return Err(StoreError::Internal(
+                "an idempotency record must be about the item written with it".into(),
+            ));
+        }
+        let item_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_attributes(item)))
+            .condition_expression("attribute_not_exists(#id)")
+            .expression_attribute_names("#id", attr::ID)
+            .build()
+            .map_err(build_error)?;
+        // An expired record counts as absent before DynamoDB's TTL gets to delete it.
+        let record_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(record_to_attributes(record)))
+            .condition_expression("attribute_not_exists(#id) OR #exp <= :now")
+            .expression_attribute_names("#id", attr::ID)
+            .expression_attribute_names("#exp", record_attr::EXPIRES_AT)
+            .expression_attribute_values(":now", n(now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_error)?;
+        let mut backoff = CONFLICT_BACKOFF.iter();
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(item_put.clone()).build())
+                .transact_items(TransactWriteItem::builder().put(record_put.clone()).build())
+                // The item id is unique per request: if the SDK resends a transaction that had
+                // committed, DynamoDB answers it as a success instead of failing the conditions.
+                .client_request_token(item.id.to_string())
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(Claim::Created),
+                Err(err) => err,
+            };
+            let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                err.as_service_error()
+            else {
+                return Err(store_error("TransactWriteItems", err));
+            };
+            let reasons = cancelled.cancellation_reasons();
+            // Index 1 is the record: a live record with this key is the answer, whatever the
+            // item's condition said.
+            if reason_code(reasons, 1) == "ConditionalCheckFailed" {
+                let existing = match reasons.get(1).and_then(CancellationReason::item) {
+                    Some(old) => Some(record_from_attributes(old)?),
+                    // Not every DynamoDB returns the old item; read it.
+                    None => self.record(&record.owner, &record.key, now).await?,
+                };
+                match existing {
+                    // Our own transaction, committed by a resent request.
+                    Some(r) if r.item_id == item.id => return Ok(Claim::Created),
+                    Some(r) if r.is_live(now) => return Ok(Claim::Existing(r)),
+                    // It expired or went away between the check and the read: try again.
+                    _ => {}
+                }
+            } else if reason_code(reasons, 0) == "ConditionalCheckFailed" {
+                return Err(StoreError::AlreadyExists);
+            } else if reasons.iter().any(|r| {
+                matches!(
+                    r.code(),
+                    Some("ThrottlingError" | "ProvisionedThroughputExceeded")
+                )
+            }) {
+                metrics::counter!(telemetry::metric_names::STORE_THROTTLES).increment(1);
+                return Err(StoreError::Unavailable {
+                    reason: format!("DynamoDB TransactWriteItems: {}", errors::describe(&err)),
+                    retry_after: errors::RETRY_AFTER,
+                });
+            } else if !reasons
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"))
+            {
+                return Err(StoreError::Internal(format!(
+                    "DynamoDB TransactWriteItems: {}",
+                    errors::describe(&err)
+                )));
+            }
+            // Another transaction on the same record (a concurrent request with this key):
+            // once it commits, the next try meets its record.
+            match backoff.next() {
+                Some(delay) => tokio::time::sleep(*delay).await,
+                None => return Ok(Claim::Contended),
+            }
+        }
+    }
+
+    async fn record(
+        &self,
+        owner: &str,
+        key: &IdempotencyKey,
+        now: i64,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(record_key(owner, key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error("GetItem", e))?;
+        let record = output.item().map(record_from_attributes).transpose()?;
+        Ok(record.filter(|r| r.is_live(now)))
+    }
+
+    async fn replace_record(
+        &self,
+        expected_version: u64,
+        record: &IdempotencyRecord,
+    ) -> Result<bool, StoreError> {
+        // A conditional PutItem, not UpdateItem: the function's role already holds PutItem.
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(record_to_attributes(record)))
+            .condition_expression("#v = :v AND #item = :item")
+            .expression_attribute_names("#v", record_attr::VERSION)
+            .expression_attribute_names("#item", record_attr::ITEM_ID)
+            .expression_attribute_values(":v", AttributeValue::N(expected_version.to_string()))
+            .expression_attribute_values(":item", s(&record.item_id.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            // Another request changed the record first, or is changing it right now.
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_conditional_check_failed_exception()
+                        || s.is_transaction_conflict_exception()
+                }) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(store_error("PutItem", e)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -208,6 +498,34 @@ mod tests {
         attrs.insert(attr::ID.into(), s("not-a-uuid"));
         assert!(matches!(
             from_attributes(&attrs),
+            Err(StoreError::Internal(_))
+        ));
+    }
+
+    #[test]
+    fn records_round_trip_through_attributes_in_their_own_partition() {
+        use crate::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord};
+        let record = IdempotencyRecord::begin(
+            "alice",
+            IdempotencyKey::parse(b"key 1").unwrap(),
+            Fingerprint::of("alice", b"{}"),
+            ItemId::generate(),
+            1_000,
+        );
+        let attrs = record_to_attributes(&record);
+        assert_eq!(attrs[attr::OWNER], s("idem#alice"));
+        assert_eq!(attrs[attr::ID], s("key 1"));
+        assert_eq!(attrs[record_attr::EXPIRES_AT], n(1_000 + 86_400));
+        assert_eq!(attrs[record_attr::STATE], s("in_progress"));
+        assert_eq!(record_from_attributes(&attrs).unwrap(), record);
+        let done = record.completed(true);
+        let attrs = record_to_attributes(&done);
+        assert!(!attrs.contains_key(record_attr::LEASE_UNTIL));
+        assert_eq!(record_from_attributes(&attrs).unwrap(), done);
+        let mut bad = attrs.clone();
+        bad.insert(record_attr::STATE.into(), s("sleeping"));
+        assert!(matches!(
+            record_from_attributes(&bad),
             Err(StoreError::Internal(_))
         ));
     }

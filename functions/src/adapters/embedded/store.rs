@@ -8,10 +8,14 @@ use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use crate::domain::{Item, ItemId};
-use crate::ports::{ItemStore, Page, PageRequest, StoreError};
+use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
+use crate::ports::{Claim, ItemStore, Page, PageRequest, StoreError};
 
 /// `(owner sub, item id as u128)` → the item as JSON. A UUIDv7's u128 order is its time order.
 const ITEMS: TableDefinition<(&str, u128), &[u8]> = TableDefinition::new("items");
+/// `(owner sub, idempotency key)` → the key's record as JSON. A table of its own: records never
+/// show in an owner's items.
+const RECORDS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency");
 
 #[derive(Clone)]
 pub struct RedbItemStore {
@@ -26,11 +30,39 @@ impl RedbItemStore {
     /// Opens (or creates) the database file; a file left by a crash is recovered by redb.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = Database::create(path).map_err(internal)?;
-        // Create the table up front so that reads of an empty store are not errors.
+        // Create the tables up front so that reads of an empty store are not errors.
         let txn = db.begin_write().map_err(internal)?;
         txn.open_table(ITEMS).map_err(internal)?;
+        txn.open_table(RECORDS).map_err(internal)?;
         txn.commit().map_err(internal)?;
-        Ok(Self { db: Arc::new(db) })
+        let store = Self { db: Arc::new(db) };
+        // DynamoDB's TTL deletes expired records in the background; the twin does it at start.
+        store.purge_expired_sync(time::OffsetDateTime::now_utc().unix_timestamp())?;
+        Ok(store)
+    }
+
+    /// Deletes the records expired at `now`. Expired records already count as absent: this
+    /// only reclaims their space.
+    fn purge_expired_sync(&self, now: i64) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(internal)?;
+        {
+            let mut table = txn.open_table(RECORDS).map_err(internal)?;
+            // A record that does not decode is kept, for someone to look at.
+            table
+                .retain(|_, value| decode_record(value).map_or(true, |r| r.is_live(now)))
+                .map_err(internal)?;
+        }
+        txn.commit().map_err(internal)
+    }
+
+    /// Every idempotency record, live or not; for the twin's tests, not for the API.
+    pub async fn count_records(&self) -> Result<usize, StoreError> {
+        self.blocking(|db| {
+            let txn = db.begin_read().map_err(internal)?;
+            let table = txn.open_table(RECORDS).map_err(internal)?;
+            Ok(table.len().map_err(internal)? as usize)
+        })
+        .await
     }
 
     /// Runs blocking redb work off the async workers.
@@ -57,6 +89,11 @@ impl RedbItemStore {
 
 fn decode(bytes: &[u8]) -> Result<Item, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Internal(format!("corrupt item: {e}")))
+}
+
+fn decode_record(bytes: &[u8]) -> Result<IdempotencyRecord, StoreError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| StoreError::Internal(format!("corrupt idempotency record: {e}")))
 }
 
 #[async_trait]
@@ -115,6 +152,103 @@ impl ItemStore for RedbItemStore {
                 items.push(decode(value.value())?);
             }
             Ok(Page { items, more })
+        })
+        .await
+    }
+
+    async fn put_with_record(
+        &self,
+        item: &Item,
+        record: &IdempotencyRecord,
+        now: i64,
+    ) -> Result<Claim, StoreError> {
+        if record.owner != item.owner || record.item_id != item.id {
+            return Err(StoreError::Internal(
+                "an idempotency record must be about the item written with it".into(),
+            ));
+        }
+        let (item, record) = (item.clone(), record.clone());
+        self.blocking(move |db| {
+            let item_value = serde_json::to_vec(&item).map_err(internal)?;
+            let record_value = serde_json::to_vec(&record).map_err(internal)?;
+            // One write transaction: redb runs them one at a time, so the check and the writes
+            // cannot interleave with another request's; returning before `commit` aborts it.
+            let txn = db.begin_write().map_err(internal)?;
+            {
+                let mut records = txn.open_table(RECORDS).map_err(internal)?;
+                let record_key = (record.owner.as_str(), record.key.as_str());
+                let existing = records
+                    .get(record_key)
+                    .map_err(internal)?
+                    .map(|v| decode_record(v.value()))
+                    .transpose()?;
+                if let Some(existing) = existing.filter(|r| r.is_live(now)) {
+                    return Ok(Claim::Existing(existing));
+                }
+                let mut items = txn.open_table(ITEMS).map_err(internal)?;
+                let item_key = (item.owner.as_str(), item.id.as_u128());
+                if items.get(item_key).map_err(internal)?.is_some() {
+                    return Err(StoreError::AlreadyExists);
+                }
+                items
+                    .insert(item_key, item_value.as_slice())
+                    .map_err(internal)?;
+                records
+                    .insert(record_key, record_value.as_slice())
+                    .map_err(internal)?;
+            }
+            txn.commit().map_err(internal)?;
+            Ok(Claim::Created)
+        })
+        .await
+    }
+
+    async fn record(
+        &self,
+        owner: &str,
+        key: &IdempotencyKey,
+        now: i64,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let (owner, key) = (owner.to_owned(), key.clone());
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(internal)?;
+            let table = txn.open_table(RECORDS).map_err(internal)?;
+            let found = table
+                .get((owner.as_str(), key.as_str()))
+                .map_err(internal)?
+                .map(|v| decode_record(v.value()))
+                .transpose()?;
+            Ok(found.filter(|r| r.is_live(now)))
+        })
+        .await
+    }
+
+    async fn replace_record(
+        &self,
+        expected_version: u64,
+        record: &IdempotencyRecord,
+    ) -> Result<bool, StoreError> {
+        let record = record.clone();
+        self.blocking(move |db| {
+            let value = serde_json::to_vec(&record).map_err(internal)?;
+            let txn = db.begin_write().map_err(internal)?;
+            {
+                let mut table = txn.open_table(RECORDS).map_err(internal)?;
+                let key = (record.owner.as_str(), record.key.as_str());
+                let current = table
+                    .get(key)
+                    .map_err(internal)?
+                    .map(|v| decode_record(v.value()))
+                    .transpose()?;
+                let ours = current
+                    .is_some_and(|c| c.version == expected_version && c.item_id == record.item_id);
+                if !ours {
+                    return Ok(false);
+                }
+                table.insert(key, value.as_slice()).map_err(internal)?;
+            }
+            txn.commit().map_err(internal)?;
+            Ok(true)
         })
         .await
     }

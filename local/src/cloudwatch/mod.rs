@@ -1,0 +1,404 @@
+//! The twin as a small CloudWatch: a metric store fed by the functions' EMF documents and by
+//! the metrics the stand-ins publish under AWS's names, the alarms of `alarms/*.json`
+//! evaluated against it, and the dashboards of `dashboards/*.json` read from the same files
+//! (rendered by [`crate::ops`]).
+//!
+//! Reading order: [`store`] (values and statistics), [`emf`] (documents in), [`math`] and
+//! [`query`] (metric math and data queries), [`alarms`] (evaluation and state changes).
+
+pub mod alarms;
+pub mod emf;
+pub mod math;
+pub mod query;
+pub mod store;
+pub mod table;
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::settings::names;
+use alarms::{AlarmDef, Alarms};
+use store::{MetricId, MetricStore};
+
+/// The twin's API stage: API Gateway's default.
+pub const STAGE: &str = "$default";
+/// The namespace of the functions' EMF metrics (Terraform's `metrics_namespace`).
+pub const METRICS_NAMESPACE: &str = "ItemsApi";
+/// The access log's group, as the stage writes it on AWS.
+pub const ACCESS_LOG_GROUP: &str = "/aws/apigateway/items-api";
+/// What Terraform puts before each alarm's and dashboard's name.
+pub const NAME_PREFIX: &str = "items-api";
+
+/// The value of every `${placeholder}` of the dashboards and alarms on the twin: the same
+/// names Terraform gives the stack by default.
+pub fn placeholders(function_timeout_secs: u64) -> Vec<(&'static str, String)> {
+    vec![
+        ("region", names::REGION.to_owned()),
+        ("account_id", names::ACCOUNT_ID.to_owned()),
+        ("api_id", names::API_ID.to_owned()),
+        ("stage", STAGE.to_owned()),
+        ("metrics_namespace", METRICS_NAMESPACE.to_owned()),
+        ("items_function", format!("{NAME_PREFIX}-items")),
+        ("public_function", format!("{NAME_PREFIX}-public")),
+        ("table", names::ITEMS_TABLE.to_owned()),
+        ("event_bus", names::EVENT_BUS.to_owned()),
+        ("item_created_rule", names::ITEM_CREATED_RULE.to_owned()),
+        ("archive_log_group", names::ARCHIVE_LOG_GROUP.to_owned()),
+        (
+            "items_log_group",
+            format!("/aws/lambda/{NAME_PREFIX}-items"),
+        ),
+        (
+            "public_log_group",
+            format!("/aws/lambda/{NAME_PREFIX}-public"),
+        ),
+        ("access_log_group", format!("/aws/apigateway/{NAME_PREFIX}")),
+        (
+            "items_timeout_ms",
+            (function_timeout_secs * 1000).to_string(),
+        ),
+        // The console serves the runbooks itself, so links work offline.
+        ("runbook_base_url", "/_ops/files".to_owned()),
+        ("alarm_prefix", NAME_PREFIX.to_owned()),
+    ]
+}
+
+/// `text` with each `${name}` replaced; an unknown name is an error.
+pub fn substitute(text: &str, values: &[(&str, String)]) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').ok_or("an unclosed `${`")?;
+        let name = &after[..end];
+        let value = values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+            .ok_or_else(|| format!("unknown placeholder `${{{name}}}`"))?;
+        // Values go inside JSON strings: escape what JSON would need.
+        let encoded = serde_json::to_string(value).map_err(|e| e.to_string())?;
+        out.push_str(&encoded[1..encoded.len() - 1]);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Where `alarms/`, `dashboards/` and `runbooks/` are: the repository the twin was built from.
+pub fn default_repo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// The `.json` files of `dir`, by name, read and filled: `(file stem, document)`.
+pub fn read_json_dir(
+    dir: &Path,
+    values: &[(&str, String)],
+) -> Result<Vec<(String, Value)>, String> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let filled =
+                substitute(&text, values).map_err(|e| format!("{}: {e}", path.display()))?;
+            let doc =
+                serde_json::from_str(&filled).map_err(|e| format!("{}: {e}", path.display()))?;
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            Ok((stem, doc))
+        })
+        .collect()
+}
+
+/// The alarms of `repo/alarms`.
+pub fn load_alarms(repo: &Path, values: &[(&str, String)]) -> Result<Vec<AlarmDef>, String> {
+    read_json_dir(&repo.join("alarms"), values)?
+        .iter()
+        .map(|(_, doc)| AlarmDef::from_json(doc))
+        .collect()
+}
+
+/// Everything the twin's CloudWatch holds.
+pub struct CloudWatch {
+    pub store: MetricStore,
+    pub alarms: Alarms,
+    /// `(file stem, dashboard body)`, placeholders filled.
+    pub dashboards: Vec<(String, Value)>,
+    pub repo_dir: PathBuf,
+    /// Invocations running now, by function, for `ConcurrentExecutions`.
+    in_flight: Mutex<HashMap<String, i64>>,
+    /// The latest log lines the twin wrote that it can see (access log, EMF documents), by
+    /// log group: what the console's request-id search reads.
+    logs: Mutex<VecDeque<(String, String)>>,
+}
+
+/// How many log lines the request-id search keeps.
+const KEPT_LOG_LINES: usize = 20_000;
+
+fn now_ms() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
+}
+
+impl CloudWatch {
+    /// Reads the alarms and dashboards of `repo_dir`.
+    pub fn load(repo_dir: &Path, function_timeout_secs: u64) -> Result<Self, String> {
+        let values = placeholders(function_timeout_secs);
+        Ok(Self {
+            store: MetricStore::new(),
+            alarms: Alarms::new(load_alarms(repo_dir, &values)?),
+            dashboards: read_json_dir(&repo_dir.join("dashboards"), &values)?,
+            repo_dir: repo_dir.to_owned(),
+            in_flight: Mutex::new(HashMap::new()),
+            logs: Mutex::new(VecDeque::new()),
+        })
+    }
+
+    /// Takes one flush of a function's EMF documents, written to `log_group`.
+    pub fn ingest_emf(&self, log_group: &str, documents: &str) {
+        emf::ingest(&self.store, documents);
+        for line in documents.lines().filter(|l| !l.trim().is_empty()) {
+            self.keep_log_line(log_group, line);
+        }
+    }
+
+    /// Keeps a log line for the request-id search.
+    pub fn keep_log_line(&self, log_group: &str, line: &str) {
+        let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        if logs.len() >= KEPT_LOG_LINES {
+            logs.pop_front();
+        }
+        logs.push_back((log_group.to_owned(), line.to_owned()));
+    }
+
+    /// The kept lines that carry `request_id` (as `requestId` or `request_id`), oldest first.
+    pub fn lines_of_request(&self, request_id: &str) -> Vec<(String, serde_json::Value)> {
+        if request_id.is_empty() {
+            return Vec::new();
+        }
+        let logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        logs.iter()
+            .filter(|(_, line)| line.contains(request_id))
+            .filter_map(|(group, line)| {
+                let v: serde_json::Value = serde_json::from_str(line).ok()?;
+                let matches = v["requestId"] == request_id || v["request_id"] == request_id;
+                matches.then(|| (group.clone(), v))
+            })
+            .collect()
+    }
+
+    fn put(&self, namespace: &str, name: &str, dims: &[(&str, &str)], value: f64, unit: &str) {
+        self.store.put_value(
+            MetricId::new(namespace, name, dims),
+            now_ms(),
+            value,
+            Some(unit),
+        );
+    }
+
+    /// What API Gateway publishes for one request: `Count`, `4xx` and `5xx` (0 or 1 each, so
+    /// that `Average` is a rate), `Latency`, and `IntegrationLatency` when the function ran.
+    pub fn record_request(&self, status: u16, latency: Duration, integration: Option<Duration>) {
+        let dims = [("ApiId", names::API_ID), ("Stage", STAGE)];
+        let ns = "AWS/ApiGateway";
+        self.put(ns, "Count", &dims, 1.0, "Count");
+        self.put(
+            ns,
+            "4xx",
+            &dims,
+            f64::from(u8::from((400..500).contains(&status))),
+            "Count",
+        );
+        self.put(
+            ns,
+            "5xx",
+            &dims,
+            f64::from(u8::from(status >= 500)),
+            "Count",
+        );
+        self.put(ns, "Latency", &dims, millis(latency), "Milliseconds");
+        if let Some(integration) = integration {
+            self.put(
+                ns,
+                "IntegrationLatency",
+                &dims,
+                millis(integration),
+                "Milliseconds",
+            );
+        }
+    }
+
+    /// An invocation starts: `ConcurrentExecutions` is the number running, as Lambda reports
+    /// it (its `Maximum` is what the dashboard shows).
+    pub fn invocation_started(&self, function: &str) {
+        let running = {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            let n = in_flight.entry(function.to_owned()).or_default();
+            *n += 1;
+            *n
+        };
+        self.put(
+            "AWS/Lambda",
+            "ConcurrentExecutions",
+            &[("FunctionName", function)],
+            running as f64,
+            "Count",
+        );
+    }
+
+    /// An invocation ends: `Invocations`, `Errors` (0 or 1) and `Duration`.
+    pub fn invocation_ended(&self, function: &str, duration: Duration, failed: bool) {
+        if let Some(n) = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(function)
+        {
+            *n -= 1;
+        }
+        let dims = [("FunctionName", function)];
+        self.put("AWS/Lambda", "Invocations", &dims, 1.0, "Count");
+        self.put(
+            "AWS/Lambda",
+            "Errors",
+            &dims,
+            f64::from(u8::from(failed)),
+            "Count",
+        );
+        self.put(
+            "AWS/Lambda",
+            "Duration",
+            &dims,
+            millis(duration),
+            "Milliseconds",
+        );
+    }
+
+    /// What EventBridge publishes for a rule since the last call (`MatchedEvents`,
+    /// `Invocations`, `FailedInvocations`), and CloudWatch Logs' `IncomingLogEvents` of the
+    /// archive log group (each delivered event is one log event).
+    pub fn record_rule(&self, rule: &str, matched: u64, invocations: u64, failed: u64) {
+        let dims = [("RuleName", rule), ("EventBusName", names::EVENT_BUS)];
+        for (name, n) in [
+            ("MatchedEvents", matched),
+            ("Invocations", invocations),
+            ("FailedInvocations", failed),
+        ] {
+            // EventBridge publishes a datapoint only when something happened.
+            if n > 0 {
+                self.put("AWS/Events", name, &dims, n as f64, "Count");
+            }
+        }
+        let delivered = invocations.saturating_sub(failed);
+        if delivered > 0 {
+            self.put(
+                "AWS/Logs",
+                "IncomingLogEvents",
+                &[("LogGroupName", names::ARCHIVE_LOG_GROUP)],
+                delivered as f64,
+                "None",
+            );
+        }
+    }
+
+    /// What DynamoDB publishes for one call of `operation` on `table`: its latency when it
+    /// succeeded (a conditional check that failed is a success for this metric, as on AWS),
+    /// a throttled request with its read or write throttle event, or a system error.
+    pub fn record_table_call<T>(
+        &self,
+        table: &str,
+        operation: &str,
+        write: bool,
+        latency: Duration,
+        result: &Result<T, functions::ports::StoreError>,
+    ) {
+        use functions::ports::StoreError;
+        let by_operation = [("TableName", table), ("Operation", operation)];
+        let ns = "AWS/DynamoDB";
+        match result {
+            Ok(_) | Err(StoreError::AlreadyExists) => self.put(
+                ns,
+                "SuccessfulRequestLatency",
+                &by_operation,
+                millis(latency),
+                "Milliseconds",
+            ),
+            Err(StoreError::Unavailable { .. }) => {
+                self.put(ns, "ThrottledRequests", &by_operation, 1.0, "Count");
+                let events = if write {
+                    "WriteThrottleEvents"
+                } else {
+                    "ReadThrottleEvents"
+                };
+                self.put(ns, events, &[("TableName", table)], 1.0, "Count");
+            }
+            Err(StoreError::Internal(_)) => {
+                self.put(ns, "SystemErrors", &by_operation, 1.0, "Count");
+            }
+        }
+    }
+
+    /// Evaluates the alarms now.
+    pub fn evaluate_alarms(&self) {
+        self.alarms.evaluate(
+            &self.store,
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+        );
+    }
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The bus's rule counters: `(rule, matched events, invocations, failed invocations)`, each
+/// counted since the twin started.
+pub type RuleStatsFn = Arc<dyn Fn() -> Vec<(String, u64, u64, u64)> + Send + Sync>;
+
+/// Samples the bus's rule counters into metrics and evaluates the alarms, every `every`,
+/// for the twin's life.
+pub fn spawn_background(
+    cloudwatch: Arc<CloudWatch>,
+    rule_stats: Option<RuleStatsFn>,
+    every: Duration,
+) {
+    tokio::spawn(async move {
+        let mut last: std::collections::HashMap<String, (u64, u64, u64)> = Default::default();
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Some(stats) = &rule_stats {
+                for (rule, matched, invocations, failed) in stats() {
+                    let before = last.insert(rule.clone(), (matched, invocations, failed));
+                    let (m0, i0, f0) = before.unwrap_or_default();
+                    cloudwatch.record_rule(
+                        &rule,
+                        matched.saturating_sub(m0),
+                        invocations.saturating_sub(i0),
+                        failed.saturating_sub(f0),
+                    );
+                }
+            }
+            cloudwatch.evaluate_alarms();
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,406 @@
+//! The metric store: values kept per metric and per storage-resolution bucket, aggregated into
+//! CloudWatch's statistics when read.
+//!
+//! Values are kept (each distinct value with its count) rather than pre-aggregated, because
+//! percentiles over any period need them; CloudWatch keeps the same for the metrics it can
+//! answer percentiles on. Data older than [`RETENTION_SECS`] is dropped: the dashboards look
+//! three hours back and the alarms a few minutes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+/// How long values are kept, seconds.
+pub const RETENTION_SECS: i64 = 3 * 3600;
+
+/// One metric: namespace, name and dimensions (sorted by name, as CloudWatch identifies them).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MetricId {
+    pub namespace: String,
+    pub name: String,
+    pub dimensions: BTreeMap<String, String>,
+}
+
+impl MetricId {
+    pub fn new(namespace: &str, name: &str, dimensions: &[(&str, &str)]) -> Self {
+        Self {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            dimensions: dimensions
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+}
+
+impl fmt::Display for MetricId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)?;
+        for (k, v) in &self.dimensions {
+            write!(f, " {k}={v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A statistic CloudWatch computes over a period.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Statistic {
+    SampleCount,
+    Sum,
+    Average,
+    Minimum,
+    Maximum,
+    /// `pNN` or `pNN.N`: a percentile, 0 to 100.
+    Percentile(f64),
+}
+
+impl Statistic {
+    /// CloudWatch's names: `SampleCount`, `Sum`, `Average`, `Minimum`, `Maximum`, `p99`, `p99.9`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "SampleCount" => Self::SampleCount,
+            "Sum" => Self::Sum,
+            "Average" => Self::Average,
+            "Minimum" => Self::Minimum,
+            "Maximum" => Self::Maximum,
+            _ => {
+                let p = s
+                    .strip_prefix('p')
+                    .and_then(|n| n.parse::<f64>().ok())
+                    .filter(|p| (0.0..=100.0).contains(p))
+                    .ok_or_else(|| format!("unsupported statistic `{s}`"))?;
+                Self::Percentile(p)
+            }
+        })
+    }
+}
+
+/// The values that fell in one bucket: each distinct value with how many times it was seen.
+#[derive(Clone, Debug, Default)]
+struct Bucket {
+    values: Vec<(f64, u64)>,
+}
+
+/// The values of one period, ready for any statistic.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Aggregate {
+    /// Ascending distinct values with their counts.
+    values: Vec<(f64, u64)>,
+}
+
+impl Aggregate {
+    pub fn from_values(values: impl IntoIterator<Item = (f64, u64)>) -> Self {
+        let mut values: Vec<(f64, u64)> = values
+            .into_iter()
+            .filter(|(v, n)| v.is_finite() && *n > 0)
+            .collect();
+        values.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut merged: Vec<(f64, u64)> = Vec::with_capacity(values.len());
+        for (v, n) in values {
+            match merged.last_mut() {
+                Some((last, c)) if *last == v => *c += n,
+                _ => merged.push((v, n)),
+            }
+        }
+        Self { values: merged }
+    }
+
+    pub fn sample_count(&self) -> u64 {
+        self.values.iter().map(|(_, n)| n).sum()
+    }
+
+    pub fn statistic(&self, stat: Statistic) -> Option<f64> {
+        let count = self.sample_count();
+        if count == 0 {
+            return None;
+        }
+        let sum: f64 = self.values.iter().map(|(v, n)| v * *n as f64).sum();
+        Some(match stat {
+            Statistic::SampleCount => count as f64,
+            Statistic::Sum => sum,
+            Statistic::Average => sum / count as f64,
+            Statistic::Minimum => self.values[0].0,
+            Statistic::Maximum => self.values[self.values.len() - 1].0,
+            Statistic::Percentile(p) => {
+                // Nearest rank: the smallest value with at least p% of the samples at or
+                // below it (p0 is the minimum, p100 the maximum).
+                let rank = ((p / 100.0) * count as f64).ceil().max(1.0) as u64;
+                let mut seen = 0;
+                let mut out = self.values[self.values.len() - 1].0;
+                for (v, n) in &self.values {
+                    seen += n;
+                    if seen >= rank {
+                        out = *v;
+                        break;
+                    }
+                }
+                out
+            }
+        })
+    }
+}
+
+#[derive(Default)]
+struct Series {
+    /// Bucket start (seconds since the epoch) to values; buckets are 60 s, or 1 s for
+    /// high-resolution metrics.
+    buckets: BTreeMap<i64, Bucket>,
+    high_resolution: bool,
+    unit: Option<String>,
+}
+
+/// A metric and what is known of it, for listings.
+#[derive(Clone, Debug, Serialize)]
+pub struct MetricInfo {
+    #[serde(rename = "Namespace")]
+    pub namespace: String,
+    #[serde(rename = "MetricName")]
+    pub name: String,
+    #[serde(rename = "Dimensions")]
+    pub dimensions: Vec<Dimension>,
+    #[serde(rename = "Unit", skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(rename = "StorageResolution")]
+    pub storage_resolution: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Dimension {
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "Value")]
+    pub value: String,
+}
+
+/// All metrics of the twin. Cheap to share behind an `Arc`.
+#[derive(Default)]
+pub struct MetricStore {
+    series: Mutex<HashMap<MetricId, Series>>,
+}
+
+impl MetricStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds values (each with a count) at `timestamp_ms`.
+    pub fn put(
+        &self,
+        id: MetricId,
+        timestamp_ms: i64,
+        values: &[(f64, u64)],
+        unit: Option<&str>,
+        high_resolution: bool,
+    ) {
+        let secs = timestamp_ms.div_euclid(1000);
+        let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        let series = all.entry(id).or_default();
+        // Once high resolution, kept so: CloudWatch keeps a metric's resolution as first put.
+        series.high_resolution |= high_resolution;
+        if series.unit.is_none() {
+            series.unit = unit.map(str::to_owned);
+        }
+        let width = if series.high_resolution { 1 } else { 60 };
+        let bucket = series
+            .buckets
+            .entry(secs - secs.rem_euclid(width))
+            .or_default();
+        bucket.values.extend(
+            values
+                .iter()
+                .copied()
+                .filter(|(v, n)| v.is_finite() && *n > 0),
+        );
+        let oldest = secs - RETENTION_SECS;
+        while series
+            .buckets
+            .first_key_value()
+            .is_some_and(|(t, _)| *t < oldest)
+        {
+            series.buckets.pop_first();
+        }
+    }
+
+    /// One value, now or at a given time.
+    pub fn put_value(&self, id: MetricId, timestamp_ms: i64, value: f64, unit: Option<&str>) {
+        self.put(id, timestamp_ms, &[(value, 1)], unit, false);
+    }
+
+    /// The values of `id` in each `period`-second period starting in `[start, end)` (seconds,
+    /// `start` a multiple of `period`); periods without values are absent.
+    pub fn aggregates(
+        &self,
+        id: &MetricId,
+        start: i64,
+        end: i64,
+        period: i64,
+    ) -> BTreeMap<i64, Aggregate> {
+        let all = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: BTreeMap<i64, Vec<(f64, u64)>> = BTreeMap::new();
+        if let Some(series) = all.get(id) {
+            for (t, bucket) in series.buckets.range(start..end) {
+                let slot = t - (t - start).rem_euclid(period.max(1));
+                out.entry(slot)
+                    .or_default()
+                    .extend(bucket.values.iter().copied());
+            }
+        }
+        out.into_iter()
+            .map(|(t, v)| (t, Aggregate::from_values(v)))
+            .filter(|(_, a)| a.sample_count() > 0)
+            .collect()
+    }
+
+    /// `stat` of `id` for each period with data in `[start, end)`.
+    pub fn statistic(
+        &self,
+        id: &MetricId,
+        stat: Statistic,
+        start: i64,
+        end: i64,
+        period: i64,
+    ) -> BTreeMap<i64, f64> {
+        self.aggregates(id, start, end, period)
+            .into_iter()
+            .filter_map(|(t, a)| a.statistic(stat).map(|v| (t, v)))
+            .collect()
+    }
+
+    /// Every metric that has values, sorted.
+    pub fn list(&self) -> Vec<(MetricId, MetricInfo)> {
+        let all = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<(MetricId, MetricInfo)> = all
+            .iter()
+            .filter(|(_, s)| !s.buckets.is_empty())
+            .map(|(id, s)| {
+                (
+                    id.clone(),
+                    MetricInfo {
+                        namespace: id.namespace.clone(),
+                        name: id.name.clone(),
+                        dimensions: id
+                            .dimensions
+                            .iter()
+                            .map(|(k, v)| Dimension {
+                                name: k.clone(),
+                                value: v.clone(),
+                            })
+                            .collect(),
+                        unit: s.unit.clone(),
+                        storage_resolution: if s.high_resolution { 1 } else { 60 },
+                    },
+                )
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id() -> MetricId {
+        MetricId::new("AWS/ApiGateway", "Latency", &[("ApiId", "local")])
+    }
+
+    #[test]
+    fn statistics_of_one_period() {
+        let a = Aggregate::from_values([(3.0, 1), (1.0, 2), (10.0, 1)]);
+        assert_eq!(a.statistic(Statistic::SampleCount), Some(4.0));
+        assert_eq!(a.statistic(Statistic::Sum), Some(15.0));
+        assert_eq!(a.statistic(Statistic::Average), Some(3.75));
+        assert_eq!(a.statistic(Statistic::Minimum), Some(1.0));
+        assert_eq!(a.statistic(Statistic::Maximum), Some(10.0));
+        assert_eq!(Aggregate::default().statistic(Statistic::Sum), None);
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        // 1..=100: p50 is 50, p90 is 90, p99 is 99, p100 the maximum.
+        let a = Aggregate::from_values((1..=100).map(|v| (f64::from(v), 1)));
+        assert_eq!(a.statistic(Statistic::Percentile(50.0)), Some(50.0));
+        assert_eq!(a.statistic(Statistic::Percentile(90.0)), Some(90.0));
+        assert_eq!(a.statistic(Statistic::Percentile(99.0)), Some(99.0));
+        assert_eq!(a.statistic(Statistic::Percentile(99.9)), Some(100.0));
+        assert_eq!(a.statistic(Statistic::Percentile(0.0)), Some(1.0));
+        // Counts weigh: 98 fast requests and 2 slow ones put p99 among the slow.
+        let b = Aggregate::from_values([(10.0, 98), (2000.0, 2)]);
+        assert_eq!(b.statistic(Statistic::Percentile(98.0)), Some(10.0));
+        assert_eq!(b.statistic(Statistic::Percentile(99.0)), Some(2000.0));
+        assert_eq!(b.statistic(Statistic::Percentile(50.0)), Some(10.0));
+    }
+
+    #[test]
+    fn statistic_names() {
+        assert_eq!(
+            Statistic::parse("p99").unwrap(),
+            Statistic::Percentile(99.0)
+        );
+        assert_eq!(
+            Statistic::parse("p99.9").unwrap(),
+            Statistic::Percentile(99.9)
+        );
+        assert_eq!(Statistic::parse("Sum").unwrap(), Statistic::Sum);
+        assert!(Statistic::parse("tm99").is_err());
+        assert!(Statistic::parse("p101").is_err());
+    }
+
+    #[test]
+    fn values_fall_in_their_minute() {
+        let store = MetricStore::new();
+        // 12:00:10 and 12:00:50 share a minute; 12:01:00 starts the next.
+        // A minute boundary.
+        let base = 1_800_000_000;
+        store.put_value(id(), (base + 10) * 1000, 5.0, Some("Milliseconds"));
+        store.put_value(id(), (base + 50) * 1000, 7.0, None);
+        store.put_value(id(), (base + 60) * 1000, 1.0, None);
+        let sums = store.statistic(&id(), Statistic::Sum, base, base + 180, 60);
+        assert_eq!(
+            sums.into_iter().collect::<Vec<_>>(),
+            [(base, 12.0), (base + 60, 1.0)]
+        );
+        // A 5-minute period gathers both minutes.
+        let five = store.statistic(&id(), Statistic::SampleCount, base, base + 300, 300);
+        assert_eq!(five.get(&base), Some(&3.0));
+        let listed = store.list();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].1.unit.as_deref(), Some("Milliseconds"));
+        assert_eq!(listed[0].1.storage_resolution, 60);
+    }
+
+    #[test]
+    fn high_resolution_keeps_seconds() {
+        let store = MetricStore::new();
+        // A minute boundary.
+        let base = 1_800_000_000;
+        store.put(id(), (base + 1) * 1000, &[(1.0, 1)], None, true);
+        store.put(id(), (base + 2) * 1000, &[(2.0, 3)], None, true);
+        let per_second = store.statistic(&id(), Statistic::Sum, base, base + 60, 1);
+        assert_eq!(
+            per_second.into_iter().collect::<Vec<_>>(),
+            [(base + 1, 1.0), (base + 2, 6.0)]
+        );
+        let per_minute = store.statistic(&id(), Statistic::SampleCount, base, base + 60, 60);
+        assert_eq!(per_minute.get(&base), Some(&4.0));
+    }
+
+    #[test]
+    fn old_values_are_dropped() {
+        let store = MetricStore::new();
+        // A minute boundary.
+        let base = 1_800_000_000;
+        store.put_value(id(), base * 1000, 1.0, None);
+        store.put_value(id(), (base + RETENTION_SECS + 120) * 1000, 1.0, None);
+        assert!(
+            store
+                .statistic(&id(), Statistic::Sum, base, base + 60, 60)
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,400 @@
+//! The alarms of `alarms/*.json` evaluated against datapoints put in past periods: the time of
+//! each evaluation is given, so nothing waits for minutes to pass.
+
+use serde_json::json;
+
+use super::alarms::{AlarmDef, Alarms, State, decide};
+use super::store::{MetricId, MetricStore};
+use super::*;
+
+/// A minute boundary (2027-01-15T08:00:00Z).
+const T0: i64 = 1_800_000_000;
+
+fn minute(n: i64) -> i64 {
+    T0 + n * 60
+}
+
+fn twin_alarms() -> Alarms {
+    let defs = load_alarms(&default_repo_dir(), &placeholders(10)).expect("the alarm files");
+    Alarms::new(defs)
+}
+
+fn api(name: &str) -> MetricId {
+    MetricId::new(
+        "AWS/ApiGateway",
+        name,
+        &[("ApiId", names::API_ID), ("Stage", STAGE)],
+    )
+}
+
+/// `requests` requests in minute `n`, `errors` of them 5xx, as the gateway records them.
+fn traffic(store: &MetricStore, n: i64, requests: u32, errors: u32) {
+    for i in 0..requests {
+        let at = (minute(n) + 1) * 1000 + i64::from(i);
+        store.put_value(api("Count"), at, 1.0, Some("Count"));
+        let failed = if i < errors { 1.0 } else { 0.0 };
+        store.put_value(api("5xx"), at, failed, Some("Count"));
+    }
+}
+
+/// Evaluates a few seconds after minute `n` starts: minutes before `n` are complete.
+fn at(alarms: &Alarms, store: &MetricStore, n: i64) -> Vec<(String, State, State)> {
+    alarms
+        .evaluate(store, minute(n) + 5)
+        .into_iter()
+        .map(|c| (c.alarm, c.old_state, c.new_state))
+        .collect()
+}
+
+fn reason_of(alarms: &Alarms, name: &str) -> String {
+    alarms
+        .statuses()
+        .into_iter()
+        .find(|s| s.name == name)
+        .unwrap()
+        .reason
+}
+
+#[test]
+fn every_alarm_file_is_read() {
+    let alarms = twin_alarms();
+    let mut names: Vec<&str> = alarms.defs().iter().map(|d| d.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "api-5xx-rate",
+            "api-latency-p99",
+            "function-throttles",
+            "item-event-publish-failures",
+            "items-duration-near-timeout",
+            "items-function-errors",
+            "rule-failed-invocations",
+            "table-throttles",
+        ]
+    );
+    // Every alarm starts in INSUFFICIENT_DATA, as in CloudWatch.
+    assert!(
+        alarms
+            .statuses()
+            .iter()
+            .all(|s| s.state == State::InsufficientData)
+    );
+}
+
+#[test]
+fn api_5xx_rate_fires_at_3_of_5_minutes_and_recovers() {
+    let alarms = twin_alarms();
+    let store = MetricStore::new();
+    // No traffic at all: missing data is not breaching, so OK.
+    let changes = at(&alarms, &store, 0);
+    assert!(changes.contains(&("api-5xx-rate".into(), State::InsufficientData, State::Ok)));
+
+    // Minutes 0..5: 100 requests each; 10% 5xx in minutes 1 and 3 only: 2 of 5, still OK.
+    for (n, errors) in [(0, 0), (1, 10), (2, 0), (3, 10), (4, 0)] {
+        traffic(&store, n, 100, errors);
+    }
+    at(&alarms, &store, 5);
+    assert_eq!(alarms.state_of("api-5xx-rate"), Some(State::Ok));
+    assert!(
+        reason_of(&alarms, "api-5xx-rate").contains("2 out of the last 5 datapoints"),
+        "{}",
+        reason_of(&alarms, "api-5xx-rate")
+    );
+
+    // Minute 5 breaches too: 3 of the last 5 (1..5) above 5%.
+    traffic(&store, 5, 100, 6);
+    let changes = at(&alarms, &store, 6);
+    assert_eq!(
+        changes
+            .iter()
+            .filter(|c| c.0 == "api-5xx-rate")
+            .collect::<Vec<_>>(),
+        [&("api-5xx-rate".to_owned(), State::Ok, State::Alarm)]
+    );
+    let reason = reason_of(&alarms, "api-5xx-rate");
+    assert!(
+        reason.contains("3 out of the last 5 datapoints"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("greater than the threshold (5)"),
+        "{reason}"
+    );
+    assert!(reason.contains("6 ("), "{reason}");
+
+    // Exactly 5% is not above the threshold: with minute 6 at 5%, only minutes 3 and 5 of
+    // the last 5 (2..6) breach, and the alarm is OK again.
+    traffic(&store, 6, 100, 5);
+    at(&alarms, &store, 7);
+    assert_eq!(alarms.state_of("api-5xx-rate"), Some(State::Ok));
+
+    // Both changes are kept, in order.
+    let history: Vec<(State, State)> = alarms
+        .history()
+        .into_iter()
+        .filter(|c| c.alarm == "api-5xx-rate")
+        .map(|c| (c.old_state, c.new_state))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            (State::InsufficientData, State::Ok),
+            (State::Ok, State::Alarm),
+            (State::Alarm, State::Ok)
+        ]
+    );
+}
+
+#[test]
+fn a_minute_without_5xx_is_a_zero_rate_not_missing() {
+    // FILL(errors, 0): without it, minutes without any 5xx datapoint would be missing.
+    let alarms = twin_alarms();
+    let def = alarms
+        .defs()
+        .iter()
+        .find(|d| d.name == "api-5xx-rate")
+        .unwrap();
+    let store = MetricStore::new();
+    store.put_value(api("Count"), (minute(0) + 1) * 1000, 1.0, None);
+    store.put_value(api("Count"), (minute(1) + 1) * 1000, 1.0, None);
+    store.put_value(api("5xx"), (minute(1) + 2) * 1000, 1.0, None);
+    let series = def.series(&store, minute(0), minute(3)).unwrap();
+    assert_eq!(
+        series.into_iter().collect::<Vec<_>>(),
+        [(minute(0), 0.0), (minute(1), 100.0)]
+    );
+}
+
+#[test]
+fn item_event_publish_failures_fire_on_one_emf_datapoint() {
+    let alarms = twin_alarms();
+    let store = MetricStore::new();
+    let doc = json!({
+        "_aws": {
+            "Timestamp": (minute(0) + 30) * 1000,
+            "CloudWatchMetrics": [{
+                "Namespace": "ItemsApi",
+                "Dimensions": [["service"]],
+                "Metrics": [{"Name": "ItemEventPublishFailures", "Unit": "Count"}]
+            }]
+        },
+        "service": "items",
+        "request_id": "r-1",
+        "ItemEventPublishFailures": 1
+    });
+    emf::ingest_line(&store, &doc.to_string()).unwrap();
+    // During minute 0 nothing is decided on it yet: the minute has not ended.
+    at(&alarms, &store, 0);
+    assert_eq!(
+        alarms.state_of("item-event-publish-failures"),
+        Some(State::Ok)
+    );
+    let changes = at(&alarms, &store, 1);
+    assert!(changes.contains(&(
+        "item-event-publish-failures".into(),
+        State::Ok,
+        State::Alarm
+    )));
+    let reason = reason_of(&alarms, "item-event-publish-failures");
+    assert!(
+        reason.contains("1 out of the last 1 datapoints")
+            && reason.contains("greater than or equal to the threshold (1)"),
+        "{reason}"
+    );
+    // The next minute has no failures: missing, not breaching, OK.
+    at(&alarms, &store, 2);
+    assert_eq!(
+        alarms.state_of("item-event-publish-failures"),
+        Some(State::Ok)
+    );
+}
+
+#[test]
+fn latency_p99_uses_the_percentile_not_the_average() {
+    let alarms = twin_alarms();
+    let store = MetricStore::new();
+    // Each minute: 97 requests at 100 ms, 3 at 3 s. Average 187 ms; p99 3 s.
+    for n in 0..3 {
+        store.put(
+            api("Latency"),
+            (minute(n) + 1) * 1000,
+            &[(100.0, 97), (3000.0, 3)],
+            Some("Milliseconds"),
+            false,
+        );
+    }
+    at(&alarms, &store, 3);
+    assert_eq!(alarms.state_of("api-latency-p99"), Some(State::Alarm));
+    // 2 slow requests of 100 are p98, not p99: OK.
+    let store = MetricStore::new();
+    let alarms = twin_alarms();
+    for n in 0..3 {
+        store.put(
+            api("Latency"),
+            (minute(n) + 1) * 1000,
+            &[(100.0, 99), (3000.0, 1)],
+            None,
+            false,
+        );
+    }
+    at(&alarms, &store, 3);
+    assert_eq!(alarms.state_of("api-latency-p99"), Some(State::Ok));
+}
+
+#[test]
+fn duration_near_timeout_is_a_share_of_the_timeout() {
+    let alarms = twin_alarms();
+    let store = MetricStore::new();
+    let duration = MetricId::new(
+        "AWS/Lambda",
+        "Duration",
+        &[("FunctionName", "items-api-items")],
+    );
+    // 8 s of a 10 s timeout: 80%, the threshold (greater than or equal).
+    for n in 0..3 {
+        store.put_value(duration.clone(), (minute(n) + 1) * 1000, 8000.0, None);
+    }
+    at(&alarms, &store, 3);
+    assert_eq!(
+        alarms.state_of("items-duration-near-timeout"),
+        Some(State::Alarm)
+    );
+}
+
+#[test]
+fn dynamodb_alarms_ignore_missing_data_as_cloudwatch_does() {
+    let alarms = twin_alarms();
+    let store = MetricStore::new();
+    at(&alarms, &store, 5);
+    // FILL(…, 0) gives the table-throttles alarm a zero in every minute: OK, not missing.
+    assert_eq!(alarms.state_of("table-throttles"), Some(State::Ok));
+    assert_eq!(alarms.state_of("function-throttles"), Some(State::Ok));
+    // A bare AWS/DynamoDB metric keeps its state on missing data, whatever the file says.
+    let d = AlarmDef::from_json(&json!({
+        "name": "t",
+        "metric": {"namespace": "AWS/DynamoDB", "name": "ReadThrottleEvents",
+                   "dimensions": {"TableName": "items"}, "stat": "Sum"},
+        "period": 60, "evaluation_periods": 3, "datapoints_to_alarm": 2, "threshold": 1,
+        "comparison": "GreaterThanOrEqualToThreshold", "treat_missing_data": "notBreaching"
+    }))
+    .unwrap();
+    assert_eq!(decide(&d, State::Alarm, &points("---")), None);
+}
+
+fn def(treat: &str, m: u64, n: u64) -> AlarmDef {
+    AlarmDef::from_json(&json!({
+        "name": "t",
+        "metric": {"namespace": "X", "name": "Y", "dimensions": {}, "stat": "Sum"},
+        "period": 60,
+        "evaluation_periods": n,
+        "datapoints_to_alarm": m,
+        "threshold": 1,
+        "comparison": "GreaterThanOrEqualToThreshold",
+        "treat_missing_data": treat
+    }))
+    .unwrap()
+}
+
+/// `1` breaching, `0` not, `-` missing, oldest first.
+fn points(pattern: &str) -> Vec<(i64, Option<f64>)> {
+    pattern
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            let v = match c {
+                '1' => Some(5.0),
+                '0' => Some(0.0),
+                _ => None,
+            };
+            (minute(i as i64), v)
+        })
+        .collect()
+}
+
+fn state(treat: &str, m: u64, pattern: &str, current: State) -> Option<State> {
+    let d = def(treat, m, pattern.len() as u64);
+    decide(&d, current, &points(pattern)).map(|(s, _)| s)
+}
+
+#[test]
+fn m_out_of_n() {
+    let ok = State::Ok;
+    assert_eq!(state("notBreaching", 3, "11000", ok), Some(State::Ok));
+    assert_eq!(state("notBreaching", 3, "10101", ok), Some(State::Alarm));
+    assert_eq!(state("notBreaching", 1, "00001", ok), Some(State::Alarm));
+    assert_eq!(state("notBreaching", 5, "11110", ok), Some(State::Ok));
+    assert_eq!(state("notBreaching", 5, "11111", ok), Some(State::Alarm));
+}
+
+#[test]
+fn missing_data_treatments() {
+    let (ok, alarm, insufficient) = (State::Ok, State::Alarm, State::InsufficientData);
+    // Nothing at all.
+    assert_eq!(state("notBreaching", 2, "---", alarm), Some(ok));
+    assert_eq!(state("breaching", 2, "---", ok), Some(alarm));
+    assert_eq!(state("ignore", 2, "---", alarm), None);
+    assert_eq!(state("missing", 2, "---", ok), Some(insufficient));
+    // Some data: breaching fills the gaps with breaches, notBreaching with good datapoints.
+    assert_eq!(state("breaching", 2, "1--", ok), Some(alarm));
+    assert_eq!(state("notBreaching", 2, "1--", ok), Some(ok));
+    // ignore and missing decide on the datapoints that are there.
+    assert_eq!(state("ignore", 2, "1-1", ok), Some(alarm));
+    assert_eq!(state("missing", 2, "1-0", alarm), Some(ok));
+    // The reason says what missing datapoints were taken as.
+    let d = def("breaching", 2, 3);
+    let (_, reason) = decide(&d, ok, &points("1--")).unwrap();
+    assert!(
+        reason.contains("3 out of the last 3") && reason.contains("[Breaching]"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn unsupported_math_is_a_clear_error() {
+    let err = AlarmDef::from_json(&json!({
+        "name": "t",
+        "metrics": [{"Id": "e", "Expression": "ANOMALY_DETECTION_BAND(m1)", "ReturnData": true}],
+        "period": 60, "evaluation_periods": 1, "threshold": 1,
+        "comparison": "GreaterThanThreshold"
+    }))
+    .unwrap_err();
+    assert!(err.contains("ANOMALY_DETECTION_BAND"), "{err}");
+}
+
+#[test]
+fn placeholders_fill_every_file() {
+    let cw = CloudWatch::load(&default_repo_dir(), 10).unwrap();
+    assert_eq!(cw.dashboards.len(), 3);
+    let text = serde_json::to_string(&cw.dashboards).unwrap();
+    assert!(!text.contains("${"), "a placeholder left");
+    assert!(substitute("${nope}", &placeholders(10)).is_err());
+}
+
+#[test]
+fn table_calls_become_dynamodb_metrics() {
+    use functions::ports::StoreError;
+    let cw = CloudWatch::load(&default_repo_dir(), 10).unwrap();
+    let ok: Result<(), StoreError> = Ok(());
+    let throttled: Result<(), StoreError> = Err(StoreError::Unavailable {
+        reason: "throttled".into(),
+        retry_after: std::time::Duration::from_millis(100),
+    });
+    let latency = std::time::Duration::from_millis(3);
+    cw.record_table_call("items", "GetItem", false, latency, &ok);
+    cw.record_table_call("items", "PutItem", true, latency, &throttled);
+    let listed: Vec<String> = cw
+        .store
+        .list()
+        .into_iter()
+        .map(|(id, _)| id.to_string())
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "AWS/DynamoDB/SuccessfulRequestLatency Operation=GetItem TableName=items",
+            "AWS/DynamoDB/ThrottledRequests Operation=PutItem TableName=items",
+            "AWS/DynamoDB/WriteThrottleEvents TableName=items",
+        ]
+    );
+}

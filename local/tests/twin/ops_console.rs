@@ -1,0 +1,281 @@
+//! The twin as a small CloudWatch, over HTTP: real requests move the gateway's, Lambda's, the
+//! bus's and the handlers' (EMF) metrics; the alarms are evaluated; `/_ops` renders every
+//! dashboard.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::TwinProcess;
+
+/// The metric named `name` in `namespace` with dimension `key` = `value`, if listed.
+fn find<'a>(
+    metrics: &'a [Value],
+    namespace: &str,
+    name: &str,
+    dim: (&str, &str),
+) -> Option<&'a Value> {
+    metrics.iter().find(|m| {
+        m["Namespace"] == namespace
+            && m["MetricName"] == name
+            && m["Dimensions"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|d| d["Name"] == dim.0 && d["Value"] == dim.1))
+    })
+}
+
+fn total(metric: &Value, stat: &str) -> f64 {
+    metric["Datapoints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d[stat].as_f64())
+        .sum()
+}
+
+#[tokio::test]
+async fn requests_move_metrics_alarms_are_evaluated_and_ops_shows_every_dashboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let twin = TwinProcess::start_in(dir.path(), &["--alarm-evaluation-interval", "1"]);
+
+    for _ in 0..3 {
+        let reply = twin.client.get("/public", &[]).await.unwrap();
+        assert_eq!(reply.status, 200);
+    }
+    let missing = twin.client.get("/nope", &[]).await.unwrap();
+    assert_eq!(missing.status, 404);
+    let token = twin.token("alice").await;
+    let created = twin.create(&token, &json!({"name": "observed item"})).await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let request_id = created.header("apigw-requestid").unwrap().to_owned();
+
+    // The bus's counters are sampled every second: wait for the rule's metrics.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let metrics = loop {
+        let reply = twin.client.get("/_twin/metrics", &[]).await.unwrap();
+        assert_eq!(reply.status, 200);
+        let metrics = reply.json()["metrics"].as_array().unwrap().clone();
+        let rule = ("RuleName", "items-api-item-created");
+        let archived = ("LogGroupName", "/aws/events/items-api");
+        // Both: the bus counts the match before the delivery, and a sample may fall between.
+        if find(&metrics, "AWS/Events", "MatchedEvents", rule).is_some()
+            && find(&metrics, "AWS/Logs", "IncomingLogEvents", archived).is_some()
+        {
+            break metrics;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no AWS/Events metrics: {metrics:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+
+    let api = ("ApiId", "local");
+    let count = find(&metrics, "AWS/ApiGateway", "Count", api).expect("Count");
+    // 3 public, 1 not found, 1 create (the sign-in goes to the issuer, not the API).
+    assert_eq!(total(count, "Sum"), 5.0, "{count:#}");
+    let four = find(&metrics, "AWS/ApiGateway", "4xx", api).expect("4xx");
+    assert_eq!(total(four, "Sum"), 1.0);
+    assert!(find(&metrics, "AWS/ApiGateway", "Latency", api).is_some());
+    assert!(find(&metrics, "AWS/ApiGateway", "IntegrationLatency", api).is_some());
+
+    let items_fn = ("FunctionName", "items-api-items");
+    let invocations = find(&metrics, "AWS/Lambda", "Invocations", items_fn).expect("Invocations");
+    assert_eq!(total(invocations, "Sum"), 1.0);
+    let public_fn = ("FunctionName", "items-api-public");
+    let public = find(&metrics, "AWS/Lambda", "Invocations", public_fn).expect("public");
+    assert_eq!(total(public, "Sum"), 3.0);
+    assert!(find(&metrics, "AWS/Lambda", "Duration", items_fn).is_some());
+    assert!(find(&metrics, "AWS/Lambda", "ConcurrentExecutions", items_fn).is_some());
+
+    // The handlers' own EMF metrics, read from the documents they wrote.
+    let requests = find(&metrics, "ItemsApi", "Requests", ("service", "public")).expect("Requests");
+    assert_eq!(total(requests, "Sum"), 3.0);
+    let created =
+        find(&metrics, "ItemsApi", "ItemsCreated", ("service", "items")).expect("ItemsCreated");
+    assert_eq!(total(created, "Sum"), 1.0);
+    let archived = ("LogGroupName", "/aws/events/items-api");
+    let incoming = find(&metrics, "AWS/Logs", "IncomingLogEvents", archived).expect("archive");
+    assert_eq!(total(incoming, "Sum"), 1.0);
+    let rule = ("RuleName", "items-api-item-created");
+    let matched = find(&metrics, "AWS/Events", "MatchedEvents", rule).unwrap();
+    assert_eq!(total(matched, "Sum"), 1.0, "one event, counted once");
+    assert!(find(&metrics, "AWS/Events", "FailedInvocations", rule).is_none());
+    let table = ("TableName", "items");
+    assert!(find(&metrics, "AWS/DynamoDB", "SuccessfulRequestLatency", table).is_some());
+    // ... and still written to stdout as log lines, as on Lambda.
+    assert!(
+        twin.lines()
+            .iter()
+            .any(|l| l.contains("\"_aws\"") && l.contains("\"Requests\"")),
+        "EMF documents still reach stdout"
+    );
+
+    // Every alarm is evaluated: healthy traffic, missing data not breaching, so OK.
+    let alarms = twin.client.get("/_twin/alarms", &[]).await.unwrap().json();
+    let list = alarms["alarms"].as_array().unwrap();
+    assert_eq!(list.len(), 8, "{alarms:#}");
+    for alarm in list {
+        assert_eq!(alarm["state"], "OK", "{alarm:#}");
+        assert!(alarm["runbook"].as_str().unwrap().starts_with("runbooks/"));
+    }
+    // Their first change (INSUFFICIENT_DATA -> OK) is kept and logged.
+    assert!(
+        alarms["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["old_state"] == "INSUFFICIENT_DATA" && c["new_state"] == "OK")
+    );
+    assert!(
+        twin.lines()
+            .iter()
+            .any(|l| l.contains("alarm state changed")),
+        "state changes are logged"
+    );
+
+    let ops = twin.client.get("/_ops", &[]).await.unwrap();
+    assert_eq!(ops.status, 200);
+    let html = ops.text();
+    for title in [
+        "Items API: overview",
+        "Items API: items and events",
+        "Items API: functions and table",
+    ] {
+        assert!(html.contains(title), "{title} missing from /_ops");
+    }
+    assert!(html.contains("Requests per minute"));
+    assert!(
+        !html.contains("class=\"error\""),
+        "a widget failed to render"
+    );
+    // The request-id search: its access-log line and its EMF document, with its trace.
+    let path = format!(
+        "/_twin/logs?request_id={}",
+        crate::common::urlencode(&request_id)
+    );
+    let found = twin.client.get(&path, &[]).await.unwrap().json();
+    let groups: Vec<&str> = found["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["logGroupName"].as_str().unwrap())
+        .collect();
+    assert!(groups.contains(&"/aws/apigateway/items-api"), "{found:#}");
+    assert!(groups.contains(&"/aws/lambda/items-api-items"), "{found:#}");
+    let path = format!("/_ops?request_id={}", crate::common::urlencode(&request_id));
+    let html = twin.client.get(&path, &[]).await.unwrap().text();
+    assert!(html.contains("class=\"request-lines\""));
+    assert!(
+        html.contains("href=\"/_twin/traces/"),
+        "the request's trace is linked"
+    );
+
+    let runbook = twin
+        .client
+        .get("/_ops/files/runbooks/api-5xx-rate.md", &[])
+        .await
+        .unwrap();
+    assert_eq!(runbook.status, 200);
+    let escape = twin
+        .client
+        .get("/_ops/files/runbooks/..%2FCargo.toml", &[])
+        .await
+        .unwrap();
+    assert_eq!(escape.status, 404);
+}
+
+/// `count` requests and `errors` 5xx in the minute starting at `minute` (epoch seconds), as
+/// `PutMetricData` data.
+fn api_minute(minute: i64, count: f64, errors: f64) -> Vec<Value> {
+    let dims = json!([{"Name": "ApiId", "Value": "local"}, {"Name": "Stage", "Value": "$default"}]);
+    vec![
+        json!({"MetricName": "Count", "Dimensions": dims, "Timestamp": minute + 1, "Value": count}),
+        json!({"MetricName": "5xx", "Dimensions": dims, "Timestamp": minute + 1, "Value": errors}),
+    ]
+}
+
+#[tokio::test]
+async fn the_5xx_rate_alarm_fires_and_recovers_on_a_running_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    // Evaluated only when asked (and once at start), so the test decides the time.
+    let twin = TwinProcess::start_in(dir.path(), &["--alarm-evaluation-interval", "3600"]);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let this_minute = now - now % 60;
+    // The last 3 complete minutes: 10% of 100 requests answered 5xx.
+    let data: Vec<Value> = (1..=3)
+        .flat_map(|k| api_minute(this_minute - k * 60, 100.0, 10.0))
+        .collect();
+    let put = twin
+        .client
+        .post_json(
+            "/_twin/metrics",
+            &[],
+            &json!({"Namespace": "AWS/ApiGateway", "MetricData": data}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(put.status, 200, "{}", put.text());
+
+    let at = |t: i64| format!("/_twin/alarms/evaluate?now={t}");
+    let reply = twin
+        .client
+        .post_json(&at(this_minute + 5), &[], &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let state = |reply: &Value, name: &str| {
+        reply["alarms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let alarm = state(&reply.json(), "api-5xx-rate");
+    assert_eq!(alarm["state"], "ALARM", "{alarm:#}");
+    let reason = alarm["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("3 out of the last 5 datapoints") && reason.contains("10 ("),
+        "{reason}"
+    );
+
+    // The console shows it.
+    let html = twin.client.get("/_ops", &[]).await.unwrap().text();
+    assert!(html.contains("data-alarm=\"api-5xx-rate\" data-state=\"ALARM\""));
+
+    // Three minutes later the breaching minutes leave the window (2 of 5, then fewer): OK.
+    let later = twin
+        .client
+        .post_json(&at(this_minute + 3 * 60 + 5), &[], &json!({}))
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(state(&later, "api-5xx-rate")["state"], "OK", "{later:#}");
+    let history = twin.client.get("/_twin/alarms", &[]).await.unwrap().json();
+    let changes: Vec<(String, String)> = history["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["alarm"] == "api-5xx-rate")
+        .map(|c| {
+            (
+                c["old_state"].as_str().unwrap().to_owned(),
+                c["new_state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes.last().map(|(a, b)| (a.as_str(), b.as_str())),
+        Some(("ALARM", "OK")),
+        "{changes:?}"
+    );
+    assert!(changes.iter().any(|(_, new)| new == "ALARM"));
+    let logged = twin
+        .lines()
+        .iter()
+        .filter(|l| l.contains("alarm state changed") && l.contains("api-5xx-rate"))
+        .count();
+    assert!(logged >= 2, "each change is one log line");
+}
