@@ -17,6 +17,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::errors::{self, Class};
+use super::trace::traced;
 use crate::domain::{Item, ItemId};
 use crate::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord, RecordState};
 use crate::ports::{Claim, ItemStore, Page, PageRequest, StoreError};
@@ -243,16 +244,20 @@ where
 #[async_trait]
 impl ItemStore for DynamoDbItemStore {
     async fn put(&self, item: &Item) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_attributes(item)))
-            // Never overwrite: a second put of the same key fails and changes nothing.
-            .condition_expression("attribute_not_exists(#id)")
-            .expression_attribute_names("#id", attr::ID)
-            .send()
-            .await;
+        let result = traced(
+            "DynamoDB",
+            "PutItem",
+            &self.table,
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(to_attributes(item)))
+                // Never overwrite: a second put of the same key fails and changes nothing.
+                .condition_expression("attribute_not_exists(#id)")
+                .expression_attribute_names("#id", attr::ID)
+                .send(),
+        )
+        .await;
         match result {
             Ok(_) => Ok(()),
             Err(e)
@@ -266,16 +271,20 @@ impl ItemStore for DynamoDbItemStore {
     }
 
     async fn get(&self, owner: &str, id: ItemId) -> Result<Option<Item>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(owner, id)))
-            // The creator reads their item right after the 201: read what was acknowledged.
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| store_error("GetItem", e))?;
+        let output = traced(
+            "DynamoDB",
+            "GetItem",
+            &self.table,
+            self.client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(key(owner, id)))
+                // The creator reads their item right after the 201: read what was acknowledged.
+                .consistent_read(true)
+                .send(),
+        )
+        .await
+        .map_err(|e| store_error("GetItem", e))?;
         output.item().map(from_attributes).transpose()
     }
 
@@ -297,7 +306,9 @@ impl ItemStore for DynamoDbItemStore {
                 .expression_attribute_values(":before", s(&before.to_string())),
             None => query.key_condition_expression("#o = :o"),
         };
-        let output = query.send().await.map_err(|e| store_error("Query", e))?;
+        let output = traced("DynamoDB", "Query", &self.table, query.send())
+            .await
+            .map_err(|e| store_error("Query", e))?;
         let mut items = output
             .items()
             .iter()
@@ -339,16 +350,20 @@ impl ItemStore for DynamoDbItemStore {
             .map_err(build_error)?;
         let mut backoff = CONFLICT_BACKOFF.iter();
         loop {
-            let result = self
-                .client
-                .transact_write_items()
-                .transact_items(TransactWriteItem::builder().put(item_put.clone()).build())
-                .transact_items(TransactWriteItem::builder().put(record_put.clone()).build())
-                // The item id is unique per request: if the SDK resends a transaction that had
-                // committed, DynamoDB answers it as a success instead of failing the conditions.
-                .client_request_token(item.id.to_string())
-                .send()
-                .await;
+            let result = traced(
+                "DynamoDB",
+                "TransactWriteItems",
+                &self.table,
+                self.client
+                    .transact_write_items()
+                    .transact_items(TransactWriteItem::builder().put(item_put.clone()).build())
+                    .transact_items(TransactWriteItem::builder().put(record_put.clone()).build())
+                    // The item id is unique per request: if the SDK resends a transaction that had
+                    // committed, DynamoDB answers it as a success instead of failing the conditions.
+                    .client_request_token(item.id.to_string())
+                    .send(),
+            )
+            .await;
             let err = match result {
                 Ok(_) => return Ok(Claim::Created),
                 Err(err) => err,
@@ -411,15 +426,19 @@ impl ItemStore for DynamoDbItemStore {
         key: &IdempotencyKey,
         now: i64,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(record_key(owner, key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| store_error("GetItem", e))?;
+        let output = traced(
+            "DynamoDB",
+            "GetItem",
+            &self.table,
+            self.client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(record_key(owner, key)))
+                .consistent_read(true)
+                .send(),
+        )
+        .await
+        .map_err(|e| store_error("GetItem", e))?;
         let record = output.item().map(record_from_attributes).transpose()?;
         Ok(record.filter(|r| r.is_live(now)))
     }
@@ -430,18 +449,22 @@ impl ItemStore for DynamoDbItemStore {
         record: &IdempotencyRecord,
     ) -> Result<bool, StoreError> {
         // A conditional PutItem, not UpdateItem: the function's role already holds PutItem.
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(record_to_attributes(record)))
-            .condition_expression("#v = :v AND #item = :item")
-            .expression_attribute_names("#v", record_attr::VERSION)
-            .expression_attribute_names("#item", record_attr::ITEM_ID)
-            .expression_attribute_values(":v", AttributeValue::N(expected_version.to_string()))
-            .expression_attribute_values(":item", s(&record.item_id.to_string()))
-            .send()
-            .await;
+        let result = traced(
+            "DynamoDB",
+            "PutItem",
+            &self.table,
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(record_to_attributes(record)))
+                .condition_expression("#v = :v AND #item = :item")
+                .expression_attribute_names("#v", record_attr::VERSION)
+                .expression_attribute_names("#item", record_attr::ITEM_ID)
+                .expression_attribute_values(":v", AttributeValue::N(expected_version.to_string()))
+                .expression_attribute_values(":item", s(&record.item_id.to_string()))
+                .send(),
+        )
+        .await;
         match result {
             Ok(_) => Ok(true),
             // Another request changed the record first, or is changing it right now.
