@@ -61,30 +61,14 @@ fn placeholders() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// `text` with every `${name}` replaced by its sample value. Fails on an unknown name, an
-/// unclosed `${`, and on `%{` (a `templatefile` directive: none of these files needs one).
+/// `text` with every `${name}` replaced by its sample value, as the twin substitutes them. Fails
+/// on an unknown name, an unclosed `${`, and on `%{` (a `templatefile` directive: none of these
+/// files needs one).
 fn substitute(text: &str) -> Result<String, String> {
-    let values = placeholders();
     if let Some(at) = text.find("%{") {
         return Err(format!("a templatefile directive `%{{` at byte {at}"));
     }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after.find('}').ok_or("an unclosed `${`")?;
-        let name = &after[..end];
-        let value = values
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v)
-            .ok_or_else(|| format!("unknown placeholder `${{{name}}}`"))?;
-        out.push_str(value);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    local::cloudwatch::substitute(text, &placeholders())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1710,65 +1694,6 @@ fn the_query_check_catches_what_it_should() {
 
 // ---------------------------------------------------------------------------------------------
 // Terraform's side
-
-/// Placeholders the files use.
-fn used_placeholders() -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for path in files_in("dashboards", "json")
-        .into_iter()
-        .chain(files_in("alarms", "json"))
-    {
-        let text = read(&path);
-        for part in text.split("${").skip(1) {
-            out.insert(part[..part.find('}').expect("a closed placeholder")].to_owned());
-        }
-    }
-    out
-}
-
-/// The keys of `placeholders` in `module "observability"` of terraform/main.tf: what
-/// `templatefile` gets. Run with `--ignored` to see what the Terraform map still lacks.
-#[test]
-#[ignore = "terraform/main.tf passes 11 of the placeholders; it needs items_log_group, public_log_group, access_log_group, items_timeout_ms, runbook_base_url, alarm_prefix"]
-fn terraform_fills_every_placeholder_the_files_use() {
-    let path = conformance::repo_root().join("terraform/main.tf");
-    let body = hcl::parse(&read(&path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let module = body
-        .blocks()
-        .find(|b| {
-            b.identifier() == "module" && b.labels().iter().any(|l| l.as_str() == "observability")
-        })
-        .expect("terraform/main.tf has module \"observability\"");
-    let attribute = module
-        .body()
-        .attributes()
-        .find(|a| a.key() == "placeholders")
-        .expect("the module gets placeholders");
-    let given: BTreeSet<String> = match attribute.expr() {
-        hcl::Expression::Object(map) => map
-            .keys()
-            .map(|k| match k {
-                hcl::ObjectKey::Identifier(id) => id.to_string(),
-                hcl::ObjectKey::Expression(hcl::Expression::String(s)) => s.clone(),
-                other => panic!("a placeholder key {other:?}"),
-            })
-            .collect(),
-        other => panic!("placeholders is not an object literal: {other:?}"),
-    };
-    let missing: Vec<String> = used_placeholders().difference(&given).cloned().collect();
-    assert!(
-        missing.is_empty(),
-        "terraform/main.tf does not fill {missing:?}"
-    );
-    let known: BTreeSet<String> = placeholders()
-        .into_iter()
-        .map(|(n, _)| n.to_owned())
-        .collect();
-    assert!(
-        given.is_subset(&known),
-        "Terraform fills placeholders this test does not know"
-    );
-}
 
 /// What Terraform's `templatefile` does, done by hcl-rs's template engine: the same text as
 /// [`substitute`] gives (so the twin's plain substitution and Terraform agree).
