@@ -3,5 +3,6 @@
 
 pub mod aws;
 pub mod moto;
+pub mod readme;
 
 pub use moto::Moto;

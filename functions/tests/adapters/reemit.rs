@@ -7,17 +7,6 @@ use functions::ports::ItemStore;
 use testkit::Moto;
 use testkit::aws as aws_env;
 
-fn readme_reemit_commands() -> String {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let section = readme
-        .split("### Re-emitting events")
-        .nth(1)
-        .expect("a re-emit section");
-    let block = section.split("```sh\n").nth(1).expect("a sh block");
-    block.split("\n```").next().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn the_documented_re_emit_archives_the_missing_event() {
     let moto = Moto::start();
@@ -42,7 +31,7 @@ async fn the_documented_re_emit_archives_the_missing_event() {
     store.put(&item).await.unwrap();
     assert!(aws_env::archived(&sdk).await.is_empty());
 
-    let script = readme_reemit_commands()
+    let script = testkit::readme::sh_block_after("### Re-emitting events")
         .replace("OWNER", &item.owner)
         .replace("ITEM_ID", &item.id.to_string())
         .replace("CREATED_AT", &item.created_at_rfc3339())

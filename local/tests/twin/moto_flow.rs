@@ -131,19 +131,7 @@ async fn a_missing_secret_stops_the_twin_at_start_with_a_clear_message() {
 
 /// The README's "On AWS services" command names exactly the flags this test runs the twin with.
 fn readme_aws_command_uses_these_flags(args: &[&str]) {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let section = readme
-        .split("\n## On AWS services")
-        .nth(1)
-        .expect("an On AWS services section");
-    let block = section
-        .split("```sh\n")
-        .nth(1)
-        .unwrap()
-        .split("\n```")
-        .next()
-        .unwrap();
+    let block = testkit::readme::sh_block_after("## On AWS services");
     let flags = block
         .strip_prefix("cargo run --release -- ")
         .unwrap_or_else(|| panic!("{block}"));

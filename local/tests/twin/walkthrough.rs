@@ -2,23 +2,11 @@
 
 use crate::common::{TwinProcess, binary};
 
-/// The first `sh` block under "## Try it".
-fn readme_walkthrough() -> String {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let section = readme
-        .split("\n## Try it")
-        .nth(1)
-        .expect("a Try it section");
-    let block = section.split("```sh\n").nth(1).expect("a sh block");
-    block.split("\n```").next().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn readme_walkthrough_runs_as_written() {
     let dir = tempfile::tempdir().unwrap();
     let twin = TwinProcess::start_in(dir.path(), &[]);
-    let script = readme_walkthrough();
+    let script = testkit::readme::sh_block_after("## Try it");
     assert!(
         script.contains("TWIN=http://127.0.0.1:3000"),
         "the README names the default address"
