@@ -2,6 +2,8 @@
 //! twin hand them over), on the embedded store with a bus that can be made to fail, on DynamoDB
 //! (moto), and the DynamoDB adapter's reading of cancelled transactions (SDK mocks).
 
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -19,8 +21,8 @@ use functions::adapters::embedded::store::RedbItemStore;
 use functions::domain::{Item, NewItem, limits};
 use functions::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord, RecordState};
 use functions::ports::{BusError, BusEvent, Claim, EventBus, ItemStore, PageRequest, StoreError};
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use serde_json::{Value, json};
+use support::{counter, with_counters};
 use telemetry::metric_names as names;
 use tower::ServiceExt;
 
@@ -163,36 +165,6 @@ impl Reply {
 
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-/// Runs `f` on a current-thread runtime with a recorder of its own; returns its output and the
-/// counters it recorded, by name.
-fn with_counters<T>(f: impl std::future::Future<Output = T>) -> (T, Vec<(String, u64)>) {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let out = metrics::with_local_recorder(&recorder, || runtime.block_on(f));
-    let counters = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .filter_map(|(key, _, _, value)| match value {
-            DebugValue::Counter(n) => Some((key.key().name().to_owned(), n)),
-            _ => None,
-        })
-        .collect();
-    (out, counters)
-}
-
-fn counter(counters: &[(String, u64)], name: &str) -> u64 {
-    counters
-        .iter()
-        .filter(|(n, _)| n == name)
-        .map(|(_, v)| v)
-        .sum()
 }
 
 const BODY: &str = r#"{"name": "once only", "description": "retried"}"#;

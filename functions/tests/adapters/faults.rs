@@ -17,8 +17,9 @@ use functions::adapters::embedded::config::FileConfig;
 use functions::domain::{Item, NewItem};
 use functions::events::ItemCreated;
 use functions::ports::{BusError, BusEvent, ConfigError, EventBus};
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use tower::ServiceExt;
+
+use crate::support::{counter, with_counters};
 
 /// The metadata an error read off the wire carries: its code (a built error has none).
 fn wire_error(code: &str) -> aws_sdk_dynamodb::error::ErrorMetadata {
@@ -53,36 +54,6 @@ fn fast() -> Backoff {
     Backoff {
         delays: vec![std::time::Duration::from_millis(1); 3],
     }
-}
-
-/// Runs `f` on a current-thread runtime with a recorder of its own; returns its output and the
-/// counters it recorded, by name.
-fn with_counters<T>(f: impl std::future::Future<Output = T>) -> (T, Vec<(String, u64)>) {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let out = metrics::with_local_recorder(&recorder, || runtime.block_on(f));
-    let counters = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .filter_map(|(key, _, _, value)| match value {
-            DebugValue::Counter(n) => Some((key.key().name().to_owned(), n)),
-            _ => None,
-        })
-        .collect();
-    (out, counters)
-}
-
-fn counter(counters: &[(String, u64)], name: &str) -> u64 {
-    counters
-        .iter()
-        .filter(|(n, _)| n == name)
-        .map(|(_, v)| v)
-        .sum()
 }
 
 #[test]

@@ -7,3 +7,5 @@ mod config_contract;
 mod faults;
 mod reemit;
 mod store_contract;
+#[path = "../support/mod.rs"]
+mod support;
