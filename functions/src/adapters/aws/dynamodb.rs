@@ -74,6 +74,24 @@ impl DynamoDbItemStore {
     pub fn table(&self) -> &str {
         &self.table
     }
+
+    /// One row by its full key, read consistently: a caller reads what was acknowledged to it.
+    async fn get_row(
+        &self,
+        key: HashMap<String, AttributeValue>,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+        let call = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send();
+        let output = traced("DynamoDB", "GetItem", &self.table, call)
+            .await
+            .map_err(|e| store_error("GetItem", e))?;
+        Ok(output.item)
+    }
 }
 
 fn s(v: &str) -> AttributeValue {
@@ -271,21 +289,11 @@ impl ItemStore for DynamoDbItemStore {
     }
 
     async fn get(&self, owner: &str, id: ItemId) -> Result<Option<Item>, StoreError> {
-        let output = traced(
-            "DynamoDB",
-            "GetItem",
-            &self.table,
-            self.client
-                .get_item()
-                .table_name(&self.table)
-                .set_key(Some(key(owner, id)))
-                // The creator reads their item right after the 201: read what was acknowledged.
-                .consistent_read(true)
-                .send(),
-        )
-        .await
-        .map_err(|e| store_error("GetItem", e))?;
-        output.item().map(from_attributes).transpose()
+        self.get_row(key(owner, id))
+            .await?
+            .as_ref()
+            .map(from_attributes)
+            .transpose()
     }
 
     async fn list(&self, owner: &str, page: PageRequest) -> Result<Page, StoreError> {
@@ -426,20 +434,8 @@ impl ItemStore for DynamoDbItemStore {
         key: &IdempotencyKey,
         now: i64,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let output = traced(
-            "DynamoDB",
-            "GetItem",
-            &self.table,
-            self.client
-                .get_item()
-                .table_name(&self.table)
-                .set_key(Some(record_key(owner, key)))
-                .consistent_read(true)
-                .send(),
-        )
-        .await
-        .map_err(|e| store_error("GetItem", e))?;
-        let record = output.item().map(record_from_attributes).transpose()?;
+        let row = self.get_row(record_key(owner, key)).await?;
+        let record = row.as_ref().map(record_from_attributes).transpose()?;
         Ok(record.filter(|r| r.is_live(now)))
     }
 
