@@ -547,23 +547,9 @@ fn function_log_fields() -> BTreeSet<String> {
 /// The access log's keys, as the twin's gateway writes them (and the Terraform stage's format
 /// repeats; a Terraform conformance test holds the two together).
 fn access_log_fields() -> BTreeSet<String> {
-    let sample = local::gateway::access_log::AccessLog {
-        request_id: String::new(),
-        ip: String::new(),
-        request_time: String::new(),
-        http_method: String::new(),
-        route_key: String::new(),
-        path: String::new(),
-        status: String::new(),
-        protocol: String::new(),
-        response_length: String::new(),
-        response_latency: String::new(),
-        integration_latency: String::new(),
-        integration_status: String::new(),
-        authorizer_error: String::new(),
-        integration_error_message: String::new(),
-    };
-    keys(&serde_json::to_value(sample).expect("the access log serializes"))
+    local::gateway::access_log::AccessLog::field_names()
+        .into_iter()
+        .collect()
 }
 
 /// The archive's events: EventBridge's envelope, with the `ItemCreated` detail's keys under

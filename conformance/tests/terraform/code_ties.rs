@@ -312,29 +312,7 @@ fn stage_throttling_defaults_are_the_twin_s_and_always_set() {
 
 #[test]
 fn the_access_log_keys_are_the_twin_s() {
-    let sample = AccessLog {
-        request_id: String::new(),
-        ip: String::new(),
-        request_time: String::new(),
-        http_method: String::new(),
-        route_key: String::new(),
-        path: String::new(),
-        status: String::new(),
-        protocol: String::new(),
-        response_length: String::new(),
-        response_latency: String::new(),
-        integration_latency: String::new(),
-        integration_status: String::new(),
-        authorizer_error: String::new(),
-        integration_error_message: String::new(),
-    };
-    let twin: BTreeSet<String> = serde_json::to_value(&sample)
-        .expect("serializes")
-        .as_object()
-        .expect("an object")
-        .keys()
-        .cloned()
-        .collect();
+    let twin: BTreeSet<String> = AccessLog::field_names().into_iter().collect();
 
     let format = local(&module_dir("api"), "access_log_format");
     let entries = object(&format);

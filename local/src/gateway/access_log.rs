@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessLog {
     pub request_id: String,
@@ -29,6 +29,14 @@ pub fn dash() -> String {
 }
 
 impl AccessLog {
+    /// The keys of a line: the Terraform stage's format and the runbooks' queries use these.
+    pub fn field_names() -> Vec<String> {
+        match serde_json::to_value(AccessLog::default()) {
+            Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+            _ => unreachable!("a struct of strings serializes to an object"),
+        }
+    }
+
     pub fn write(&self) {
         let line = serde_json::to_string(self).expect("a struct of strings serializes");
         // One write of one line: concurrent requests never interleave inside a line.
