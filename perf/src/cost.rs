@@ -1,0 +1,331 @@
+//! The cost model of the README: what a million requests of each route cost on AWS list prices,
+//! from the prices (`perf/cost/prices.json`, with their sources and the date they were read), the
+//! bytes each route logs as measured on the twin (`perf/cost/measured.json`, written by
+//! `scripts/measure-bytes`) and what cannot be measured here, stated
+//! (`perf/cost/assumptions.json`). `cargo run -p perf --bin cost-model` prints the table; a test
+//! holds the README to it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+pub struct Price {
+    pub usd: f64,
+    pub per: f64,
+    pub unit: String,
+    pub source: String,
+}
+
+impl Price {
+    fn of(&self, quantity: f64) -> f64 {
+        self.usd * quantity / self.per
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Prices {
+    pub region: String,
+    pub read_on: String,
+    pub prices: BTreeMap<String, Price>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RouteBytes {
+    pub access_log_bytes: u64,
+    pub function_log_bytes: u64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Measured {
+    pub measured_by: String,
+    pub routes: BTreeMap<String, RouteBytes>,
+    pub archived_event_bytes: u64,
+    pub page_of_20_bytes: u64,
+}
+
+/// Read units of a route: a fixed count, or `"page"` for a page of items (sized from the
+/// measured page).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ReadUnits {
+    Fixed(u32),
+    Sized(String),
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RouteAssumptions {
+    pub dynamodb_calls: u32,
+    pub write_units: u32,
+    pub read_units: ReadUnits,
+    pub events: u32,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Assumptions {
+    pub memory_mb: u32,
+    pub handler_cpu_ms: f64,
+    pub dynamodb_call_ms: f64,
+    pub eventbridge_call_ms: f64,
+    pub platform_log_bytes: u64,
+    pub xray_sampled_fraction: f64,
+    pub item_attribute_overhead: f64,
+    pub routes: BTreeMap<String, RouteAssumptions>,
+}
+
+pub struct Model {
+    pub prices: Prices,
+    pub measured: Measured,
+    pub assumptions: Assumptions,
+}
+
+/// The cost of a million requests of one route, in dollars, by service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteCost {
+    pub route: String,
+    pub billed_ms: u32,
+    pub log_bytes: u64,
+    pub http_api: f64,
+    pub lambda: f64,
+    pub dynamodb: f64,
+    pub eventbridge: f64,
+    pub logs: f64,
+    pub xray: f64,
+}
+
+impl RouteCost {
+    pub fn total(&self) -> f64 {
+        self.http_api + self.lambda + self.dynamodb + self.eventbridge + self.logs + self.xray
+    }
+}
+
+const MILLION: f64 = 1_000_000.0;
+const GB: f64 = 1_000_000_000.0;
+/// DynamoDB reads strongly consistent data in units of 4 KB.
+const READ_UNIT_BYTES: f64 = 4096.0;
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+impl Model {
+    /// Reads the three files from `dir` (`perf/cost`).
+    pub fn load(dir: &Path) -> Result<Self, String> {
+        Ok(Self {
+            prices: read_json(&dir.join("prices.json"))?,
+            measured: read_json(&dir.join("measured.json"))?,
+            assumptions: read_json(&dir.join("assumptions.json"))?,
+        })
+    }
+
+    fn price(&self, name: &str) -> Result<&Price, String> {
+        self.prices
+            .prices
+            .get(name)
+            .ok_or_else(|| format!("prices.json has no `{name}`"))
+    }
+
+    fn read_units(&self, units: &ReadUnits) -> Result<f64, String> {
+        match units {
+            ReadUnits::Fixed(n) => Ok(f64::from(*n)),
+            ReadUnits::Sized(s) if s == "page" => {
+                // A page of 20 is read as 21 items (one more tells whether there is a next page).
+                let bytes = self.measured.page_of_20_bytes as f64 * 21.0 / 20.0
+                    * self.assumptions.item_attribute_overhead;
+                Ok((bytes / READ_UNIT_BYTES).ceil())
+            }
+            ReadUnits::Sized(other) => Err(format!("unknown read_units `{other}`")),
+        }
+    }
+
+    /// Every route the measurements and the assumptions both describe, in the assumptions' order.
+    pub fn costs(&self) -> Result<Vec<RouteCost>, String> {
+        let a = &self.assumptions;
+        let gb_seconds_per_ms = f64::from(a.memory_mb) / 1024.0 / 1000.0;
+        a.routes
+            .iter()
+            .map(|(route, r)| {
+                let bytes = self
+                    .measured
+                    .routes
+                    .get(route)
+                    .ok_or_else(|| format!("measured.json has no route `{route}`"))?;
+                // Lambda bills whole milliseconds, rounded up.
+                let wait = f64::from(r.dynamodb_calls) * a.dynamodb_call_ms
+                    + f64::from(r.events.min(1)) * a.eventbridge_call_ms;
+                let billed_ms = (a.handler_cpu_ms + wait).ceil() as u32;
+                let log_bytes = bytes.access_log_bytes
+                    + bytes.function_log_bytes
+                    + a.platform_log_bytes
+                    + u64::from(r.events) * self.measured.archived_event_bytes;
+                let lambda_seconds = MILLION * f64::from(billed_ms) * gb_seconds_per_ms;
+                Ok(RouteCost {
+                    route: route.clone(),
+                    billed_ms,
+                    log_bytes,
+                    http_api: self.price("http_api_request")?.of(MILLION),
+                    lambda: self.price("lambda_request")?.of(MILLION)
+                        + self.price("lambda_arm64_gb_second")?.of(lambda_seconds),
+                    dynamodb: self
+                        .price("dynamodb_write_request_unit")?
+                        .of(MILLION * f64::from(r.write_units))
+                        + self
+                            .price("dynamodb_read_request_unit")?
+                            .of(MILLION * self.read_units(&r.read_units)?),
+                    eventbridge: self
+                        .price("eventbridge_custom_event")?
+                        .of(MILLION * f64::from(r.events)),
+                    logs: self
+                        .price("logs_ingested_gb")?
+                        .of(MILLION * log_bytes as f64 / GB),
+                    xray: self
+                        .price("xray_trace_recorded")?
+                        .of(MILLION * a.xray_sampled_fraction),
+                })
+            })
+            .collect()
+    }
+
+    /// The README's table, with the prices' region, date and sources under it.
+    pub fn markdown(&self) -> Result<String, String> {
+        let mut out = String::from(
+            "| a million of | billed ms | log bytes | HTTP API | Lambda | DynamoDB | EventBridge | Logs | X-Ray | total | logs share |\n\
+             | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        );
+        for c in self.costs()? {
+            out.push_str(&format!(
+                "| {} | {} | {} | ${:.2} | ${:.3} | ${:.3} | ${:.2} | ${:.3} | ${:.2} | **${:.2}** | {:.0} % |\n",
+                c.route,
+                c.billed_ms,
+                c.log_bytes,
+                c.http_api,
+                c.lambda,
+                c.dynamodb,
+                c.eventbridge,
+                c.logs,
+                c.xray,
+                c.total(),
+                100.0 * c.logs / c.total(),
+            ));
+        }
+        out.push_str(&format!(
+            "\nPrices: {} list prices read on {} ({}). Log bytes measured by `{}`.\n",
+            self.prices.region,
+            self.prices.read_on,
+            self.prices
+                .prices
+                .values()
+                .map(|p| p.source.as_str())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.measured.measured_by,
+        ));
+        Ok(out)
+    }
+}
+
+/// `perf/cost` in the repository.
+pub fn default_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("cost")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(page_bytes: u64) -> Model {
+        let price = |usd: f64, per: f64| Price {
+            usd,
+            per,
+            unit: String::new(),
+            source: "https://example.test/".into(),
+        };
+        let prices = [
+            ("lambda_request", price(0.20, MILLION)),
+            ("lambda_arm64_gb_second", price(0.0000133334, 1.0)),
+            ("http_api_request", price(1.00, MILLION)),
+            ("dynamodb_write_request_unit", price(0.625, MILLION)),
+            ("dynamodb_read_request_unit", price(0.125, MILLION)),
+            ("eventbridge_custom_event", price(1.00, MILLION)),
+            ("logs_ingested_gb", price(0.50, 1.0)),
+            ("xray_trace_recorded", price(5.00, MILLION)),
+        ];
+        Model {
+            prices: Prices {
+                region: "us-east-1".into(),
+                read_on: "2026-11-22".into(),
+                prices: prices.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            },
+            measured: Measured {
+                measured_by: "test".into(),
+                routes: [(
+                    "POST /items".to_owned(),
+                    RouteBytes {
+                        access_log_bytes: 400,
+                        function_log_bytes: 800,
+                    },
+                )]
+                .into_iter()
+                .collect(),
+                archived_event_bytes: 500,
+                page_of_20_bytes: page_bytes,
+            },
+            assumptions: Assumptions {
+                memory_mb: 256,
+                handler_cpu_ms: 0.3,
+                dynamodb_call_ms: 5.0,
+                eventbridge_call_ms: 10.0,
+                platform_log_bytes: 300,
+                xray_sampled_fraction: 0.05,
+                item_attribute_overhead: 1.0,
+                routes: [(
+                    "POST /items".to_owned(),
+                    RouteAssumptions {
+                        dynamodb_calls: 1,
+                        write_units: 1,
+                        read_units: ReadUnits::Sized("page".into()),
+                        events: 1,
+                    },
+                )]
+                .into_iter()
+                .collect(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_million_creates_priced_service_by_service() {
+        let costs = model(0).costs().unwrap();
+        let c = &costs[0];
+        // 0.3 ms of CPU + 5 ms DynamoDB + 10 ms EventBridge, rounded up.
+        assert_eq!(c.billed_ms, 16);
+        assert_eq!(c.log_bytes, 400 + 800 + 300 + 500);
+        assert!((c.http_api - 1.00).abs() < 1e-9);
+        // $0.20 of requests + 1e6 × 16 ms × 0.25 GB = 4000 GB-s × $0.0000133334.
+        assert!((c.lambda - (0.20 + 4000.0 * 0.0000133334)).abs() < 1e-9);
+        assert!((c.dynamodb - 0.625).abs() < 1e-9);
+        assert!((c.eventbridge - 1.00).abs() < 1e-9);
+        // 2 GB ingested.
+        assert!((c.logs - 1.00).abs() < 1e-9);
+        assert!((c.xray - 0.25).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_page_is_read_in_units_of_4_kb() {
+        let m = model(8000);
+        // 8000 × 21 / 20 = 8400 bytes: 3 units.
+        assert_eq!(m.read_units(&ReadUnits::Sized("page".into())).unwrap(), 3.0);
+        assert!(m.read_units(&ReadUnits::Sized("pages".into())).is_err());
+    }
+
+    #[test]
+    fn a_route_without_measurements_is_an_error() {
+        let mut m = model(0);
+        m.measured.routes.clear();
+        assert!(m.costs().unwrap_err().contains("POST /items"));
+    }
+}
