@@ -5,5 +5,6 @@
 pub mod archive;
 pub mod bus;
 pub mod config;
+mod group_commit;
 pub mod pattern;
 pub mod store;

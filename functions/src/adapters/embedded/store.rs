@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
+use super::group_commit::{Applied, GroupCommit};
 use crate::domain::{Item, ItemId};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
 use crate::ports::{Claim, ItemStore, Page, PageRequest, StoreError};
@@ -20,6 +21,8 @@ const RECORDS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idem
 #[derive(Clone)]
 pub struct RedbItemStore {
     db: Arc<Database>,
+    /// Every write goes through here: concurrent writes share one commit (one fsync).
+    writes: Arc<GroupCommit>,
 }
 
 fn internal(e: impl std::fmt::Display) -> StoreError {
@@ -35,7 +38,11 @@ impl RedbItemStore {
         txn.open_table(ITEMS).map_err(internal)?;
         txn.open_table(RECORDS).map_err(internal)?;
         txn.commit().map_err(internal)?;
-        let store = Self { db: Arc::new(db) };
+        let db = Arc::new(db);
+        let store = Self {
+            writes: Arc::new(GroupCommit::start(Arc::clone(&db))?),
+            db,
+        };
         // DynamoDB's TTL deletes expired records in the background; the twin does it at start.
         store.purge_expired_sync(time::OffsetDateTime::now_utc().unix_timestamp())?;
         Ok(store)
@@ -76,6 +83,12 @@ impl RedbItemStore {
             .map_err(internal)?
     }
 
+    /// Write transactions committed so far: with the writes made, how many writes each fsync
+    /// carried. For the twin's own views and benchmarks, not for the API.
+    pub fn commits(&self) -> u64 {
+        self.writes.commits()
+    }
+
     /// Every item of every owner; for the twin's own views and tests, not for the API.
     pub async fn count_all(&self) -> Result<usize, StoreError> {
         self.blocking(|db| {
@@ -99,23 +112,21 @@ fn decode_record(bytes: &[u8]) -> Result<IdempotencyRecord, StoreError> {
 #[async_trait]
 impl ItemStore for RedbItemStore {
     async fn put(&self, item: &Item) -> Result<(), StoreError> {
-        let item = item.clone();
-        self.blocking(move |db| {
-            let value = serde_json::to_vec(&item).map_err(internal)?;
-            let txn = db.begin_write().map_err(internal)?;
-            {
+        let value = serde_json::to_vec(item).map_err(internal)?;
+        let (owner, id) = (item.owner.clone(), item.id.as_u128());
+        // Answered once the commit holding it is on disk.
+        self.writes
+            .write(move |txn| {
                 let mut table = txn.open_table(ITEMS).map_err(internal)?;
-                let key = (item.owner.as_str(), item.id.as_u128());
+                let key = (owner.as_str(), id);
                 // DynamoDB's `attribute_not_exists` condition: never overwrite.
                 if table.get(key).map_err(internal)?.is_some() {
                     return Err(StoreError::AlreadyExists);
                 }
                 table.insert(key, value.as_slice()).map_err(internal)?;
-            }
-            // Durability::Immediate (the default): `Ok` only once the commit is on disk.
-            txn.commit().map_err(internal)
-        })
-        .await
+                Ok(Applied::changed(()))
+            })
+            .await
     }
 
     async fn get(&self, owner: &str, id: ItemId) -> Result<Option<Item>, StoreError> {
@@ -167,26 +178,25 @@ impl ItemStore for RedbItemStore {
                 "an idempotency record must be about the item written with it".into(),
             ));
         }
-        let (item, record) = (item.clone(), record.clone());
-        self.blocking(move |db| {
-            let item_value = serde_json::to_vec(&item).map_err(internal)?;
-            let record_value = serde_json::to_vec(&record).map_err(internal)?;
-            // One write transaction: redb runs them one at a time, so the check and the writes
-            // cannot interleave with another request's; returning before `commit` aborts it.
-            let txn = db.begin_write().map_err(internal)?;
-            {
+        let item_value = serde_json::to_vec(item).map_err(internal)?;
+        let record_value = serde_json::to_vec(record).map_err(internal)?;
+        let (owner, id, key) = (item.owner.clone(), item.id.as_u128(), record.key.clone());
+        // Writes are applied one after another in the writer's transaction, so the check and
+        // the writes cannot interleave with another request's.
+        self.writes
+            .write(move |txn| {
                 let mut records = txn.open_table(RECORDS).map_err(internal)?;
-                let record_key = (record.owner.as_str(), record.key.as_str());
+                let record_key = (owner.as_str(), key.as_str());
                 let existing = records
                     .get(record_key)
                     .map_err(internal)?
                     .map(|v| decode_record(v.value()))
                     .transpose()?;
                 if let Some(existing) = existing.filter(|r| r.is_live(now)) {
-                    return Ok(Claim::Existing(existing));
+                    return Ok(Applied::unchanged(Claim::Existing(existing)));
                 }
                 let mut items = txn.open_table(ITEMS).map_err(internal)?;
-                let item_key = (item.owner.as_str(), item.id.as_u128());
+                let item_key = (owner.as_str(), id);
                 if items.get(item_key).map_err(internal)?.is_some() {
                     return Err(StoreError::AlreadyExists);
                 }
@@ -196,11 +206,9 @@ impl ItemStore for RedbItemStore {
                 records
                     .insert(record_key, record_value.as_slice())
                     .map_err(internal)?;
-            }
-            txn.commit().map_err(internal)?;
-            Ok(Claim::Created)
-        })
-        .await
+                Ok(Applied::changed(Claim::Created))
+            })
+            .await
     }
 
     async fn record(
@@ -228,29 +236,26 @@ impl ItemStore for RedbItemStore {
         expected_version: u64,
         record: &IdempotencyRecord,
     ) -> Result<bool, StoreError> {
-        let record = record.clone();
-        self.blocking(move |db| {
-            let value = serde_json::to_vec(&record).map_err(internal)?;
-            let txn = db.begin_write().map_err(internal)?;
-            {
+        let value = serde_json::to_vec(record).map_err(internal)?;
+        let (owner, key, item_id) = (record.owner.clone(), record.key.clone(), record.item_id);
+        self.writes
+            .write(move |txn| {
                 let mut table = txn.open_table(RECORDS).map_err(internal)?;
-                let key = (record.owner.as_str(), record.key.as_str());
+                let key = (owner.as_str(), key.as_str());
                 let current = table
                     .get(key)
                     .map_err(internal)?
                     .map(|v| decode_record(v.value()))
                     .transpose()?;
-                let ours = current
-                    .is_some_and(|c| c.version == expected_version && c.item_id == record.item_id);
+                let ours =
+                    current.is_some_and(|c| c.version == expected_version && c.item_id == item_id);
                 if !ours {
-                    return Ok(false);
+                    return Ok(Applied::unchanged(false));
                 }
                 table.insert(key, value.as_slice()).map_err(internal)?;
-            }
-            txn.commit().map_err(internal)?;
-            Ok(true)
-        })
-        .await
+                Ok(Applied::changed(true))
+            })
+            .await
     }
 }
 
