@@ -34,6 +34,10 @@ pub mod limits {
     /// timeout (10 s), so a live request never loses its key to a retry; after it, a retry
     /// completes what a crashed request left.
     pub const IDEMPOTENCY_LEASE_SECS: i64 = 10;
+    /// `POST /internal/events/replay`: the widest window one request may name.
+    pub const REPLAY_MAX_WINDOW_DAYS: i64 = 7;
+    /// Longest replay cursor accepted, in bytes (a real one is about 200).
+    pub const REPLAY_CURSOR_MAX_BYTES: usize = 2048;
 }
 
 /// A time-sortable item id: a UUIDv7, so ids sort by creation time, as text and as numbers.

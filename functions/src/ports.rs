@@ -88,6 +88,58 @@ pub trait ItemStore: Send + Sync {
         expected_version: u64,
         record: &IdempotencyRecord,
     ) -> Result<bool, StoreError>;
+
+    /// Items of every owner created in `window`, for operator sweeps (re-emitting events), never
+    /// for callers of the API. Reads at most `rows` rows of the store, in the store's own order
+    /// (not time order), starting after `after`; `next` is where to go on, `None` once the whole
+    /// store was read. A call can return no item and still a `next`. Idempotency records are
+    /// never returned. This reads the whole store, window or not: see the adapters for its cost.
+    async fn created_between(
+        &self,
+        window: &CreatedWindow,
+        after: Option<&SweepPosition>,
+        rows: usize,
+    ) -> Result<Sweep, StoreError>;
+}
+
+/// A creation-time window `[from, to)`. Item ids are UUIDv7s (48 bits of milliseconds first),
+/// so the window is also a range of ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreatedWindow {
+    pub from: time::OffsetDateTime,
+    pub to: time::OffsetDateTime,
+}
+
+impl CreatedWindow {
+    /// The ids created in the window, as numbers: `[first id of from's millisecond, first id of
+    /// to's)`, with a part-millisecond bound rounded up (an id's time is a whole millisecond).
+    pub fn id_range(&self) -> std::ops::Range<u128> {
+        fn floor_id(t: time::OffsetDateTime) -> u128 {
+            let nanos = t.unix_timestamp_nanos().max(0) as u128;
+            let millis = nanos.div_ceil(1_000_000).min((1 << 48) - 1);
+            millis << 80
+        }
+        floor_id(self.from)..floor_id(self.to)
+    }
+
+    pub fn contains(&self, id: ItemId) -> bool {
+        self.id_range().contains(&id.as_u128())
+    }
+}
+
+/// Where a sweep stopped: the key of the last row read, as the store spells it (`id` may be an
+/// idempotency key on DynamoDB, whose records share the table).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SweepPosition {
+    pub owner: String,
+    pub id: String,
+}
+
+/// One stretch of a sweep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sweep {
+    pub items: Vec<Item>,
+    pub next: Option<SweepPosition>,
 }
 
 /// One event to publish, as an EventBridge `PutEvents` entry carries it.

@@ -66,7 +66,7 @@ fn config_problem(meta: &RequestMeta, err: ConfigError) -> Problem {
 }
 
 /// `application/json`, optionally with `charset=utf-8`: the only body this API reads.
-fn is_json(headers: &HeaderMap) -> bool {
+pub(super) fn is_json(headers: &HeaderMap) -> bool {
     let Some(value) = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -86,7 +86,7 @@ fn is_json(headers: &HeaderMap) -> bool {
         })
 }
 
-async fn read_body(
+pub(super) async fn read_body(
     meta: &RequestMeta,
     headers: &HeaderMap,
     body: Body,

@@ -1,6 +1,7 @@
 //! The HTTP contract of the API (the design's route table), one router for Lambda and the twin.
 
 mod context;
+mod internal;
 mod items;
 pub mod panic;
 pub mod problem;
@@ -8,7 +9,7 @@ pub mod problem;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 pub use context::{Caller, RequestMeta};
 use problem::Kind;
@@ -26,8 +27,10 @@ pub mod routes {
         ("GET", "/items"),
         ("GET", "/items/{id}"),
     ];
-    /// IAM (SigV4) authorizer, every method.
+    /// IAM (SigV4) authorizer, every method: the gateway routes `ANY /internal/{proxy+}`.
     pub const IAM_PREFIX: &str = "/internal/";
+    /// The operator routes under [`IAM_PREFIX`] that the router serves.
+    pub const IAM: &[(&str, &str)] = &[("POST", "/internal/events/replay")];
 }
 
 /// The OpenAPI document of the API (`functions/openapi.json`); a conformance test holds it to
@@ -64,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/public", get(public))
         .route("/items", get(items::list).post(items::create))
         .route("/items/{id}", get(items::get))
+        .route("/internal/events/replay", post(internal::replay))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .with_state(state)

@@ -7,5 +7,6 @@ mod config_contract;
 mod faults;
 mod reemit;
 mod store_contract;
+mod sweep_contract;
 #[path = "../support/mod.rs"]
 mod support;

@@ -9,7 +9,9 @@ use std::time::Instant;
 use async_trait::async_trait;
 use functions::domain::{Item, ItemId};
 use functions::idempotency::{IdempotencyKey, IdempotencyRecord};
-use functions::ports::{Claim, ItemStore, Page, PageRequest, StoreError};
+use functions::ports::{
+    Claim, CreatedWindow, ItemStore, Page, PageRequest, StoreError, Sweep, SweepPosition,
+};
 
 use super::CloudWatch;
 
@@ -87,6 +89,18 @@ impl ItemStore for MeteredStore {
         let started = Instant::now();
         let result = self.inner.replace_record(expected_version, record).await;
         self.record("PutItem", true, started, &result);
+        result
+    }
+
+    async fn created_between(
+        &self,
+        window: &CreatedWindow,
+        after: Option<&SweepPosition>,
+        rows: usize,
+    ) -> Result<Sweep, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.created_between(window, after, rows).await;
+        self.record("Scan", false, started, &result);
         result
     }
 }

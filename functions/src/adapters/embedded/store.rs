@@ -10,7 +10,9 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Tab
 use super::group_commit::{Applied, GroupCommit};
 use crate::domain::{Item, ItemId};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
-use crate::ports::{Claim, ItemStore, Page, PageRequest, StoreError};
+use crate::ports::{
+    Claim, CreatedWindow, ItemStore, Page, PageRequest, StoreError, Sweep, SweepPosition,
+};
 
 /// `(owner sub, item id as u128)` → the item as JSON. A UUIDv7's u128 order is its time order.
 const ITEMS: TableDefinition<(&str, u128), &[u8]> = TableDefinition::new("items");
@@ -256,6 +258,72 @@ impl ItemStore for RedbItemStore {
                 Ok(Applied::changed(true))
             })
             .await
+    }
+
+    async fn created_between(
+        &self,
+        window: &CreatedWindow,
+        after: Option<&SweepPosition>,
+        rows: usize,
+    ) -> Result<Sweep, StoreError> {
+        self.sweep(*window, after.cloned(), rows).await
+    }
+}
+
+/// Operator sweeps across owners (`ItemStore::created_between`).
+impl RedbItemStore {
+    /// Walks the items table in key order (owner, then id) from just after `after`: a full
+    /// scan, as on DynamoDB, which is fine for the twin's sizes.
+    async fn sweep(
+        &self,
+        window: CreatedWindow,
+        after: Option<SweepPosition>,
+        rows: usize,
+    ) -> Result<Sweep, StoreError> {
+        let start = match &after {
+            None => None,
+            Some(p) => {
+                let id: ItemId = p.id.parse().map_err(|_| {
+                    StoreError::Internal(format!("sweep position {:?} is not an item key", p.id))
+                })?;
+                Some((p.owner.clone(), id.as_u128()))
+            }
+        };
+        let rows = rows.max(1);
+        self.blocking(move |db| {
+            use std::ops::Bound;
+            let txn = db.begin_read().map_err(internal)?;
+            let table = txn.open_table(ITEMS).map_err(internal)?;
+            let lower = match &start {
+                Some((owner, id)) => Bound::Excluded((owner.as_str(), *id)),
+                None => Bound::Unbounded,
+            };
+            let range = table
+                .range::<(&str, u128)>((lower, Bound::Unbounded))
+                .map_err(internal)?;
+            let ids = window.id_range();
+            let mut items = Vec::new();
+            let mut last = None;
+            let mut read = 0;
+            for entry in range {
+                if read == rows {
+                    break;
+                }
+                let (key, value) = entry.map_err(internal)?;
+                let (owner, id) = key.value();
+                read += 1;
+                if ids.contains(&id) {
+                    items.push(decode(value.value())?);
+                }
+                last = Some(SweepPosition {
+                    owner: owner.to_owned(),
+                    id: ItemId::from_u128(id).to_string(),
+                });
+            }
+            let next = if read == rows { last } else { None };
+            Ok(Sweep { items, next })
+        })
+        .await
     }
 }
 
