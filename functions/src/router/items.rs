@@ -421,11 +421,14 @@ pub async fn get(
     State(state): State<AppState>,
     meta: RequestMeta,
     caller: Caller,
-    Path(id): Path<String>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, Problem> {
+    // A segment that is not UTF-8 once percent-decoded (`%AA`) is a bad id like any other: a
+    // problem document, not axum's plain-text rejection.
     let id: ItemId = id
-        .parse()
-        .map_err(|e: crate::domain::InvalidItemId| meta.problem(Kind::InvalidId, e.to_string()))?;
+        .ok()
+        .and_then(|Path(id)| id.parse().ok())
+        .ok_or_else(|| meta.problem(Kind::InvalidId, crate::domain::InvalidItemId.to_string()))?;
     // The key includes the owner: another user's item is simply not found, never forbidden.
     match state
         .store
