@@ -19,6 +19,8 @@ pub enum ClientError {
     Build(#[from] http::Error),
     #[error("reading the response: {0}")]
     Body(#[from] hyper::Error),
+    #[error("signing the request: {0}")]
+    Sign(String),
 }
 
 /// A response, whole.
@@ -108,6 +110,45 @@ impl TwinClient {
         let mut all = vec![("content-type", "application/json")];
         all.extend_from_slice(headers);
         self.send(Method::POST, path, &all, body.to_string()).await
+    }
+
+    /// A request to `/internal/*` signed with SigV4 at `at` (as an AWS SDK signs it), with a
+    /// JSON body when `body` is not empty.
+    pub async fn send_signed(
+        &self,
+        credentials: &crate::auth::sigv4::LocalCredentials,
+        at: time::OffsetDateTime,
+        method: Method,
+        path: &str,
+        body: impl Into<Bytes>,
+    ) -> Result<Reply, ClientError> {
+        let body = body.into();
+        let host = self
+            .base
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|u| u.authority().map(|a| a.to_string()))
+            .ok_or_else(|| ClientError::Sign(format!("{} has no host", self.base)))?;
+        let mut headers = vec![("host", host.as_str())];
+        if !body.is_empty() {
+            headers.push(("content-type", "application/json"));
+        }
+        let added = crate::auth::sigv4::sign(
+            credentials,
+            crate::settings::names::REGION,
+            at,
+            method.as_str(),
+            path,
+            &headers,
+            &body,
+        )
+        .map_err(|e| ClientError::Sign(e.to_string()))?;
+        let added: Vec<(&str, &str)> = added
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        headers.extend(added);
+        self.send(method, path, &headers, body).await
     }
 
     /// Signs in at the local issuer's `/login` and returns the ID token.

@@ -1,6 +1,7 @@
 //! `local`: serve the twin (the default), or talk to a running one.
 
 use clap::Parser;
+use local::auth::sigv4::LocalCredentials;
 use local::client::TwinClient;
 use local::settings::{Cli, Command};
 use local::twin::{BoxError, Twin};
@@ -15,6 +16,24 @@ async fn main() {
         Some(Command::Token { user, twin }) => token(&TwinClient::new(twin.twin), &user).await,
         Some(Command::Items { user, twin }) => items(&TwinClient::new(twin.twin), &user).await,
         Some(Command::Archive { twin }) => archive(&TwinClient::new(twin.twin)).await,
+        Some(Command::Internal {
+            path,
+            method,
+            data,
+            data_dir,
+            iam,
+            twin,
+        }) => {
+            internal(
+                &TwinClient::new(twin.twin),
+                &method,
+                &path,
+                data,
+                &data_dir,
+                &iam,
+            )
+            .await
+        }
     };
     if let Err(err) = result {
         eprintln!("error: {err}");
@@ -26,7 +45,12 @@ async fn serve(args: local::settings::ServeArgs) -> Result<(), BoxError> {
     let daemon = XrayDaemon::bind(args.xray_daemon_addr)
         .await
         .map_err(|e| format!("X-Ray daemon on {}: {e}", args.xray_daemon_addr))?;
-    telemetry::init_with_xray_daemon("local-twin", daemon.local_addr());
+    // The functions run in this process: their lines are teed into the console's log store.
+    telemetry::init_with_writer_and_xray_daemon(
+        "local-twin",
+        local::ops::logs::tee,
+        daemon.local_addr(),
+    );
     let twin = Twin::bind(&args, daemon).await?;
     // The first line a test or a person reads: where it listens and whom it trusts.
     println!(
@@ -71,6 +95,49 @@ async fn archive(client: &TwinClient) -> Result<(), BoxError> {
     }
     for event in reply.json()["events"].as_array().into_iter().flatten() {
         println!("{}", event["message"]);
+    }
+    Ok(())
+}
+
+/// A signed request to `/internal/*` with the running twin's key.
+async fn internal(
+    client: &TwinClient,
+    method: &str,
+    path: &str,
+    data: Option<String>,
+    data_dir: &std::path::Path,
+    iam: &local::settings::IamArgs,
+) -> Result<(), BoxError> {
+    let credentials = match (&iam.iam_access_key_id, &iam.iam_secret_access_key) {
+        (Some(id), Some(secret)) => LocalCredentials {
+            access_key_id: id.clone(),
+            secret_access_key: secret.clone(),
+        },
+        _ => {
+            let file = data_dir.join(local::auth::sigv4::CREDENTIALS_FILE);
+            if !file.exists() {
+                return Err(format!(
+                    "no IAM key at {}: give the running twin's --data-dir, or --iam-access-key-id",
+                    file.display()
+                )
+                .into());
+            }
+            LocalCredentials::load_or_create(data_dir)?
+        }
+    };
+    let method: http::Method = method.parse()?;
+    let reply = client
+        .send_signed(
+            &credentials,
+            time::OffsetDateTime::now_utc(),
+            method.clone(),
+            path,
+            data.unwrap_or_default(),
+        )
+        .await?;
+    println!("{}", reply.text());
+    if !reply.status.is_success() {
+        return Err(format!("{method} {path} answered {}", reply.status).into());
     }
     Ok(())
 }

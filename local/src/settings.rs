@@ -54,6 +54,24 @@ pub enum Command {
         #[command(flatten)]
         twin: TwinArgs,
     },
+    /// Send a SigV4-signed request to an `/internal/*` route of the running twin, with the key
+    /// of its data folder (or `--iam-access-key-id`), and print the answer.
+    Internal {
+        /// The path, e.g. `/internal/events/replay`.
+        path: String,
+        #[arg(long, default_value = "POST")]
+        method: String,
+        /// A JSON body, e.g. `{"from": "2026-11-21T00:00:00Z", "to": "2026-11-22T00:00:00Z"}`.
+        #[arg(long)]
+        data: Option<String>,
+        /// The running twin's data folder, where its key is.
+        #[arg(long, default_value = ".twin", env = "TWIN_DATA_DIR")]
+        data_dir: PathBuf,
+        #[command(flatten)]
+        iam: IamArgs,
+        #[command(flatten)]
+        twin: TwinArgs,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -104,7 +122,30 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 10)]
     pub alarm_evaluation_interval: u64,
     #[command(flatten)]
+    pub iam: IamArgs,
+    #[command(flatten)]
     pub aws: AwsArgs,
+}
+
+/// The access key that signs `/internal/*` requests (API Gateway's `AWS_IAM`); made at first
+/// start in the data folder (`iam-credentials.json`) when not given.
+#[derive(Debug, Clone, Args)]
+pub struct IamArgs {
+    /// Access key id accepted on `/internal/*`.
+    #[arg(
+        long,
+        env = "TWIN_IAM_ACCESS_KEY_ID",
+        requires = "iam_secret_access_key"
+    )]
+    pub iam_access_key_id: Option<String>,
+    /// Its secret; from the environment rather than the command line.
+    #[arg(
+        long,
+        env = "TWIN_IAM_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        requires = "iam_access_key_id"
+    )]
+    pub iam_secret_access_key: Option<String>,
 }
 
 /// Running the functions on AWS services (a real account, moto, LocalStack) instead of the

@@ -17,6 +17,7 @@ use http::{HeaderName, HeaderValue, Method};
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::auth::sigv4::{LocalCredentials, SigV4Verifier};
 use crate::auth::{JwksSource, JwtAuthorizer, LocalIssuer, RemoteJwks};
 use crate::cloudwatch::CloudWatch;
 use crate::cloudwatch::table::MeteredStore;
@@ -76,6 +77,22 @@ async fn aws_state(args: &AwsArgs) -> Result<AppState, BoxError> {
         .await
         .map_err(|e| format!("cannot read the configuration secret: {e}"))?;
     Ok(state)
+}
+
+/// The `AWS_IAM` authorizer with the key of the flags, or the data folder's.
+fn iam_authorizer(args: &ServeArgs, dir: &std::path::Path) -> Result<SigV4Verifier, BoxError> {
+    let credentials = match (&args.iam.iam_access_key_id, &args.iam.iam_secret_access_key) {
+        (Some(id), Some(secret)) => LocalCredentials {
+            access_key_id: id.clone(),
+            secret_access_key: secret.clone(),
+        },
+        _ => LocalCredentials::load_or_create(dir)?,
+    };
+    Ok(SigV4Verifier::new(
+        credentials,
+        names::REGION,
+        names::ACCOUNT_ID,
+    ))
 }
 
 /// A twin bound to its address, ready to serve.
@@ -207,6 +224,7 @@ impl Twin {
             routes: RouteTable::default(),
             throttle: TokenBucket::new(args.throttle_rate, args.throttle_burst),
             authorizer,
+            sigv4: iam_authorizer(args, dir)?,
             public: function(
                 "public",
                 timeout,

@@ -78,7 +78,7 @@ pub(super) fn generate_pem() -> Result<String, IssuerError> {
 
 /// Temp file (0600 from the start, never a window with looser rights) + fsync + rename, so a
 /// crash leaves either no key or a whole one.
-fn write_private(dir: &Path, path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub(super) fn write_private(dir: &Path, path: &Path, contents: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{KEY_FILE}.{}.tmp", Uuid::new_v4()));
     let mut options = std::fs::OpenOptions::new();

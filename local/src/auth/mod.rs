@@ -4,11 +4,13 @@
 //!   claims on.
 //! - [`jwks`]: where the authorizer gets the issuer's keys (a fixed set or a cached URL).
 //! - [`issuer`]: the local stand-in for a Cognito user pool, and ([`login`]) its HTTP routes.
+//! - [`sigv4`]: API Gateway's `AWS_IAM` authorizer (SigV4) for `/internal/*`, and a signer.
 
 pub mod authorizer;
 pub mod issuer;
 pub mod jwks;
 pub mod login;
+pub mod sigv4;
 
 #[cfg(test)]
 mod test_support;

@@ -16,6 +16,7 @@ use http::{HeaderValue, Request, StatusCode, header};
 use time::OffsetDateTime;
 use tower::ServiceExt;
 
+use crate::auth::sigv4::SigV4Verifier;
 use crate::auth::{JwtAuthorizer, claims_as_strings};
 use crate::cloudwatch::CloudWatch;
 use crate::xray_daemon::XrayDaemon;
@@ -40,6 +41,8 @@ pub struct Gateway {
     pub routes: RouteTable,
     pub throttle: TokenBucket,
     pub authorizer: JwtAuthorizer,
+    /// The `AWS_IAM` authorizer of `/internal/*`.
+    pub sigv4: SigV4Verifier,
     pub public: FunctionHost,
     pub items: FunctionHost,
     pub account_id: String,
@@ -139,11 +142,12 @@ impl Gateway {
         if !self.throttle.try_acquire() {
             return Outcome::gateway(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
         }
-        let (parts, body) = request.into_parts();
+        let (parts, mut body) = request.into_parts();
         let Some(matched) = self.routes.find(parts.method.as_str(), parts.uri.path()) else {
             return Outcome::gateway(StatusCode::NOT_FOUND, "Not Found");
         };
         let route_key = Some(matched.route_key.clone());
+        let mut iam = None;
         let claims = match matched.auth {
             Auth::None => None,
             Auth::Jwt => match self
@@ -173,20 +177,41 @@ impl Gateway {
                     };
                 }
             },
-            // SigV4 verification of `/internal/*` is not served by the twin yet: refuse, as
-            // API Gateway refuses an unsigned request.
+            // The signature covers the body's hash: read it first, then hand it on.
             Auth::Iam => {
-                return Outcome {
-                    response: gateway_message(
-                        StatusCode::FORBIDDEN,
-                        "Missing Authentication Token",
-                    ),
-                    route_key,
-                    authorizer_error: Some(
-                        "IAM authorization is not available in the local twin".into(),
-                    ),
-                    integration: None,
+                let Ok(bytes) = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES).await else {
+                    return Outcome {
+                        route_key,
+                        ..Outcome::gateway(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "Request Entity Too Large",
+                        )
+                    };
                 };
+                match self.sigv4.verify(
+                    parts.method.as_str(),
+                    &parts.uri,
+                    &parts.headers,
+                    &bytes,
+                    OffsetDateTime::now_utc(),
+                ) {
+                    Ok(identity) => iam = Some(identity),
+                    Err(err) => {
+                        let mut response = gateway_message(StatusCode::FORBIDDEN, &err.message());
+                        response.headers_mut().insert(
+                            "x-amzn-errortype",
+                            HeaderValue::from_static(err.error_type()),
+                        );
+                        return Outcome {
+                            response,
+                            route_key,
+                            authorizer_error: Some(err.to_string()),
+                            integration: None,
+                        };
+                    }
+                }
+                body = Body::from(bytes);
+                None
             }
         };
         let Ok(body) = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES).await else {
@@ -202,6 +227,7 @@ impl Gateway {
             source_ip: peer.ip().to_string(),
             matched: &matched,
             claims,
+            iam,
             received,
         };
         let event = payload::event(

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::routes::Matched;
+use crate::auth::sigv4::IamIdentity;
 
 /// What the gateway knows about a request besides the HTTP message itself.
 pub struct EventContext<'a> {
@@ -19,6 +20,8 @@ pub struct EventContext<'a> {
     pub source_ip: String,
     pub matched: &'a Matched,
     pub claims: Option<HashMap<String, String>>,
+    /// The signer verified by the `AWS_IAM` authorizer.
+    pub iam: Option<IamIdentity>,
     pub received: OffsetDateTime,
 }
 
@@ -103,10 +106,12 @@ pub fn event(
             true,
         ),
     };
-    let authorizer = ctx
-        .claims
-        .as_ref()
-        .map(|claims| json!({ "jwt": { "claims": claims, "scopes": null } }));
+    let authorizer = match (&ctx.claims, &ctx.iam) {
+        (Some(claims), _) => Some(json!({ "jwt": { "claims": claims, "scopes": null } })),
+        // As API Gateway's `AWS_IAM`: the signer's identity at `authorizer.iam`.
+        (None, Some(iam)) => Some(json!({ "iam": iam })),
+        (None, None) => None,
+    };
     let path_parameters: serde_json::Map<String, Value> = ctx
         .matched
         .path_parameters
@@ -206,6 +211,7 @@ mod tests {
                 "sub".to_string(),
                 "alice-sub".to_string(),
             )])),
+            iam: None,
             received: OffsetDateTime::from_unix_timestamp(1_795_300_937).unwrap(),
         };
         let uri: http::Uri = "/items/abc?limit=5&x=1&x=2".parse().unwrap();

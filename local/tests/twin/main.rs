@@ -6,6 +6,7 @@ mod contract;
 mod durability;
 mod hostile_input;
 mod idempotency;
+mod internal;
 mod moto_flow;
 mod ops_console;
 mod schemathesis;
