@@ -38,10 +38,10 @@ pub fn read_alarm_files(dir: &Path) -> Result<Vec<AlarmFile>, crate::Error> {
     for entry in entries {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "json") {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            let file: AlarmFile = serde_json::from_str(&text)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let file: AlarmFile =
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
             files.push(file);
         }
     }
@@ -94,28 +94,30 @@ pub async fn describe(
     let rows = files
         .iter()
         .zip(&names)
-        .map(|(file, name)| match found.iter().find(|a| a.alarm_name() == Some(name)) {
-            Some(alarm) => AlarmRow {
-                name: name.clone(),
-                state: alarm.state_value().map(|s| s.as_str().to_owned()),
-                reason: alarm.state_reason().unwrap_or_default().to_owned(),
-                updated: alarm
-                    .state_updated_timestamp()
-                    .and_then(|t| t.fmt(DateTimeFormat::DateTime).ok())
-                    .unwrap_or_default(),
-                runbook: alarm
-                    .alarm_description()
-                    .and_then(runbook_in)
-                    .map_or_else(|| not_deployed_runbook(file), str::to_owned),
+        .map(
+            |(file, name)| match found.iter().find(|a| a.alarm_name() == Some(name)) {
+                Some(alarm) => AlarmRow {
+                    name: name.clone(),
+                    state: alarm.state_value().map(|s| s.as_str().to_owned()),
+                    reason: alarm.state_reason().unwrap_or_default().to_owned(),
+                    updated: alarm
+                        .state_updated_timestamp()
+                        .and_then(|t| t.fmt(DateTimeFormat::DateTime).ok())
+                        .unwrap_or_default(),
+                    runbook: alarm
+                        .alarm_description()
+                        .and_then(runbook_in)
+                        .map_or_else(|| not_deployed_runbook(file), str::to_owned),
+                },
+                None => AlarmRow {
+                    name: name.clone(),
+                    state: None,
+                    reason: format!("not found in CloudWatch (is the stack named `{stack_name}`?)"),
+                    updated: String::new(),
+                    runbook: not_deployed_runbook(file),
+                },
             },
-            None => AlarmRow {
-                name: name.clone(),
-                state: None,
-                reason: format!("not found in CloudWatch (is the stack named `{stack_name}`?)"),
-                updated: String::new(),
-                runbook: not_deployed_runbook(file),
-            },
-        })
+        )
         .collect();
     Ok(rows)
 }
@@ -165,7 +167,11 @@ pub fn render(rows: &[AlarmRow], state: Option<AlarmState>) -> String {
     out
 }
 
-pub async fn run(sdk: &SdkConfig, stack_name: &str, args: &AlarmsArgs) -> Result<String, crate::Error> {
+pub async fn run(
+    sdk: &SdkConfig,
+    stack_name: &str,
+    args: &AlarmsArgs,
+) -> Result<String, crate::Error> {
     let files = read_alarm_files(&args.alarms_dir)?;
     let client = aws_sdk_cloudwatch::Client::new(sdk);
     let rows = describe(&client, stack_name, &files).await?;
@@ -208,13 +214,22 @@ mod tests {
 
     #[test]
     fn alarming_first_and_the_filter_keeps_one_state() {
-        let rows = [row("b", Some("OK")), row("c", None), row("a", Some("ALARM"))];
+        let rows = [
+            row("b", Some("OK")),
+            row("c", None),
+            row("a", Some("ALARM")),
+        ];
         let all = render(&rows, None);
         let order: Vec<&str> = all.lines().filter(|l| !l.starts_with(' ')).collect();
-        assert!(order[0].starts_with("ALARM") && order[0].ends_with(" a"), "{all}");
+        assert!(
+            order[0].starts_with("ALARM") && order[0].ends_with(" a"),
+            "{all}"
+        );
         assert!(order[1].starts_with("OK"), "{all}");
         assert!(order[2].starts_with("MISSING"), "{all}");
-        assert!(all.ends_with("3 of 3 alarms shown: 1 ALARM, 0 INSUFFICIENT_DATA, 1 OK, 1 missing\n"));
+        assert!(
+            all.ends_with("3 of 3 alarms shown: 1 ALARM, 0 INSUFFICIENT_DATA, 1 OK, 1 missing\n")
+        );
         let alarming = render(&rows, Some(AlarmState::Alarm));
         assert!(alarming.starts_with("ALARM"), "{alarming}");
         assert!(!alarming.contains("\nOK"), "{alarming}");

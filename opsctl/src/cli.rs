@@ -20,7 +20,12 @@ pub struct Cli {
     #[command(flatten)]
     pub aws: AwsArgs,
     /// The stack's name (Terraform's `name`): alarms are named `<stack name>-<alarm name>`.
-    #[arg(long, global = true, default_value = "items-api", env = "OPSCTL_STACK_NAME")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "items-api",
+        env = "OPSCTL_STACK_NAME"
+    )]
     pub stack_name: String,
     #[command(subcommand)]
     pub command: Command,
@@ -133,10 +138,20 @@ pub struct ReemitArgs {
     #[arg(long, requires = "secret_access_key")]
     pub access_key_id: Option<String>,
     /// The secret of `--access-key-id`; read from the environment rather than typed.
-    #[arg(long, env = "OPSCTL_SECRET_ACCESS_KEY", hide_env_values = true, requires = "access_key_id")]
+    #[arg(
+        long,
+        env = "OPSCTL_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        requires = "access_key_id"
+    )]
     pub secret_access_key: Option<String>,
     /// The session token of temporary keys given with `--access-key-id`.
-    #[arg(long, env = "OPSCTL_SESSION_TOKEN", hide_env_values = true, requires = "access_key_id")]
+    #[arg(
+        long,
+        env = "OPSCTL_SESSION_TOKEN",
+        hide_env_values = true,
+        requires = "access_key_id"
+    )]
     pub session_token: Option<String>,
 }
 
@@ -173,10 +188,9 @@ pub fn parse_window(text: &str) -> Result<Duration, String> {
         "d" => 86_400,
         _ => return Err(format!("`{unit}` is not a unit: use s, m, h or d")),
     };
-    let secs = n
-        .checked_mul(unit_secs)
-        .filter(|s| *s > 0)
-        .ok_or_else(|| format!("`{text}` is not a window: it must be more than 0 and at most 15d"))?;
+    let secs = n.checked_mul(unit_secs).filter(|s| *s > 0).ok_or_else(|| {
+        format!("`{text}` is not a window: it must be more than 0 and at most 15d")
+    })?;
     if secs > MAX_WINDOW.as_secs() {
         return Err(format!(
             "`{text}` is longer than 15d: CloudWatch keeps one-minute data for 15 days"
@@ -191,7 +205,9 @@ pub fn parse_period(text: &str) -> Result<u32, String> {
         .parse()
         .map_err(|_| format!("`{text}` is not a number of seconds"))?;
     if secs == 0 || secs % 60 != 0 {
-        return Err(format!("`{text}` is not a multiple of 60 seconds (60, 300, 3600, ...)"));
+        return Err(format!(
+            "`{text}` is not a multiple of 60 seconds (60, 300, 3600, ...)"
+        ));
     }
     Ok(secs)
 }
@@ -236,7 +252,18 @@ mod tests {
         assert_eq!(parse_window("15m"), Ok(Duration::from_secs(900)));
         assert_eq!(parse_window("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_window("15d"), Ok(MAX_WINDOW));
-        for bad in ["", "h", "1", "0m", "-5m", "1.5h", "1w", "1 h", "16d", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "h",
+            "1",
+            "0m",
+            "-5m",
+            "1.5h",
+            "1w",
+            "1 h",
+            "16d",
+            "99999999999999999999d",
+        ] {
             let err = parse_window(bad).expect_err(bad);
             assert!(!err.is_empty(), "{bad}");
         }
@@ -256,16 +283,25 @@ mod tests {
     #[test]
     fn rates_refuse_a_window_shorter_than_a_period_or_too_many_rows() {
         let cli = parse(&["rates", "--since", "1h", "--api-id", "a1"]).unwrap();
-        let Command::Rates(args) = cli.command else { panic!("rates") };
+        let Command::Rates(args) = cli.command else {
+            panic!("rates")
+        };
         assert_eq!((args.since.as_secs(), args.period), (3600, 60));
         assert_eq!(args.check(), Ok(()));
 
-        let cli = parse(&["rates", "--since", "2m", "--period", "300", "--api-id", "a1"]).unwrap();
-        let Command::Rates(args) = cli.command else { panic!("rates") };
+        let cli = parse(&[
+            "rates", "--since", "2m", "--period", "300", "--api-id", "a1",
+        ])
+        .unwrap();
+        let Command::Rates(args) = cli.command else {
+            panic!("rates")
+        };
         assert!(args.check().unwrap_err().contains("shorter than --period"));
 
         let cli = parse(&["rates", "--since", "2d", "--api-id", "a1"]).unwrap();
-        let Command::Rates(args) = cli.command else { panic!("rates") };
+        let Command::Rates(args) = cli.command else {
+            panic!("rates")
+        };
         assert!(args.check().unwrap_err().contains("give a longer --period"));
     }
 
@@ -274,25 +310,37 @@ mod tests {
         let err = parse(&["rates", "--since", "yesterday", "--api-id", "a1"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
         assert!(err.to_string().contains("--since"), "{err}");
-        let err = parse(&["rates", "--since", "1h", "--period", "45", "--api-id", "a1"]).unwrap_err();
+        let err =
+            parse(&["rates", "--since", "1h", "--period", "45", "--api-id", "a1"]).unwrap_err();
         assert!(err.to_string().contains("multiple of 60"), "{err}");
     }
 
     #[test]
     fn reemit_needs_an_ordered_rfc3339_window_and_an_http_url() {
         let ok = [
-            "reemit", "--api", "http://127.0.0.1:3000/", "--from", "2026-11-22T01:00:00Z", "--to",
+            "reemit",
+            "--api",
+            "http://127.0.0.1:3000/",
+            "--from",
+            "2026-11-22T01:00:00Z",
+            "--to",
             "2026-11-22T02:00:00+01:00",
         ];
         let cli = parse(&ok).unwrap();
-        let Command::Reemit(args) = cli.command else { panic!("reemit") };
+        let Command::Reemit(args) = cli.command else {
+            panic!("reemit")
+        };
         assert_eq!(args.api, "http://127.0.0.1:3000");
         // 02:00+01:00 is 01:00Z: an empty window.
         assert!(args.check().unwrap_err().contains("is not before"));
 
         let err = parse(&["reemit", "--api", "x", "--from", "a", "--to", "b"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
-        for (flag, value) in [("--api", "ftp://host"), ("--api", "https://h/?q=1"), ("--from", "2026-11-22")] {
+        for (flag, value) in [
+            ("--api", "ftp://host"),
+            ("--api", "https://h/?q=1"),
+            ("--from", "2026-11-22"),
+        ] {
             let mut args = ok.to_vec();
             let i = args.iter().position(|a| *a == flag).unwrap();
             args[i + 1] = value;
@@ -304,8 +352,15 @@ mod tests {
     #[test]
     fn explicit_keys_come_in_pairs() {
         let err = parse(&[
-            "reemit", "--api", "http://h", "--from", "2026-11-22T01:00:00Z", "--to",
-            "2026-11-22T02:00:00Z", "--access-key-id", "AKID",
+            "reemit",
+            "--api",
+            "http://h",
+            "--from",
+            "2026-11-22T01:00:00Z",
+            "--to",
+            "2026-11-22T02:00:00Z",
+            "--access-key-id",
+            "AKID",
         ])
         .unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);

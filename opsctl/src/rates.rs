@@ -30,7 +30,10 @@ pub fn series(args: &RatesArgs) -> Vec<Series> {
         heading,
         namespace: "AWS/ApiGateway".to_owned(),
         metric,
-        dimensions: vec![("ApiId", args.api_id.clone()), ("Stage", args.stage.clone())],
+        dimensions: vec![
+            ("ApiId", args.api_id.clone()),
+            ("Stage", args.stage.clone()),
+        ],
     };
     let items = |id, heading, metric| Series {
         id,
@@ -44,8 +47,16 @@ pub fn series(args: &RatesArgs) -> Vec<Series> {
         api("client", "4xx", "4xx"),
         api("server", "5xx", "5xx"),
         items("created", "items created", metric_names::ITEMS_CREATED),
-        items("published", "events published", metric_names::ITEM_EVENTS_PUBLISHED),
-        items("failed", "events failed", metric_names::ITEM_EVENT_PUBLISH_FAILURES),
+        items(
+            "published",
+            "events published",
+            metric_names::ITEM_EVENTS_PUBLISHED,
+        ),
+        items(
+            "failed",
+            "events failed",
+            metric_names::ITEM_EVENT_PUBLISH_FAILURES,
+        ),
     ]
 }
 
@@ -172,18 +183,35 @@ pub fn render(columns: &[Series], window: Window, sums: &Sums) -> String {
             .collect();
         line(&mut out, &label, cells);
     }
-    let total = |id: &str| sums.get(id).map_or(0.0, |v| v.values().sum::<f64>());
-    line(&mut out, "total", columns.iter().map(|c| cell(Some(total(c.id)))).collect());
+    // A fold from +0.0: an empty f64 `sum` is -0.0, which would print as "-0".
+    let total = |id: &str| {
+        sums.get(id)
+            .map_or(0.0, |v| v.values().fold(0.0, |a, b| a + b))
+    };
+    line(
+        &mut out,
+        "total",
+        columns.iter().map(|c| cell(Some(total(c.id)))).collect(),
+    );
     let secs = window.seconds().max(1) as f64;
     line(
         &mut out,
         "per second",
-        columns.iter().map(|c| format!("{:.3}", total(c.id) / secs)).collect(),
+        columns
+            .iter()
+            .map(|c| format!("{:.3}", total(c.id) / secs))
+            .collect(),
     );
     out.push_str(&format!(
         "window {} to {} ({} s, periods of {} s)\n",
-        format_instant(time::OffsetDateTime::from_unix_timestamp(window.start).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)),
-        format_instant(time::OffsetDateTime::from_unix_timestamp(window.end).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)),
+        format_instant(
+            time::OffsetDateTime::from_unix_timestamp(window.start)
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        ),
+        format_instant(
+            time::OffsetDateTime::from_unix_timestamp(window.end)
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        ),
         window.seconds(),
         window.period
     ));
@@ -212,7 +240,8 @@ mod tests {
     use clap::Parser;
 
     fn args() -> RatesArgs {
-        let cli = crate::cli::Cli::parse_from(["opsctl", "rates", "--since", "3m", "--api-id", "a1"]);
+        let cli =
+            crate::cli::Cli::parse_from(["opsctl", "rates", "--since", "3m", "--api-id", "a1"]);
         match cli.command {
             crate::cli::Command::Rates(args) => args,
             _ => unreachable!(),
@@ -223,7 +252,10 @@ mod tests {
     fn the_window_starts_on_a_period_boundary() {
         let w = Window::ending_at(1_000_030, 180, 60);
         assert_eq!(w.start, 999_840);
-        assert_eq!(w.rows().collect::<Vec<_>>(), [999_840, 999_900, 999_960, 1_000_020]);
+        assert_eq!(
+            w.rows().collect::<Vec<_>>(),
+            [999_840, 999_900, 999_960, 1_000_020]
+        );
         assert_eq!(w.seconds(), 190);
     }
 
@@ -233,7 +265,14 @@ mod tests {
         let names: Vec<&str> = cols.iter().map(|c| c.metric).collect();
         assert_eq!(
             names,
-            ["Count", "4xx", "5xx", "ItemsCreated", "ItemEventsPublished", "ItemEventPublishFailures"]
+            [
+                "Count",
+                "4xx",
+                "5xx",
+                "ItemsCreated",
+                "ItemEventsPublished",
+                "ItemEventPublishFailures"
+            ]
         );
         for c in &cols[3..] {
             assert!(metric_names::find(c.metric).is_some(), "{}", c.metric);
@@ -243,9 +282,15 @@ mod tests {
     #[test]
     fn totals_rates_and_ratios() {
         let cols = series(&args());
-        let w = Window { start: 0, end: 120, period: 60 };
+        let w = Window {
+            start: 0,
+            end: 120,
+            period: 60,
+        };
         let mut sums = Sums::new();
-        sums.entry("requests").or_default().extend([(0, 40.0), (60, 20.0)]);
+        sums.entry("requests")
+            .or_default()
+            .extend([(0, 40.0), (60, 20.0)]);
         sums.entry("server").or_default().insert(60, 3.0);
         sums.entry("created").or_default().insert(0, 4.0);
         let out = render(&cols, w, &sums);
@@ -257,6 +302,24 @@ mod tests {
         assert_eq!(row("1970-01-01T00:01:00Z"), ["20", "-", "3", "-", "-", "-"]);
         assert_eq!(row("total"), ["60", "0", "3", "4", "0", "0"]);
         assert_eq!(row("per second")[0], "0.500");
-        assert!(out.contains("4xx: 0.0% of requests; 5xx: 5.0% of requests; events failed: 0.0% of items created"), "{out}");
+        assert!(
+            out.contains(
+                "4xx: 0.0% of requests; 5xx: 5.0% of requests; events failed: 0.0% of items created"
+            ),
+            "{out}"
+        );
+
+        // A window without any data point: zeros and no ratios, never "-0".
+        let empty: Sums = cols.iter().map(|c| (c.id, BTreeMap::new())).collect();
+        let out = render(&cols, w, &empty);
+        let total = out.lines().find(|l| l.starts_with("total")).unwrap();
+        assert_eq!(
+            total[20..].split_whitespace().collect::<Vec<_>>(),
+            ["0"; 6],
+            "{out}"
+        );
+        let per_second = out.lines().find(|l| l.starts_with("per second")).unwrap();
+        assert!(!per_second.contains("-0") && !total.contains("-0"), "{out}");
+        assert!(out.contains("4xx: n/a of requests"), "{out}");
     }
 }

@@ -23,18 +23,42 @@ const TIMEOUT: Duration = Duration::from_secs(300);
 /// How much of an error answer to quote.
 const QUOTE_BYTES: usize = 2048;
 
+/// One request: the window, and where the previous answer stopped.
 #[derive(Debug, Serialize)]
 pub struct ReplayRequest {
     pub from: String,
     pub to: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
-/// The route's answer: items found in the window, events accepted, events still refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// One answer: items found, events accepted, events still refused, and where to go on when
+/// the window holds more items than one request sweeps.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ReplayAnswer {
     pub items: u64,
     pub published: u64,
     pub failed: u64,
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+/// The whole window's counts, summed over its requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplayTotals {
+    pub items: u64,
+    pub published: u64,
+    pub failed: u64,
+    pub requests: u64,
+}
+
+impl ReplayTotals {
+    pub fn add(&mut self, answer: &ReplayAnswer) {
+        self.items += answer.items;
+        self.published += answer.published;
+        self.failed += answer.failed;
+        self.requests += 1;
+    }
 }
 
 /// The keys to sign with: `--access-key-id` and its secret, or the SDK's credential chain.
@@ -57,8 +81,8 @@ pub async fn credentials(sdk: &SdkConfig, args: &ReemitArgs) -> Result<Credentia
         .map_err(|e| format!("no AWS credentials from the SDK's chain: {e}"))?)
 }
 
-/// Sends the signed request and reads the answer; any status but 2xx is an error quoting it.
-pub async fn replay(
+/// Sends one signed request and reads the answer; any status but 2xx is an error quoting it.
+pub async fn replay_once(
     api: &str,
     body: &ReplayRequest,
     credentials: &Credentials,
@@ -66,7 +90,10 @@ pub async fn replay(
 ) -> Result<ReplayAnswer, crate::Error> {
     let url = format!("{api}{PATH}");
     let uri: http::Uri = url.parse()?;
-    let host = uri.authority().ok_or("the API URL has no host")?.to_string();
+    let host = uri
+        .authority()
+        .ok_or("the API URL has no host")?
+        .to_string();
     let mut request = http::Request::post(uri)
         .header(http::header::HOST, host)
         .header(http::header::CONTENT_TYPE, "application/json")
@@ -88,7 +115,9 @@ pub async fn replay(
     if !status.is_success() {
         let text = String::from_utf8_lossy(&bytes[..bytes.len().min(QUOTE_BYTES)]).into_owned();
         let hint = match status.as_u16() {
-            401 | 403 => " (the keys, region or clock may be wrong, or the identity lacks execute-api:Invoke on /internal/*)",
+            401 | 403 => {
+                " (the keys, region or clock may be wrong, or the identity lacks execute-api:Invoke on /internal/*)"
+            }
             _ => "",
         };
         return Err(format!("POST {url} answered {status}{hint}: {text}").into());
@@ -116,10 +145,46 @@ fn http_client() -> Result<HttpClient, crate::Error> {
     Ok(Client::builder(TokioExecutor::new()).build(connector))
 }
 
-pub fn render(answer: &ReplayAnswer) -> String {
+/// The window's replay: requests follow `next_cursor` until the window is swept.
+pub async fn replay(
+    api: &str,
+    from: &str,
+    to: &str,
+    credentials: &Credentials,
+    region: &str,
+) -> Result<ReplayTotals, crate::Error> {
+    let mut totals = ReplayTotals::default();
+    let mut cursor = None;
+    loop {
+        let body = ReplayRequest {
+            from: from.to_owned(),
+            to: to.to_owned(),
+            cursor,
+        };
+        let answer =
+            replay_once(api, &body, credentials, region)
+                .await
+                .map_err(|e| match totals.requests {
+                    0 => e,
+                    n => format!(
+                        "{e} (after {n} request(s) that re-emitted {} event(s))",
+                        totals.published
+                    )
+                    .into(),
+                })?;
+        totals.add(&answer);
+        match answer.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(totals),
+        }
+    }
+}
+
+/// The route's own answer shape, for the whole window.
+pub fn render(totals: &ReplayTotals) -> String {
     format!(
         "{{\"items\": {}, \"published\": {}, \"failed\": {}}}\n",
-        answer.items, answer.published, answer.failed
+        totals.items, totals.published, totals.failed
     )
 }
 
@@ -127,18 +192,71 @@ pub async fn run(sdk: &SdkConfig, args: &ReemitArgs) -> Result<String, crate::Er
     args.check()?;
     let region = crate::aws::region(sdk)?;
     let credentials = credentials(sdk, args).await?;
-    let body = ReplayRequest {
-        from: format_instant(args.from),
-        to: format_instant(args.to),
-    };
-    let answer = replay(&args.api, &body, &credentials, &region).await?;
-    if answer.failed > 0 {
+    let (from, to) = (format_instant(args.from), format_instant(args.to));
+    let totals = replay(&args.api, &from, &to, &credentials, &region).await?;
+    if totals.failed > 0 {
         return Err(format!(
             "{}{} event(s) still not published: run the same command again (re-emitting is safe)",
-            render(&answer),
-            answer.failed
+            render(&totals),
+            totals.failed
         )
         .into());
     }
-    Ok(render(&answer))
+    Ok(render(&totals))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_carries_the_cursor_only_when_going_on() {
+        let first = ReplayRequest {
+            from: "2026-11-22T01:00:00Z".into(),
+            to: "2026-11-22T02:00:00Z".into(),
+            cursor: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&first).unwrap(),
+            r#"{"from":"2026-11-22T01:00:00Z","to":"2026-11-22T02:00:00Z"}"#
+        );
+        let next = ReplayRequest {
+            cursor: Some("abc".into()),
+            ..first
+        };
+        assert!(
+            serde_json::to_string(&next)
+                .unwrap()
+                .ends_with(r#","cursor":"abc"}"#)
+        );
+    }
+
+    #[test]
+    fn answers_add_up_over_the_window() {
+        let page: ReplayAnswer = serde_json::from_str(
+            r#"{"items": 100, "published": 99, "failed": 1, "next_cursor": "c1"}"#,
+        )
+        .unwrap();
+        let last: ReplayAnswer = serde_json::from_str(
+            r#"{"items": 5, "published": 5, "failed": 0, "next_cursor": null}"#,
+        )
+        .unwrap();
+        assert_eq!(last.next_cursor, None);
+        let mut totals = ReplayTotals::default();
+        totals.add(&page);
+        totals.add(&last);
+        assert_eq!(
+            totals,
+            ReplayTotals {
+                items: 105,
+                published: 104,
+                failed: 1,
+                requests: 2
+            }
+        );
+        assert_eq!(
+            render(&totals),
+            "{\"items\": 105, \"published\": 104, \"failed\": 1}\n"
+        );
+    }
 }

@@ -55,11 +55,13 @@ mod tests {
     use std::time::Duration;
 
     fn request() -> http::Request<Bytes> {
-        http::Request::post("https://abc.execute-api.eu-west-1.amazonaws.com/internal/events/replay")
-            .header("host", "abc.execute-api.eu-west-1.amazonaws.com")
-            .header("content-type", "application/json")
-            .body(Bytes::from_static(b"{}"))
-            .unwrap()
+        http::Request::post(
+            "https://abc.execute-api.eu-west-1.amazonaws.com/internal/events/replay",
+        )
+        .header("host", "abc.execute-api.eu-west-1.amazonaws.com")
+        .header("content-type", "application/json")
+        .body(Bytes::from_static(b"{}"))
+        .unwrap()
     }
 
     fn header<'a>(r: &'a http::Request<Bytes>, name: &str) -> Option<&'a str> {
@@ -93,6 +95,10 @@ mod tests {
         let mut r = request();
         sign_request(&mut r, &keys, "us-east-1", SystemTime::now()).unwrap();
         assert_eq!(header(&r, "x-amz-security-token"), Some("token-1"));
-        assert!(header(&r, "authorization").unwrap().contains("x-amz-security-token"));
+        assert!(
+            header(&r, "authorization")
+                .unwrap()
+                .contains("x-amz-security-token")
+        );
     }
 }
