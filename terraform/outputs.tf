@@ -67,3 +67,8 @@ output "alarm_topic_arn" {
   description = "SNS topic of the alarm actions."
   value       = module.observability.alarm_topic_arn
 }
+
+output "internal_invoke_policy_arn" {
+  description = "IAM policy for on-call roles: execute-api:Invoke on POST /internal/* (opsctl reemit)."
+  value       = module.api.internal_invoke_policy_arn
+}

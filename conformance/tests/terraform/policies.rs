@@ -167,7 +167,12 @@ fn the_items_role_allows_exactly_what_its_adapters_call() {
     };
     check(
         "ItemsTable",
-        &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+        &[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:Scan",
+        ],
         &["var.table_arn"],
     );
     check("ItemEvents", &["events:PutEvents"], &["var.event_bus_arn"]);

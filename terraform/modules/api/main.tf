@@ -121,3 +121,21 @@ resource "aws_lambda_permission" "api" {
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_apigatewayv2_api.http.execution_arn}/*/*"
 }
+
+# What on-call roles need to call the operator routes (POST /internal/*, e.g. opsctl reemit):
+# API Gateway's AWS_IAM authorizer checks the SigV4 signer for execute-api:Invoke on exactly
+# this method and path. Attach the policy to the on-call roles; nothing else may call them.
+data "aws_iam_policy_document" "internal_invoke" {
+  statement {
+    sid       = "InvokeOperatorRoutes"
+    actions   = ["execute-api:Invoke"]
+    resources = ["${aws_apigatewayv2_api.http.execution_arn}/${aws_apigatewayv2_stage.default.name}/POST/internal/*"]
+  }
+}
+
+resource "aws_iam_policy" "internal_invoke" {
+  name        = "${var.name}-internal-invoke"
+  description = "Calls the operator routes of ${var.name} (POST /internal/*), for on-call roles."
+  policy      = data.aws_iam_policy_document.internal_invoke.json
+  tags        = var.tags
+}

@@ -22,3 +22,8 @@ output "execution_arn" {
   description = "Execution ARN of the API, for IAM policies of /internal/* callers."
   value       = aws_apigatewayv2_api.http.execution_arn
 }
+
+output "internal_invoke_policy_arn" {
+  description = "IAM policy allowing execute-api:Invoke on POST /internal/*: attach it to on-call roles."
+  value       = aws_iam_policy.internal_invoke.arn
+}

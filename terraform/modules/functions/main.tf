@@ -64,8 +64,9 @@ resource "aws_iam_role" "function" {
 # What only the items function may do: the exact actions of its adapters on the exact resources.
 data "aws_iam_policy_document" "items" {
   statement {
+    # Scan: the operator replay's sweep across owners (POST /internal/events/replay).
     sid       = "ItemsTable"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan"]
     resources = [var.table_arn]
   }
 
