@@ -1,7 +1,10 @@
 //! A twin process for the tests: started on a free port with its own data folder, its stdout
 //! collected line by line (the access log and the function logs), killed when dropped.
+//! Everything it prints is also kept in `target/test-logs/`, where `scripts/scan-secrets` looks
+//! for tokens, keys and passwords after the test run.
 
-use std::io::{BufRead, BufReader};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
@@ -36,17 +39,22 @@ impl TwinProcess {
             .env("LOG_LEVEL", "INFO")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start the twin binary");
+        let log_name = format!("{}-{}", test_name(), child.id());
+        let log = Arc::new(Mutex::new(create_in(TEST_LOGS, &format!("{log_name}.log"))));
         let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
         let lines = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel();
         {
             let lines = Arc::clone(&lines);
+            let log = Arc::clone(&log);
             // Keep draining stdout for the twin's whole life, or a full pipe would block it.
             std::thread::spawn(move || {
                 for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    let _ = writeln!(log.lock().unwrap(), "{line}");
                     if line.contains("local twin listening") {
                         let _ = tx.send(line.clone());
                     }
@@ -54,9 +62,17 @@ impl TwinProcess {
                 }
             });
         }
+        // stderr still reaches the test's own stderr, and the log file too.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = writeln!(log.lock().unwrap(), "{line}");
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
+        });
         let first = rx
             .recv_timeout(Duration::from_secs(60))
             .expect("the twin printed its address");
+        record_secrets(data_dir, &log_name);
         let url = serde_json::from_str::<serde_json::Value>(&first).unwrap()["url"]
             .as_str()
             .unwrap()
@@ -141,6 +157,80 @@ impl TwinProcess {
                 None => return items,
             }
         }
+    }
+}
+
+/// The folders of `target/` that `scripts/scan-secrets` reads: the twins' output, and the
+/// secrets of their data folders to look for in it (kept apart, so they are not scanned).
+const TEST_LOGS: &str = "test-logs";
+const TEST_SECRETS: &str = "test-secrets";
+
+fn create_in(folder: &str, file: &str) -> File {
+    // `CARGO_TARGET_TMPDIR` is `target/tmp`.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target/tmp has a parent")
+        .join(folder);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    let path = dir.join(file);
+    File::create(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()))
+}
+
+/// The running test's name as a file name (`module.test`); spawned tasks have none of their own.
+fn test_name() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("twin")
+        .replace("::", ".")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c))
+        .collect()
+}
+
+/// Writes the secrets the twin made in its data folder, one a line, for the scan: string values
+/// of JSON fields whose name holds `secret` (cursor keys, IAM secret keys), and the base64 lines
+/// of PEM files (the issuer's private key).
+fn record_secrets(data_dir: &Path, log_name: &str) {
+    fn secret_strings(value: &serde_json::Value, named_secret: bool, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::String(s) if named_secret => out.push(s.clone()),
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    secret_strings(item, named_secret, out);
+                }
+            }
+            serde_json::Value::Object(fields) => {
+                for (key, v) in fields {
+                    let named = named_secret || key.to_ascii_lowercase().contains("secret");
+                    secret_strings(v, named, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut secrets = Vec::new();
+    let entries = std::fs::read_dir(data_dir).into_iter().flatten().flatten();
+    for path in entries.map(|e| e.path()) {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => {
+                if let Ok(value) = serde_json::from_str(&text) {
+                    secret_strings(&value, false, &mut secrets);
+                }
+            }
+            Some("pem") if text.contains("PRIVATE KEY") => secrets.extend(
+                text.lines()
+                    .filter(|l| !l.starts_with("-----") && !l.trim().is_empty())
+                    .map(str::to_owned),
+            ),
+            _ => {}
+        }
+    }
+    let mut file = create_in(TEST_SECRETS, &format!("{log_name}.txt"));
+    for secret in secrets.iter().filter(|s| s.len() >= 16) {
+        writeln!(file, "{secret}").expect("write the twin's secrets for the scan");
     }
 }
 

@@ -7,6 +7,7 @@ mod durability;
 mod hostile_input;
 mod idempotency;
 mod internal;
+mod load;
 mod moto_flow;
 mod ops_console;
 mod schemathesis;
