@@ -78,7 +78,11 @@ pub async fn credentials(sdk: &SdkConfig, args: &ReemitArgs) -> Result<Credentia
     Ok(provider
         .provide_credentials()
         .await
-        .map_err(|e| format!("no AWS credentials from the SDK's chain: {e}"))?)
+        .map_err(|e| {
+            format!(
+                "no AWS credentials from the SDK's chain ({e}): set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give --access-key-id"
+            )
+        })?)
 }
 
 /// Sends one signed request and reads the answer; any status but 2xx is an error quoting it.
