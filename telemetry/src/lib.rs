@@ -87,6 +87,15 @@ pub fn init_with_xray_daemon(service: &str, daemon: SocketAddr) {
     init_with(service, std::io::stdout, Some(daemon));
 }
 
+/// [`init_with_xray_daemon`], writing lines to `make_writer`: the twin tees them to stdout
+/// and to its log store, where the ops console finds a request's function lines.
+pub fn init_with_writer_and_xray_daemon<W>(service: &str, make_writer: W, daemon: SocketAddr)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    init_with(service, make_writer, Some(daemon));
+}
+
 fn init_with<W>(service: &str, make_writer: W, daemon: Option<SocketAddr>)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,

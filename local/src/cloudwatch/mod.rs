@@ -187,6 +187,12 @@ impl CloudWatch {
         logs.push_back((log_group.to_owned(), line.to_owned()));
     }
 
+    /// Every kept line `(log group, line)`, oldest first: what Logs Insights widgets query.
+    pub fn kept_lines(&self) -> Vec<(String, String)> {
+        let logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        logs.iter().cloned().collect()
+    }
+
     /// The kept lines that carry `request_id` (as `requestId` or `request_id`), oldest first.
     pub fn lines_of_request(&self, request_id: &str) -> Vec<(String, serde_json::Value)> {
         if request_id.is_empty() {

@@ -1,0 +1,159 @@
+//! The log lines the console reads: the function's own telemetry lines, teed from the twin's
+//! stdout into its log store, and the lines of one request grouped as CloudWatch Logs would
+//! hold them (access log, function log group, archive).
+//!
+//! The functions run in the twin's process, so their lines go through the twin's `tracing`
+//! subscriber: [`tee`] is its writer. A line does not say which function wrote it (on AWS
+//! each function has its own log group); the function's EMF document of the same request,
+//! kept under the function's group, says it when the lines are read.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::sync::{Arc, RwLock};
+
+use serde_json::Value;
+
+use crate::cloudwatch::{ACCESS_LOG_GROUP, CloudWatch, NAME_PREFIX};
+
+/// Where a function line waits for its group to be known (see the module's comment).
+pub const FUNCTION_LINES: &str = "/aws/lambda/(function)";
+/// The functions' log groups start with this.
+const LAMBDA_GROUPS: &str = "/aws/lambda/";
+
+/// The store the teed lines go to; set when the console's routes are built.
+static STORE: RwLock<Option<Arc<CloudWatch>>> = RwLock::new(None);
+
+/// Sends the function lines written from now on to `cloudwatch`'s log store.
+pub fn attach(cloudwatch: Arc<CloudWatch>) {
+    *STORE.write().unwrap_or_else(|e| e.into_inner()) = Some(cloudwatch);
+}
+
+/// The `MakeWriter` of the twin's telemetry: every line goes to stdout, and the lines of a
+/// request (they carry `request_id`) to the attached store too.
+pub fn tee() -> TeeWriter {
+    TeeWriter(Vec::new())
+}
+
+/// One event's bytes, written out when the event is done (dropped): one `write_all` to
+/// stdout, so concurrent requests never interleave inside a line.
+pub struct TeeWriter(Vec<u8>);
+
+impl std::io::Write for TeeWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for TeeWriter {
+    fn drop(&mut self) {
+        let _ = std::io::stdout().lock().write_all(&self.0);
+        let Ok(text) = std::str::from_utf8(&self.0) else {
+            return;
+        };
+        let store = STORE.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(cloudwatch) = store.as_ref() {
+            for line in text.lines().filter(|l| l.contains("\"request_id\":")) {
+                cloudwatch.keep_log_line(FUNCTION_LINES, line);
+            }
+        }
+    }
+}
+
+/// `lines` (group, line) with each function line under its function's group: the group of
+/// the EMF document of the same request, else the one the access log's route points to.
+pub fn resolve_groups(lines: Vec<(String, Value)>) -> Vec<(String, Value)> {
+    let mut by_request: HashMap<String, String> = HashMap::new();
+    for (group, line) in &lines {
+        if group.starts_with(LAMBDA_GROUPS) && group != FUNCTION_LINES && line.get("_aws").is_some()
+        {
+            if let Some(id) = line["request_id"].as_str() {
+                by_request.insert(id.to_owned(), group.clone());
+            }
+        } else if group == ACCESS_LOG_GROUP
+            && let (Some(id), Some(route)) = (line["requestId"].as_str(), line["routeKey"].as_str())
+        {
+            let public = functions::router::routes::PUBLIC
+                .iter()
+                .any(|(method, path)| route == format!("{method} {path}"));
+            let function = if public { "public" } else { "items" };
+            by_request
+                .entry(id.to_owned())
+                .or_insert_with(|| format!("{LAMBDA_GROUPS}{NAME_PREFIX}-{function}"));
+        }
+    }
+    lines
+        .into_iter()
+        .map(|(group, line)| {
+            if group != FUNCTION_LINES {
+                return (group, line);
+            }
+            let resolved = line["request_id"]
+                .as_str()
+                .and_then(|id| by_request.get(id).cloned());
+            (resolved.unwrap_or(group), line)
+        })
+        .collect()
+}
+
+/// One request's kept lines, oldest first, under their groups.
+pub fn lines_of_request(cloudwatch: &CloudWatch, request_id: &str) -> Vec<(String, Value)> {
+    resolve_groups(cloudwatch.lines_of_request(request_id))
+}
+
+/// Every kept line, parsed, under its group (lines that are not JSON are left out).
+pub fn all_lines(cloudwatch: &CloudWatch) -> Vec<(String, Value)> {
+    let parsed = cloudwatch
+        .kept_lines()
+        .into_iter()
+        .filter_map(|(group, line)| Some((group, serde_json::from_str(&line).ok()?)))
+        .collect();
+    resolve_groups(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn function_lines_take_the_group_of_their_emf_document_or_route() {
+        let lines = vec![
+            (
+                FUNCTION_LINES.to_owned(),
+                json!({"request_id": "a", "message": "request completed"}),
+            ),
+            (
+                "/aws/lambda/items-api-items".to_owned(),
+                json!({"_aws": {}, "request_id": "a"}),
+            ),
+            (
+                FUNCTION_LINES.to_owned(),
+                json!({"request_id": "b", "message": "request completed"}),
+            ),
+            (
+                ACCESS_LOG_GROUP.to_owned(),
+                json!({"requestId": "b", "routeKey": "GET /public"}),
+            ),
+            (
+                FUNCTION_LINES.to_owned(),
+                json!({"request_id": "c", "message": "orphan"}),
+            ),
+        ];
+        let groups: Vec<String> = resolve_groups(lines).into_iter().map(|(g, _)| g).collect();
+        assert_eq!(
+            groups,
+            [
+                "/aws/lambda/items-api-items",
+                "/aws/lambda/items-api-items",
+                "/aws/lambda/items-api-public",
+                ACCESS_LOG_GROUP,
+                FUNCTION_LINES,
+            ]
+        );
+    }
+}

@@ -1,0 +1,104 @@
+//! The ops console at `/_ops`: the dashboards of `dashboards/*.json` with their charts drawn
+//! in the browser (uPlot) from a JSON data API fed by the twin's metric store and log lines,
+//! the alarms with their state, reason and runbook, and a request's log lines and trace by
+//! request id. Also the twin's CloudWatch as JSON under `/_twin/`.
+//!
+//! Reading order: [`page`] (the HTML), [`api`] (the data behind it), [`widgets`] (metric,
+//! alarm and log widgets), [`insights`] (the Logs Insights subset), [`logs`] (how the
+//! functions' lines reach the console), [`assets`] (the compiled-in files).
+
+pub mod api;
+pub mod assets;
+pub mod insights;
+pub mod logs;
+pub mod page;
+pub mod twin_json;
+pub mod widgets;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use functions::adapters::embedded::archive::LogArchive;
+
+use crate::cloudwatch::CloudWatch;
+
+pub use page::dashboard_title;
+
+/// What the console reads: the metric store, alarms and kept lines, and the event archive
+/// (absent when the twin runs on AWS services).
+pub struct Ops {
+    pub cloudwatch: Arc<CloudWatch>,
+    pub archive: Option<Arc<LogArchive>>,
+}
+
+/// [`routes_with_archive`] without the event archive: the archived events are not shown.
+pub fn routes(cloudwatch: Arc<CloudWatch>) -> Router {
+    routes_with_archive(cloudwatch, None)
+}
+
+/// The console's and the `/_twin/` JSON routes. From now on the functions' log lines (see
+/// [`logs::tee`]) are kept in `cloudwatch`'s log store.
+pub fn routes_with_archive(
+    cloudwatch: Arc<CloudWatch>,
+    archive: Option<Arc<LogArchive>>,
+) -> Router {
+    logs::attach(Arc::clone(&cloudwatch));
+    let twin_json = Router::new()
+        .route(
+            "/_twin/metrics",
+            get(twin_json::metrics).post(twin_json::put_metric_data),
+        )
+        .route("/_twin/alarms", get(twin_json::alarms))
+        .route("/_twin/alarms/evaluate", post(twin_json::evaluate))
+        .route("/_twin/logs", get(twin_json::logs))
+        .with_state(Arc::clone(&cloudwatch));
+    let console = Router::new()
+        .route("/_ops", get(console))
+        .route("/_ops/assets/{*path}", get(assets::serve))
+        .route("/_ops/files/runbooks/{file}", get(runbook))
+        .route("/_ops/api/dashboards/{name}", get(api::dashboard))
+        .route("/_ops/api/alarms", get(api::alarms))
+        .route("/_ops/api/requests/{id}", get(api::request))
+        .with_state(Arc::new(Ops {
+            cloudwatch,
+            archive,
+        }));
+    twin_json.merge(console)
+}
+
+async fn console(State(ops): State<Arc<Ops>>) -> Html<String> {
+    Html(page::render(&ops.cloudwatch))
+}
+
+/// A runbook as HTML: the links of the dashboards and the alarm list point here, and the
+/// runbooks' links to each other work from here.
+async fn runbook(State(ops): State<Arc<Ops>>, Path(file): Path<String>) -> Response {
+    let safe = file.ends_with(".md")
+        && file
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && !file.contains("..");
+    if !safe {
+        return (StatusCode::NOT_FOUND, "no such runbook").into_response();
+    }
+    let path = ops.cloudwatch.repo_dir.join("runbooks").join(&file);
+    match std::fs::read_to_string(path) {
+        Ok(text) => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            page::runbook_page(&file, &text),
+        )
+            .into_response(),
+        Err(_) => (StatusCode::NOT_FOUND, "no such runbook").into_response(),
+    }
+}
+
+/// `s` as one URL path segment or query value.
+pub fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("v", s)])
+        .map(|encoded| encoded[2..].to_owned())
+        .unwrap_or_default()
+}
