@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod client;
 pub mod cloudwatch;
+pub mod faults;
 pub mod gateway;
 pub mod ops;
 pub mod settings;

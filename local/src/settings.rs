@@ -121,6 +121,11 @@ pub struct ServeArgs {
     /// How often the alarms are evaluated and the bus's counters sampled, seconds.
     #[arg(long, default_value_t = 10)]
     pub alarm_evaluation_interval: u64,
+    /// A fault to inject from the start (repeat the flag): TARGET=KIND[:DELAY][:RATE], e.g.
+    /// `store=throttle:0.5`, `bus=reject`, `archive=fail`, `config=fail`, `items=panic:0.2`,
+    /// `items=slow:2500ms`, `items=throttle`. Changed at run time at `/_twin/faults`.
+    #[arg(long = "fault", value_name = "TARGET=KIND[:DELAY][:RATE]")]
+    pub faults: Vec<crate::faults::Fault>,
     #[command(flatten)]
     pub iam: IamArgs,
     #[command(flatten)]

@@ -21,6 +21,10 @@ use crate::auth::sigv4::{LocalCredentials, SigV4Verifier};
 use crate::auth::{JwksSource, JwtAuthorizer, LocalIssuer, RemoteJwks};
 use crate::cloudwatch::CloudWatch;
 use crate::cloudwatch::table::MeteredStore;
+use crate::faults::bus::FaultyBus;
+use crate::faults::config::FaultyConfig;
+use crate::faults::store::FaultyStore;
+use crate::faults::{Faults, Kind, Target};
 use crate::gateway::routes::RouteTable;
 use crate::gateway::throttle::TokenBucket;
 use crate::gateway::{FunctionHost, Gateway};
@@ -36,10 +40,15 @@ fn embedded_state(
     dir: &std::path::Path,
     archive: Arc<LogArchive>,
     cloudwatch: &Arc<CloudWatch>,
+    faults: &Arc<Faults>,
 ) -> Result<(AppState, Arc<EmbeddedBus>), BoxError> {
-    // DynamoDB's own metrics, measured around the embedded store.
+    // DynamoDB's own metrics, measured around the embedded store and its faults, as DynamoDB
+    // counts the throttles it answers.
     let store = MeteredStore {
-        inner: Arc::new(RedbItemStore::open(&dir.join("items.redb"))?),
+        inner: Arc::new(FaultyStore {
+            inner: Arc::new(RedbItemStore::open(&dir.join("items.redb"))?),
+            faults: Arc::clone(faults),
+        }),
         cloudwatch: Arc::clone(cloudwatch),
         table: names::ITEMS_TABLE.to_owned(),
     };
@@ -48,13 +57,21 @@ fn embedded_state(
         functions::events::ITEM_CREATED_RULE_PATTERN,
         names::ARCHIVE_LOG_GROUP.to_owned(),
     )?;
-    let bus = Arc::new(EmbeddedBus::new(
-        names::EVENT_BUS.to_owned(),
-        names::ACCOUNT_ID.to_owned(),
-        names::REGION.to_owned(),
-        vec![rule],
-        archive,
-    ));
+    let target_faults = Arc::clone(faults);
+    let bus = Arc::new(
+        EmbeddedBus::new(
+            names::EVENT_BUS.to_owned(),
+            names::ACCOUNT_ID.to_owned(),
+            names::REGION.to_owned(),
+            vec![rule],
+            archive,
+        )
+        .with_target_fault(Arc::new(move |_rule| {
+            target_faults
+                .fires(Target::Archive, Kind::Fail)
+                .then(|| crate::faults::injected(Target::Archive, Kind::Fail))
+        })),
+    );
     let config = FileConfig::load_or_create(&dir.join("secret.json"))?;
     let state = AppState {
         store: Arc::new(store),
@@ -62,6 +79,26 @@ fn embedded_state(
         config: Arc::new(config),
     };
     Ok((state, bus))
+}
+
+/// The bus and the configuration with their faults; the store has its own inside the
+/// embedded stand-ins (under DynamoDB's metrics), and around the AWS adapter here.
+fn with_faults(state: AppState, faults: &Arc<Faults>, store_too: bool) -> AppState {
+    AppState {
+        store: if store_too {
+            Arc::new(FaultyStore {
+                inner: state.store,
+                faults: Arc::clone(faults),
+            })
+        } else {
+            state.store
+        },
+        bus: Arc::new(FaultyBus::new(state.bus, Arc::clone(faults))),
+        config: Arc::new(FaultyConfig {
+            inner: state.config,
+            faults: Arc::clone(faults),
+        }),
+    }
 }
 
 /// The AWS adapters, as the `items` Lambda builds them.
@@ -190,16 +227,18 @@ impl Twin {
             CloudWatch::load(&args.observability_dir, args.function_timeout)
                 .map_err(|e| format!("the dashboards and alarms (--observability-dir): {e}"))?,
         );
+        let faults = Arc::new(Faults::new(args.faults.iter().cloned()));
         // On AWS services the archive is the CloudWatch Logs group, not a local file.
         let (state, archive, bus) = if args.aws.enabled {
-            (aws_state(&args.aws).await?, None, None)
+            let state = with_faults(aws_state(&args.aws).await?, &faults, true);
+            (state, None, None)
         } else {
             let archive = Arc::new(LogArchive::open(dir.join("logs"))?);
-            let (state, bus) = embedded_state(dir, Arc::clone(&archive), &cloudwatch)?;
-            (state, Some(archive), Some(bus))
+            let (state, bus) = embedded_state(dir, Arc::clone(&archive), &cloudwatch, &faults)?;
+            (with_faults(state, &faults, false), Some(archive), Some(bus))
         };
-        let rule_stats = bus.map(|bus| {
-            Arc::new(move || {
+        if let Some(bus) = bus {
+            cloudwatch.watch_rules(Arc::new(move || {
                 bus.rule_stats()
                     .into_iter()
                     .map(|r| {
@@ -211,11 +250,10 @@ impl Twin {
                         )
                     })
                     .collect()
-            }) as crate::cloudwatch::RuleStatsFn
-        });
+            }));
+        }
         crate::cloudwatch::spawn_background(
             Arc::clone(&cloudwatch),
-            rule_stats,
             Duration::from_secs(args.alarm_evaluation_interval.max(1)),
         );
 
@@ -228,19 +266,33 @@ impl Twin {
             public: function(
                 "public",
                 timeout,
-                functions::router::public_router(),
+                crate::faults::function::around(
+                    functions::router::public_router(),
+                    &faults,
+                    Target::Public,
+                ),
                 &cloudwatch,
             ),
-            items: function("items", timeout, functions::router(state), &cloudwatch),
+            items: function(
+                "items",
+                timeout,
+                crate::faults::function::around(functions::router(state), &faults, Target::Items),
+                &cloudwatch,
+            ),
             account_id: names::ACCOUNT_ID.to_owned(),
             api_id: names::API_ID.to_owned(),
             xray: xray.clone(),
             cloudwatch: Arc::clone(&cloudwatch),
+            faults: Arc::clone(&faults),
         });
 
         let app = Router::new()
             .merge(crate::auth::routes(Arc::clone(&issuer), names::ISSUER_PATH))
-            .merge(twin_api::routes(archive))
+            .merge(twin_api::routes(twin_api::TwinState {
+                archive,
+                faults,
+                cloudwatch: Arc::clone(&cloudwatch),
+            }))
             .merge(crate::xray_daemon::routes(xray))
             .merge(crate::ops::routes(cloudwatch))
             .fallback(

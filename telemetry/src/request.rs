@@ -23,9 +23,6 @@ use crate::metric_names as names;
 use crate::recorder::{self, Invocation};
 use crate::{sampling, xray};
 
-/// True until the process has seen its first request: that one paid the cold start.
-static COLD_START: AtomicBool = AtomicBool::new(true);
-
 /// The ids that tie a request's lines, traces and events together.
 ///
 /// Missing ids (a request that did not come through API Gateway or Lambda) are empty
@@ -130,12 +127,17 @@ pub struct RequestLayer {
 #[derive(Clone)]
 struct Config {
     metrics: recorder::Config,
+    /// True until the function has seen its first request: that one paid the cold start. One
+    /// per layer, not per process: on Lambda that is the same, and the twin runs several
+    /// functions in one process, each with its own cold start.
+    cold_start: Arc<AtomicBool>,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
             metrics: recorder::Config::from_env(),
+            cold_start: Arc::new(AtomicBool::new(true)),
         }
     }
 }
@@ -217,7 +219,7 @@ where
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let start = Instant::now();
         let ids = IdsRef::new(req.extensions(), req.headers());
-        let cold_start = COLD_START.swap(false, Ordering::Relaxed);
+        let cold_start = self.config.cold_start.swap(false, Ordering::Relaxed);
         let parent = if xray::enabled() {
             xray::sampled_parent(ids.trace_header)
         } else {

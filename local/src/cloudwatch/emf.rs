@@ -61,6 +61,11 @@ fn values_of(member: &Value) -> Result<Vec<(f64, u64)>, String> {
 /// Puts every metric of one EMF document into `store`; returns how many metric values (per
 /// dimension set) it put.
 pub fn ingest_line(store: &MetricStore, line: &str) -> Result<usize, EmfError> {
+    ingest_line_shifted(store, line, 0)
+}
+
+/// [`ingest_line`] with the document's timestamp moved by `shift_ms` (the twin's clock offset).
+fn ingest_line_shifted(store: &MetricStore, line: &str, shift_ms: i64) -> Result<usize, EmfError> {
     let doc: Value =
         serde_json::from_str(line.trim()).map_err(|e| EmfError::NotJson(e.to_string()))?;
     let aws = doc.get("_aws").ok_or(EmfError::NotEmf)?;
@@ -68,7 +73,8 @@ pub fn ingest_line(store: &MetricStore, line: &str) -> Result<usize, EmfError> {
     let timestamp = aws
         .get("Timestamp")
         .and_then(Value::as_i64)
-        .ok_or_else(|| invalid("`_aws.Timestamp` must be milliseconds"))?;
+        .ok_or_else(|| invalid("`_aws.Timestamp` must be milliseconds"))?
+        + shift_ms;
     let directives = aws
         .get("CloudWatchMetrics")
         .and_then(Value::as_array)
@@ -131,9 +137,14 @@ pub fn ingest_line(store: &MetricStore, line: &str) -> Result<usize, EmfError> {
 
 /// Every EMF document of a flush (one a line); lines that are not EMF are passed over.
 pub fn ingest(store: &MetricStore, text: &str) -> usize {
+    ingest_shifted(store, text, 0)
+}
+
+/// [`ingest`] with every timestamp moved by `shift_ms` (the twin's clock offset).
+pub fn ingest_shifted(store: &MetricStore, text: &str, shift_ms: i64) -> usize {
     text.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|line| match ingest_line(store, line) {
+        .map(|line| match ingest_line_shifted(store, line, shift_ms) {
             Ok(n) => n,
             Err(err) => {
                 tracing::warn!(error = %err, "EMF document not taken into the metric store");

@@ -7,6 +7,7 @@
 //! [`query`] (metric math and data queries), [`alarms`] (evaluation and state changes).
 
 pub mod alarms;
+pub mod clock;
 pub mod emf;
 pub mod math;
 pub mod query;
@@ -21,7 +22,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::settings::names;
-use alarms::{AlarmDef, Alarms};
+use alarms::{AlarmDef, Alarms, StateChange};
+use clock::TwinClock;
 use store::{MetricId, MetricStore};
 
 /// The twin's API stage: API Gateway's default.
@@ -147,14 +149,19 @@ pub struct CloudWatch {
     /// The latest log lines the twin wrote that it can see (access log, EMF documents), by
     /// log group: what the console's request-id search reads.
     logs: Mutex<VecDeque<(String, String)>>,
+    /// The time every metric is recorded at and every alarm evaluated at.
+    pub clock: TwinClock,
+    /// The bus's rule counters and their values at the last sample.
+    rules: Mutex<Option<RuleSampler>>,
+}
+
+struct RuleSampler {
+    stats: RuleStatsFn,
+    last: HashMap<String, (u64, u64, u64)>,
 }
 
 /// How many log lines the request-id search keeps.
 const KEPT_LOG_LINES: usize = 20_000;
-
-fn now_ms() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
-}
 
 impl CloudWatch {
     /// Reads the alarms and dashboards of `repo_dir`.
@@ -167,12 +174,15 @@ impl CloudWatch {
             repo_dir: repo_dir.to_owned(),
             in_flight: Mutex::new(HashMap::new()),
             logs: Mutex::new(VecDeque::new()),
+            clock: TwinClock::default(),
+            rules: Mutex::new(None),
         })
     }
 
     /// Takes one flush of a function's EMF documents, written to `log_group`.
     pub fn ingest_emf(&self, log_group: &str, documents: &str) {
-        emf::ingest(&self.store, documents);
+        // The functions stamp their documents with real time: move them onto the twin's clock.
+        emf::ingest_shifted(&self.store, documents, self.clock.offset_ms());
         for line in documents.lines().filter(|l| !l.trim().is_empty()) {
             self.keep_log_line(log_group, line);
         }
@@ -212,7 +222,7 @@ impl CloudWatch {
     fn put(&self, namespace: &str, name: &str, dims: &[(&str, &str)], value: f64, unit: &str) {
         self.store.put_value(
             MetricId::new(namespace, name, dims),
-            now_ms(),
+            self.clock.now_ms(),
             value,
             Some(unit),
         );
@@ -296,6 +306,18 @@ impl CloudWatch {
         );
     }
 
+    /// Lambda refused an invocation (the function's concurrency is used up): `Throttles`. A
+    /// throttled invocation is not an invocation: no `Invocations`, `Errors` or `Duration`.
+    pub fn invocation_throttled(&self, function: &str) {
+        self.put(
+            "AWS/Lambda",
+            "Throttles",
+            &[("FunctionName", function)],
+            1.0,
+            "Count",
+        );
+    }
+
     /// What EventBridge publishes for a rule since the last call (`MatchedEvents`,
     /// `Invocations`, `FailedInvocations`), and CloudWatch Logs' `IncomingLogEvents` of the
     /// archive log group (each delivered event is one log event).
@@ -360,12 +382,50 @@ impl CloudWatch {
         }
     }
 
-    /// Evaluates the alarms now.
-    pub fn evaluate_alarms(&self) {
-        self.alarms.evaluate(
-            &self.store,
-            time::OffsetDateTime::now_utc().unix_timestamp(),
-        );
+    /// Evaluates the alarms now, on the twin's clock; returns the state changes.
+    pub fn evaluate_alarms(&self) -> Vec<StateChange> {
+        self.alarms.evaluate(&self.store, self.clock.now_secs())
+    }
+
+    /// Samples the bus's rule counters from now on (the twin on AWS services has none).
+    pub fn watch_rules(&self, stats: RuleStatsFn) {
+        *self.rules.lock().unwrap_or_else(|e| e.into_inner()) = Some(RuleSampler {
+            stats,
+            last: HashMap::new(),
+        });
+    }
+
+    /// Records what the rules counted since the last sample, at the twin's time.
+    pub fn sample_rules(&self) {
+        let mut rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(sampler) = rules.as_mut() else {
+            return;
+        };
+        for (rule, matched, invocations, failed) in (sampler.stats)() {
+            let before = sampler
+                .last
+                .insert(rule.clone(), (matched, invocations, failed));
+            let (m0, i0, f0) = before.unwrap_or_default();
+            self.record_rule(
+                &rule,
+                matched.saturating_sub(m0),
+                invocations.saturating_sub(i0),
+                failed.saturating_sub(f0),
+            );
+        }
+    }
+
+    /// Lets time pass on the twin's clock: what happened so far is recorded in the minute it
+    /// happened, the clock moves on, and the alarms are evaluated at the new time, as
+    /// CloudWatch would have evaluated them meanwhile. Returns the state changes.
+    pub fn advance_clock(&self, to_next_minute: bool, ms: i64) -> Vec<StateChange> {
+        self.sample_rules();
+        if to_next_minute {
+            self.clock.advance_to_next_minute();
+        } else {
+            self.clock.advance_ms(ms);
+        }
+        self.evaluate_alarms()
     }
 }
 
@@ -379,28 +439,12 @@ pub type RuleStatsFn = Arc<dyn Fn() -> Vec<(String, u64, u64, u64)> + Send + Syn
 
 /// Samples the bus's rule counters into metrics and evaluates the alarms, every `every`,
 /// for the twin's life.
-pub fn spawn_background(
-    cloudwatch: Arc<CloudWatch>,
-    rule_stats: Option<RuleStatsFn>,
-    every: Duration,
-) {
+pub fn spawn_background(cloudwatch: Arc<CloudWatch>, every: Duration) {
     tokio::spawn(async move {
-        let mut last: std::collections::HashMap<String, (u64, u64, u64)> = Default::default();
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            if let Some(stats) = &rule_stats {
-                for (rule, matched, invocations, failed) in stats() {
-                    let before = last.insert(rule.clone(), (matched, invocations, failed));
-                    let (m0, i0, f0) = before.unwrap_or_default();
-                    cloudwatch.record_rule(
-                        &rule,
-                        matched.saturating_sub(m0),
-                        invocations.saturating_sub(i0),
-                        failed.saturating_sub(f0),
-                    );
-                }
-            }
+            cloudwatch.sample_rules();
             cloudwatch.evaluate_alarms();
         }
     });

@@ -51,6 +51,8 @@ pub struct Gateway {
     pub xray: XrayDaemon,
     /// Where API Gateway's and Lambda's own metrics go.
     pub cloudwatch: Arc<CloudWatch>,
+    /// The faults injected for rehearsals; Lambda throttling is decided here, before invoking.
+    pub faults: Arc<crate::faults::Faults>,
 }
 
 /// API Gateway's own answers: `{"message": "..."}` with the status.
@@ -242,6 +244,21 @@ impl Gateway {
             Function::Items => &self.items,
         };
         let function_name = function.arn.rsplit(':').next().unwrap_or(&function.name);
+        let fault_target = crate::faults::function::target_of(matched.function);
+        if crate::faults::function::throttled(&self.faults, fault_target) {
+            // Lambda refuses the invocation (429 `TooManyRequestsException`, "Rate Exceeded.");
+            // an HTTP API answers its client 500, as for any failed integration.
+            self.cloudwatch.invocation_throttled(function_name);
+            return Outcome {
+                response: gateway_message(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error",
+                ),
+                route_key,
+                authorizer_error: None,
+                integration: Some((Duration::ZERO, Some(429), Some("Rate Exceeded.".into()))),
+            };
+        }
         self.cloudwatch.invocation_started(function_name);
         let started = Instant::now();
         let result = invoke(function, event.to_string(), received, &self.xray).await;

@@ -1,6 +1,7 @@
 //! The twin driven over HTTP, as a client and an attacker would: one test binary, many twins.
 
 mod browser;
+mod alarms;
 mod common;
 mod concurrency;
 mod contract;
@@ -9,6 +10,7 @@ mod hostile_input;
 mod idempotency;
 mod internal;
 mod load;
+mod metric_contract;
 mod moto_flow;
 mod ops_console;
 mod schemathesis;

@@ -53,12 +53,17 @@ struct Counters {
     failed_invocations: AtomicU64,
 }
 
+/// Says, for a rule, why its target fails now (`Some(reason)`), if it does: the local twin's
+/// fault injection on the archive log group.
+pub type TargetFault = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 pub struct EmbeddedBus {
     name: String,
     account: String,
     region: String,
     rules: Vec<(Rule, Counters)>,
     archive: Arc<LogArchive>,
+    target_fault: Option<TargetFault>,
 }
 
 /// The event as EventBridge delivers it to targets; the field order is EventBridge's.
@@ -94,7 +99,14 @@ impl EmbeddedBus {
             region,
             rules,
             archive,
+            target_fault: None,
         }
+    }
+
+    /// Fails a rule's deliveries whenever `fault` gives a reason, as a failing target does.
+    pub fn with_target_fault(mut self, fault: TargetFault) -> Self {
+        self.target_fault = Some(fault);
+        self
     }
 
     pub fn name(&self) -> &str {
@@ -190,19 +202,27 @@ impl EventBus for EmbeddedBus {
             }
         }
 
-        let jobs: Vec<(usize, String, Vec<String>)> = deliveries
+        let jobs: Vec<(usize, String, Vec<String>, Option<String>)> = deliveries
             .into_iter()
             .enumerate()
             .filter(|(_, lines)| !lines.is_empty())
-            .map(|(i, lines)| (i, self.rules[i].0.log_group.clone(), lines))
+            .map(|(i, lines)| {
+                let rule = &self.rules[i].0;
+                let fault = self.target_fault.as_ref().and_then(|f| f(&rule.name));
+                (i, rule.log_group.clone(), lines, fault)
+            })
             .collect();
         if !jobs.is_empty() {
             let archive = Arc::clone(&self.archive);
             // File IO blocks: keep it off the async workers.
             let outcomes = tokio::task::spawn_blocking(move || {
                 jobs.into_iter()
-                    .map(|(i, group, lines)| {
-                        (i, lines.len() as u64, archive.append(&group, &lines))
+                    .map(|(i, group, lines, fault)| {
+                        let outcome = match fault {
+                            Some(reason) => Err(std::io::Error::other(reason)),
+                            None => archive.append(&group, &lines),
+                        };
+                        (i, lines.len() as u64, outcome)
                     })
                     .collect::<Vec<_>>()
             })

@@ -1,0 +1,74 @@
+//! The twin's CloudWatch clock: the real time plus an offset that only moves forward.
+//!
+//! Alarms need M of N one-minute datapoints; a rehearsal that waited for them would take
+//! minutes. Rather than bend CloudWatch's semantics (periods, M of N, missing data), the twin
+//! compresses time honestly: every timestamp its metric store records (the gateway's, Lambda's
+//! and the stand-ins' metrics, and the functions' EMF documents, shifted by the offset) and
+//! every alarm evaluation read this clock, and an operator or a test moves it forward
+//! (`POST /_twin/clock`). The API's own clocks (item ids, cursors, token expiry, log
+//! timestamps) stay on real time: moving them would break what a client holds.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+#[derive(Debug, Default)]
+pub struct TwinClock {
+    offset_ms: AtomicI64,
+}
+
+fn real_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+impl TwinClock {
+    /// Milliseconds since the epoch, on the twin's clock.
+    pub fn now_ms(&self) -> i64 {
+        real_ms() + self.offset_ms()
+    }
+
+    /// Seconds since the epoch, on the twin's clock.
+    pub fn now_secs(&self) -> i64 {
+        self.now_ms().div_euclid(1000)
+    }
+
+    /// How far ahead of real time the clock is.
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Moves the clock forward by `ms` (never back: CloudWatch's past does not change).
+    pub fn advance_ms(&self, ms: i64) {
+        self.offset_ms.fetch_add(ms.max(0), Ordering::Relaxed);
+    }
+
+    /// Moves the clock to the start of the next minute: the minute it was in becomes a
+    /// complete period that the next evaluation reads.
+    pub fn advance_to_next_minute(&self) {
+        self.advance_ms(to_next_minute(self.now_ms()));
+    }
+}
+
+/// Milliseconds from `now_ms` to the start of the next minute (a whole minute at a boundary).
+fn to_next_minute(now_ms: i64) -> i64 {
+    60_000 - now_ms.rem_euclid(60_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moves_forward_only_and_lands_on_minutes() {
+        let clock = TwinClock::default();
+        let before = clock.now_ms();
+        clock.advance_ms(-5_000);
+        assert_eq!(clock.offset_ms(), 0, "never back");
+        clock.advance_ms(90_000);
+        assert!(clock.now_ms() >= before + 90_000);
+        clock.advance_to_next_minute();
+        assert!(clock.now_ms() >= before + 90_000);
+        // 12:00:10.500 → 12:01:00; 12:01:00 → 12:02:00.
+        let minute = 1_800_000_000_000 - 1_800_000_000_000 % 60_000;
+        assert_eq!(to_next_minute(minute + 10_500), 49_500);
+        assert_eq!(to_next_minute(minute), 60_000);
+    }
+}
