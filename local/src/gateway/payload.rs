@@ -3,6 +3,7 @@
 //! request exactly as it does on Lambda, claims and ids included.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use base64::Engine;
 use http::HeaderMap;
@@ -172,7 +173,14 @@ fn serde_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
 pub fn new_trace_header(now: OffsetDateTime) -> String {
     let mut random = [0u8; 20];
     aws_lc_rs::rand::fill(&mut random).expect("the system RNG works");
-    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    // Into one string, not a string per byte: this runs on every request.
+    let hex = |bytes: &[u8]| {
+        let mut out = String::with_capacity(bytes.len() * 2);
+        for b in bytes {
+            let _ = write!(out, "{b:02x}");
+        }
+        out
+    };
     format!(
         "Root=1-{:08x}-{};Parent={};Sampled=1",
         now.unix_timestamp(),
@@ -235,6 +243,55 @@ mod tests {
                 assert_eq!(c.route_key.as_deref(), Some("GET /items/{id}"));
                 let claims = &c.authorizer.as_ref().unwrap().jwt.as_ref().unwrap().claims;
                 assert_eq!(claims.get("sub").map(String::as_str), Some("alice-sub"));
+            }
+            other => panic!("wrong context: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_iam_signer_reaches_the_function_as_api_gateway_passes_it() {
+        let matched = RouteTable::default()
+            .find("POST", "/internal/events/replay")
+            .unwrap();
+        let ctx = EventContext {
+            account_id: "000000000000",
+            api_id: "local",
+            request_id: "JKJaXmPLvHcESHA=",
+            source_ip: "127.0.0.1".into(),
+            matched: &matched,
+            claims: None,
+            iam: Some(IamIdentity {
+                access_key: "AKIATWINTEST0000KEY1".into(),
+                account_id: "000000000000".into(),
+                caller_id: "AIDATWINOPERATOR0LOCAL".into(),
+                cognito_identity: None,
+                principal_org_id: None,
+                user_arn: "arn:aws:iam::000000000000:user/twin-operator".into(),
+                user_id: "AIDATWINOPERATOR0LOCAL".into(),
+            }),
+            received: OffsetDateTime::from_unix_timestamp(1_795_300_937).unwrap(),
+        };
+        let uri: http::Uri = "/internal/events/replay".parse().unwrap();
+        let event = event(&ctx, "POST", &uri, &HeaderMap::new(), b"{}");
+        assert_eq!(
+            event["requestContext"]["authorizer"]["iam"]["accessKey"],
+            "AKIATWINTEST0000KEY1"
+        );
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        match request
+            .extensions()
+            .get::<lambda_http::request::RequestContext>()
+        {
+            Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => {
+                let authorizer = c.authorizer.as_ref().unwrap();
+                assert!(authorizer.jwt.is_none());
+                let iam = authorizer.iam.as_ref().unwrap();
+                assert_eq!(
+                    iam.user_arn.as_deref(),
+                    Some("arn:aws:iam::000000000000:user/twin-operator")
+                );
+                assert_eq!(iam.account_id.as_deref(), Some("000000000000"));
+                assert_eq!(iam.caller_id.as_deref(), Some("AIDATWINOPERATOR0LOCAL"));
             }
             other => panic!("wrong context: {other:?}"),
         }
