@@ -204,7 +204,7 @@ pub fn parse_period(text: &str) -> Result<u32, String> {
     let secs: u32 = text
         .parse()
         .map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if secs == 0 || secs % 60 != 0 {
+    if secs == 0 || !secs.is_multiple_of(60) {
         return Err(format!(
             "`{text}` is not a multiple of 60 seconds (60, 300, 3600, ...)"
         ));
