@@ -228,6 +228,11 @@ async fn bad_input_is_a_clear_4xx_and_changes_nothing() {
         );
         assert_eq!(problem["status"], case.status, "{}", case.name);
         assert!(
+            !reply.text().contains(&alice),
+            "{}: the problem repeats the caller's token",
+            case.name
+        );
+        assert!(
             problem["detail"].as_str().is_some_and(|d| !d.is_empty()),
             "{}: says what is wrong",
             case.name

@@ -149,6 +149,15 @@ async fn every_bad_token_is_401_and_changes_nothing() {
             assert_eq!(reply.status, 401, "{name}: {}", reply.text());
             assert_eq!(reply.json(), json!({"message": "Unauthorized"}), "{name}");
             assert!(reply.header("apigw-requestid").is_some(), "{name}");
+            // The refusal never repeats the credential it refused (the message names the case only).
+            let echoed = !token.is_empty()
+                && (reply.text().contains(&token)
+                    || reply.headers.values().any(|v| {
+                        v.as_bytes()
+                            .windows(token.len())
+                            .any(|w| w == token.as_bytes())
+                    }));
+            assert!(!echoed, "{name}: the answer repeats the token");
         }
     }
     for missing in [
