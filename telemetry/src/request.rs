@@ -77,21 +77,14 @@ impl<'a> IdsRef<'a> {
         }
     }
 
-    /// The ids as EMF properties (`,"request_id":"…",…`): the same names as on log lines,
-    /// never dimensions (one metric per request id would be the bill). Lambda's request id
-    /// is left to the log lines: the summary line ties it to `request_id`, and every byte
-    /// here is paid on every invocation.
+    /// The id as an EMF property (`,"request_id":"…"`): the same name as on log lines, never
+    /// a dimension (one metric per request id would be the bill). Lambda's request id and the
+    /// trace id are left to the log lines: the summary line ties them to `request_id`, and
+    /// every byte here is paid on every invocation.
     fn properties(&self) -> String {
-        let mut out = String::with_capacity(
-            48 + self.request_id.len() + self.xray_trace_id.map_or(0, str::len),
-        );
-        let mut put = |name: &str, value: &str| {
-            let _ = json::key(&mut out, name).and_then(|()| json::string(&mut out, value));
-        };
-        put("request_id", self.request_id);
-        if let Some(trace_id) = self.xray_trace_id {
-            put("xray_trace_id", trace_id);
-        }
+        let mut out = String::with_capacity(16 + self.request_id.len());
+        let _ = json::key(&mut out, "request_id")
+            .and_then(|()| json::string(&mut out, self.request_id));
         out
     }
 

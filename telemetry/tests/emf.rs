@@ -88,7 +88,7 @@ async fn structure_units_and_properties() {
     assert_eq!(directive(doc)["Dimensions"], json!([["service"]]));
     assert_eq!(doc["service"], "items");
     assert_eq!(doc["request_id"], API_REQUEST_ID);
-    assert_eq!(doc["xray_trace_id"], TRACE_ID);
+    assert!(doc.get("xray_trace_id").is_none(), "on the log lines only");
     assert!(
         directive(doc)["Metrics"]
             .as_array()
@@ -275,7 +275,7 @@ async fn concurrent_invocations_never_mix() {
     for doc in docs.iter().filter(|d| d.get(names::REQUESTS).is_some()) {
         check_emf(doc);
         let n: u64 = doc["request_id"].as_str().unwrap()[4..].parse().unwrap();
-        assert_eq!(doc["xray_trace_id"], format!("1-00000000-{n:024}"));
+        assert!(doc.get("xray_trace_id").is_none(), "{doc}");
         assert_eq!(doc[names::ITEMS_CREATED], n, "{doc}");
         let mine = &doc["Mine"];
         let all_n = match mine {
