@@ -262,6 +262,7 @@
     }
     result.replaceChildren(...parts);
     section.dataset.found = String(found.access_log.length + found.function_logs.length);
+    section.dataset.events = String(found.events.length);
   }
 
   async function refresh() {

@@ -289,12 +289,12 @@ impl Twin {
         let app = Router::new()
             .merge(crate::auth::routes(Arc::clone(&issuer), names::ISSUER_PATH))
             .merge(twin_api::routes(twin_api::TwinState {
-                archive,
+                archive: archive.clone(),
                 faults,
                 cloudwatch: Arc::clone(&cloudwatch),
             }))
             .merge(crate::xray_daemon::routes(xray))
-            .merge(crate::ops::routes(cloudwatch))
+            .merge(crate::ops::routes(cloudwatch, archive))
             .fallback(
                 move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
                     Arc::clone(&gateway).handle(request, peer)

@@ -16,7 +16,6 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::insights::Record;
-use super::twin_json::now;
 use super::widgets::{self, WINDOW_SECS};
 use super::{Ops, logs};
 use crate::cloudwatch::{ACCESS_LOG_GROUP, CloudWatch};
@@ -115,7 +114,8 @@ fn check_variables(values: &HashMap<String, String>) -> Result<(), String> {
 fn dashboard_data(ops: &Ops, name: &str, values: &HashMap<String, String>) -> Option<Value> {
     let cw = &ops.cloudwatch;
     let (_, body) = cw.dashboards.iter().find(|(stem, _)| stem == name)?;
-    let now = now();
+    // The twin's CloudWatch clock: rehearsals move it on (`/_twin/clock`).
+    let now = cw.clock.now_secs();
     let has_logs = body["widgets"]
         .as_array()
         .into_iter()
@@ -182,7 +182,7 @@ pub async fn alarms(State(ops): State<Arc<Ops>>) -> Json<Value> {
         .iter()
         .map(widgets::alarm_json)
         .collect();
-    Json(json!({ "now": now(), "alarms": alarms }))
+    Json(json!({ "now": ops.cloudwatch.clock.now_secs(), "alarms": alarms }))
 }
 
 /// API Gateway's request ids are short base64 strings; anything else is a typing mistake.

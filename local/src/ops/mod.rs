@@ -35,17 +35,9 @@ pub struct Ops {
     pub archive: Option<Arc<LogArchive>>,
 }
 
-/// [`routes_with_archive`] without the event archive: the archived events are not shown.
-pub fn routes(cloudwatch: Arc<CloudWatch>) -> Router {
-    routes_with_archive(cloudwatch, None)
-}
-
 /// The console's and the `/_twin/` JSON routes. From now on the functions' log lines (see
 /// [`logs::tee`]) are kept in `cloudwatch`'s log store.
-pub fn routes_with_archive(
-    cloudwatch: Arc<CloudWatch>,
-    archive: Option<Arc<LogArchive>>,
-) -> Router {
+pub fn routes(cloudwatch: Arc<CloudWatch>, archive: Option<Arc<LogArchive>>) -> Router {
     logs::attach(Arc::clone(&cloudwatch));
     let twin_json = Router::new()
         .route(

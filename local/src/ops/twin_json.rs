@@ -14,10 +14,6 @@ use super::logs;
 use crate::cloudwatch::CloudWatch;
 use crate::cloudwatch::store::{MetricId, Statistic};
 
-pub fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
-}
-
 pub fn rfc3339(secs: i64) -> String {
     OffsetDateTime::from_unix_timestamp(secs)
         .ok()
@@ -30,7 +26,9 @@ pub fn rfc3339(secs: i64) -> String {
 
 /// Every metric with its per-minute statistics over the last hour.
 pub async fn metrics(State(cw): State<Arc<CloudWatch>>) -> Json<Value> {
-    let end = now() - now().rem_euclid(60) + 60;
+    // The twin's CloudWatch clock: rehearsals move it on (`/_twin/clock`).
+    let now = cw.clock.now_secs();
+    let end = now - now.rem_euclid(60) + 60;
     let start = end - 3600;
     let metrics: Vec<Value> = cw
         .store
@@ -172,6 +170,8 @@ pub async fn evaluate(
     State(cw): State<Arc<CloudWatch>>,
     UrlQuery(q): UrlQuery<EvaluateQuery>,
 ) -> Json<Value> {
-    let changes = cw.alarms.evaluate(&cw.store, q.now.unwrap_or_else(now));
+    let changes = cw
+        .alarms
+        .evaluate(&cw.store, q.now.unwrap_or_else(|| cw.clock.now_secs()));
     Json(json!({ "changes": changes, "alarms": cw.alarms.statuses() }))
 }

@@ -227,6 +227,28 @@ fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
     Some(&tag[start..start + end])
 }
 
+/// The opening tag of the log widget of dashboard `stem` whose query contains `query_part`.
+fn log_widget<'a>(dom: &'a str, stem: &str, query_part: &str) -> &'a str {
+    let path = repo_dir().join(format!("dashboards/{stem}.json"));
+    let body: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let index = body["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|w| {
+            w["properties"]["query"]
+                .as_str()
+                .is_some_and(|q| q.contains(query_part))
+        })
+        .unwrap_or_else(|| panic!("{stem} has no log widget querying {query_part}"));
+    let pattern = format!(
+        r#"<div class="widget log-widget[^"]*" data-dashboard="{stem}" data-widget="{index}"[^>]*>"#
+    );
+    let found = tags(dom, &pattern);
+    assert_eq!(found.len(), 1, "{stem} widget {index}");
+    found[0]
+}
+
 #[tokio::test]
 async fn the_console_draws_every_dashboard_with_data_and_shows_the_alarm() {
     chromium();
@@ -306,31 +328,28 @@ async fn the_console_draws_every_dashboard_with_data_and_shows_the_alarm() {
         "the X-Ray trace is drawn"
     );
     // The dashboard's Logs Insights search ran with the request id filled in.
-    let overview: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_dir().join("dashboards/api-overview.json")).unwrap(),
-    )
-    .unwrap();
-    let index = overview["widgets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .position(|w| {
-            w["properties"]["query"]
-                .as_str()
-                .is_some_and(|q| q.contains("REQUEST_ID"))
-        })
-        .expect("the overview's request-id search");
-    let search = tags(
-        &dom,
-        &format!(
-            r#"<div class="widget log-widget[^"]*" data-dashboard="api-overview" data-widget="{index}"[^>]*>"#
-        ),
-    );
-    let rows: usize = attribute(search[0], "data-rows")
+    let search = log_widget(&dom, "api-overview", "REQUEST_ID");
+    let rows: usize = attribute(search, "data-rows")
         .unwrap_or("0")
         .parse()
         .unwrap();
-    assert!(rows >= 3, "the request-id query's rows: {}", search[0]);
+    assert!(rows >= 3, "the request-id query's rows: {search}");
+    // Its ItemCreated event, from the archive log group: in the search and in its widget.
+    let events: usize = attribute(section[0], "data-events")
+        .unwrap_or("0")
+        .parse()
+        .unwrap();
+    assert_eq!(events, 1, "the request's archived event: {}", section[0]);
+    let archived = log_widget(
+        &dom,
+        "items-and-events",
+        "SOURCE '${archive_log_group}' | fields",
+    );
+    let rows: usize = attribute(archived, "data-rows")
+        .unwrap_or("0")
+        .parse()
+        .unwrap();
+    assert_eq!(rows, 1, "the latest archived events: {archived}");
 
     // The screenshot, a PNG of the whole console.
     let artifacts = artifacts_dir();
@@ -339,7 +358,7 @@ async fn the_console_draws_every_dashboard_with_data_and_shows_the_alarm() {
     let _ = std::fs::remove_file(&png);
     let screenshot = format!("--screenshot={}", png.display());
     tokio::task::spawn_blocking(move || {
-        run_chromium(&url, &["--window-size=1500,5400", &screenshot])
+        run_chromium(&url, &["--window-size=1500,6400", &screenshot])
     })
     .await
     .unwrap();
@@ -347,7 +366,7 @@ async fn the_console_draws_every_dashboard_with_data_and_shows_the_alarm() {
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
     let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
     let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
-    assert_eq!((width, height), (1500, 5400));
+    assert_eq!((width, height), (1500, 6400));
     assert!(
         bytes.len() > 100_000,
         "a page with content, not a blank: {} bytes",

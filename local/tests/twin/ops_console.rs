@@ -269,6 +269,35 @@ async fn requests_move_metrics_alarms_are_evaluated_and_ops_shows_every_dashboar
         .unwrap();
     assert_eq!(bad.status, 400);
 
+    // Every link of the console works (runbooks, JSON views, files), and so do the runbooks'
+    // links to each other.
+    let href = regex::Regex::new(r##"href="([^"#]+)""##).unwrap();
+    let page = twin.client.get("/_ops", &[]).await.unwrap().text();
+    let mut links: Vec<String> = href
+        .captures_iter(&page)
+        .map(|c| c[1].replace("&amp;", "&"))
+        .collect();
+    let guide = twin
+        .client
+        .get("/_ops/files/runbooks/README.md", &[])
+        .await
+        .unwrap()
+        .text();
+    links.extend(
+        href.captures_iter(&guide)
+            .filter(|c| !c[1].starts_with('/'))
+            .map(|c| format!("/_ops/files/runbooks/{}", &c[1])),
+    );
+    assert!(links.len() > 20, "{links:?}");
+    for link in &links {
+        assert!(
+            link.starts_with('/'),
+            "an absolute link to elsewhere: {link}"
+        );
+        let reply = twin.client.get(link, &[]).await.unwrap();
+        assert_eq!(reply.status, 200, "{link}");
+    }
+
     let runbook = twin
         .client
         .get("/_ops/files/runbooks/api-5xx-rate.md", &[])
