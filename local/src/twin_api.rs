@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{FromRef, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
@@ -145,16 +146,13 @@ impl FaultsBody {
     }
 }
 
-fn read_faults(
-    body: Result<Json<FaultsBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Vec<Fault>, Response> {
-    let Json(body) = body.map_err(|e| {
-        bad_request(format!(
-            "{}: send {{\"fault\": \"store=throttle:0.5\"}} or {{\"faults\": [...]}}",
-            e.body_text()
-        ))
+/// The body as JSON, whatever its `Content-Type` says: operators send it with plain `curl -d`.
+/// The error is the message of a `400`.
+fn read_faults(body: &[u8]) -> Result<Vec<Fault>, String> {
+    let body: FaultsBody = serde_json::from_slice(body).map_err(|e| {
+        format!("{e}: send {{\"fault\": \"store=throttle:0.5\"}} or {{\"faults\": [...]}}")
     })?;
-    body.parse().map_err(bad_request)
+    body.parse()
 }
 
 fn log_faults(faults: &Faults) {
@@ -167,11 +165,8 @@ async fn list_faults(State(faults): State<Arc<Faults>>) -> Json<serde_json::Valu
 }
 
 /// POST adds the given faults (replacing those of the same target and kind).
-async fn add_faults(
-    State(faults): State<Arc<Faults>>,
-    body: Result<Json<FaultsBody>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    match read_faults(body) {
+async fn add_faults(State(faults): State<Arc<Faults>>, body: Bytes) -> Response {
+    match read_faults(&body) {
         Ok(new) => {
             for fault in new {
                 faults.set(fault);
@@ -179,16 +174,13 @@ async fn add_faults(
             log_faults(&faults);
             fault_list(&faults).into_response()
         }
-        Err(response) => response,
+        Err(message) => bad_request(message),
     }
 }
 
 /// PUT makes the given faults the only ones.
-async fn replace_faults(
-    State(faults): State<Arc<Faults>>,
-    body: Result<Json<FaultsBody>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    match read_faults(body) {
+async fn replace_faults(State(faults): State<Arc<Faults>>, body: Bytes) -> Response {
+    match read_faults(&body) {
         Ok(new) => {
             faults.clear(None);
             for fault in new {
@@ -197,7 +189,7 @@ async fn replace_faults(
             log_faults(&faults);
             fault_list(&faults).into_response()
         }
-        Err(response) => response,
+        Err(message) => bad_request(message),
     }
 }
 
@@ -249,12 +241,9 @@ struct Advance {
 /// The longest single step: a day (the metric store keeps three hours anyway).
 const MAX_ADVANCE_SECS: u32 = 86_400;
 
-async fn advance_clock(
-    State(cloudwatch): State<Arc<CloudWatch>>,
-    body: Result<Json<Advance>, axum::extract::rejection::JsonRejection>,
-) -> Response {
+async fn advance_clock(State(cloudwatch): State<Arc<CloudWatch>>, body: Bytes) -> Response {
     let usage = "send {\"advance_seconds\": 60} or {\"to_next_minute\": true}";
-    let Ok(Json(advance)) = body else {
+    let Ok(advance) = serde_json::from_slice::<Advance>(&body) else {
         return bad_request(format!(
             "{usage} (seconds: a whole number from 1 to {MAX_ADVANCE_SECS})"
         ));

@@ -67,7 +67,8 @@ mod tests {
         clock.advance_to_next_minute();
         assert!(clock.now_ms() >= before + 90_000);
         // 12:00:10.500 → 12:01:00; 12:01:00 → 12:02:00.
-        let minute = 1_800_000_000_000 - 1_800_000_000_000 % 60_000;
+        // 2027-01-15T08:00:00Z, a minute boundary.
+        let minute = 1_800_000_000_000;
         assert_eq!(to_next_minute(minute + 10_500), 49_500);
         assert_eq!(to_next_minute(minute), 60_000);
     }
