@@ -198,7 +198,7 @@ pub async fn request(State(ops): State<Arc<Ops>>, Path(id): Path<String>) -> Res
     if !valid_request_id(&id) {
         return problem(
             StatusCode::BAD_REQUEST,
-            "a request id is the `apigw-requestid` header: 1 to 64 letters, digits, `+/=-_`".into(),
+            "a request id is the apigw-requestid header of a response: 1 to 64 letters, digits or + / = - _".into(),
         );
     }
     let found = tokio::task::spawn_blocking(move || {

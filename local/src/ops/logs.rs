@@ -121,6 +121,24 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn the_tee_keeps_the_lines_of_requests_only() {
+        let cloudwatch =
+            Arc::new(CloudWatch::load(&crate::cloudwatch::default_repo_dir(), 10).unwrap());
+        attach(Arc::clone(&cloudwatch));
+        for line in [
+            "{\"message\":\"alarm state changed\"}\n",
+            "{\"request_id\":\"r-1\",\"message\":\"request completed\"}\n",
+        ] {
+            let mut writer = tee();
+            writer.write_all(line.as_bytes()).unwrap();
+        }
+        let kept = cloudwatch.kept_lines();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!(kept[0].0, FUNCTION_LINES);
+        assert!(kept[0].1.contains("r-1"));
+    }
+
+    #[test]
     fn function_lines_take_the_group_of_their_emf_document_or_route() {
         let lines = vec![
             (
