@@ -6,7 +6,8 @@ mod bus_contract;
 mod config_contract;
 mod faults;
 mod reemit;
+mod replay_route;
 mod store_contract;
-mod sweep_contract;
 #[path = "../support/mod.rs"]
 mod support;
+mod sweep_contract;
