@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use local::client::Reply;
@@ -22,6 +23,8 @@ const USERS: usize = 16;
 /// Concurrent clients of each user in the phase over the limit.
 const CLIENTS_OVER: usize = 4;
 const PHASE: Duration = Duration::from_secs(3);
+/// A phase over the limit that has not been throttled by then never will be.
+const GIVE_UP: Duration = Duration::from_secs(60);
 
 /// What one client did.
 #[derive(Default)]
@@ -52,6 +55,8 @@ struct Client {
     user: usize,
     bearer: String,
     report: Report,
+    /// `429`s seen by all clients of the phase.
+    throttled: Arc<AtomicUsize>,
 }
 
 impl Client {
@@ -83,6 +88,12 @@ impl Client {
         reply
     }
 
+    fn count_throttled(&mut self, reply: &Reply) {
+        assert_throttled(reply);
+        self.report.throttled += 1;
+        self.throttled.fetch_add(1, Ordering::Relaxed);
+    }
+
     fn ack(&mut self, reply: &Reply, name: &str) -> String {
         assert_eq!(reply.status, 201, "{}", reply.text());
         let id = reply.json()["id"].as_str().unwrap().to_owned();
@@ -99,8 +110,7 @@ impl Client {
             if reply.status == 201 {
                 return reply;
             }
-            assert_throttled(&reply);
-            self.report.throttled += 1;
+            self.count_throttled(&reply);
             self.report.retries += 1;
             // A little spread, so that retries do not arrive in lockstep.
             tokio::time::sleep(Duration::from_millis(20 + attempt % 7)).await;
@@ -168,15 +178,20 @@ async fn over_the_limit(mut client: Client, task: usize) -> Report {
     let end = Instant::now() + PHASE;
     let u = client.user;
     let mut n = 0;
-    while Instant::now() < end {
+    // Past the fixed time, each client goes on until it has done one round of each kind (a
+    // create without a key, a keyed create, a replay) and the stage has throttled someone: a
+    // slow machine takes longer, and the checks stay the same.
+    let more = |n: usize, client: &Client| {
+        Instant::now() < end || n < 4 || client.throttled.load(Ordering::Relaxed) == 0
+    };
+    while more(n, &client) && Instant::now() < end + GIVE_UP {
         n += 1;
         let name = format!("over u{u} t{task} n{n}");
         let body = json!({ "name": name });
         if n % 2 == 1 {
             let reply = client.send(None, &body).await;
             if reply.status == 429 {
-                assert_throttled(&reply);
-                client.report.throttled += 1;
+                client.count_throttled(&reply);
                 client.report.refused.push(name);
             } else {
                 client.ack(&reply, &name);
@@ -249,6 +264,7 @@ where
     Fut: std::future::Future<Output = Report> + Send + 'static,
 {
     let mut handles = Vec::new();
+    let throttled = Arc::new(AtomicUsize::new(0));
     for (user, bearer) in bearers.iter().enumerate() {
         for task in 0..tasks {
             let client = Client {
@@ -256,6 +272,7 @@ where
                 user,
                 bearer: bearer.clone(),
                 report: Report::default(),
+                throttled: Arc::clone(&throttled),
             };
             handles.push(tokio::spawn(f(client, task)));
         }
