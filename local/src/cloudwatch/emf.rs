@@ -212,6 +212,18 @@ mod tests {
     }
 
     #[test]
+    fn a_shift_moves_every_document_onto_the_twin_s_clock() {
+        let store = MetricStore::new();
+        let two_minutes = 120_000;
+        assert_eq!(ingest_shifted(&store, &doc("4"), two_minutes), 2);
+        let start = T - T % 60;
+        let requests = MetricId::new("ItemsApi", "Requests", &[("service", "items")]);
+        let at = |from: i64| store.statistic(&requests, Statistic::Sum, from, from + 60, 60);
+        assert!(at(start).is_empty(), "not at the document's own time");
+        assert_eq!(at(start + 120).get(&(start + 120)), Some(&1.0));
+    }
+
+    #[test]
     fn the_telemetry_crate_s_documents_are_read() {
         let store = MetricStore::new();
         // Shape written by `telemetry` (see its emf module): a dimension set of two.
