@@ -17,8 +17,20 @@ use time::format_description::well_known::Rfc3339;
 const ACCESS_KEY_ID: &str = "AKIAOPSCTLTEST000001";
 const SECRET: &str = "b3BzY3RsLXRlc3Qtc2VjcmV0LW9mLWZvcnR5LWNo";
 
+/// Lists the test's secret for `scripts/scan-secrets`, which fails the run if the test output
+/// (the twin's lines, opsctl's answers) shows it.
+fn record_secret() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target/tmp has a parent")
+        .join("test-secrets");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("opsctl.twin.txt"), format!("{SECRET}\n")).unwrap();
+}
+
 /// A twin on a free port, serving until the test's runtime ends.
 async fn start_twin(data_dir: &std::path::Path) -> String {
+    record_secret();
     let dir = data_dir.to_str().unwrap();
     let cli = local::settings::Cli::parse_from([
         "local",
