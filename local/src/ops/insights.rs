@@ -6,6 +6,7 @@
 //! Hand-written: no crate runs Insights queries. What it does not know is an error that names
 //! it, never a guess.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
@@ -49,6 +50,8 @@ enum Cond {
         field: String,
         op: Op,
         value: String,
+        /// `value` as a number, when it is one: numbers compare as numbers.
+        number: Option<f64>,
     },
     Like {
         field: String,
@@ -243,10 +246,12 @@ fn parse_cond(text: &str) -> Result<Cond, String> {
                 Some(">=") => Op::Ge,
                 other => return Err(format!("`filter {text}`: unknown operator {other:?}")),
             };
+            let value = unquote(value).unwrap_or_else(|_| value.clone());
             Cond::Compare {
                 field: field.clone(),
                 op,
-                value: unquote(value).unwrap_or_else(|_| value.clone()),
+                number: value.parse().ok(),
+                value,
             }
         };
         all.push(cond);
@@ -347,10 +352,35 @@ fn parse_stats(text: &str) -> Result<Command, String> {
     Ok(Command::Stats { aggs, by })
 }
 
-/// A row while the query runs: its time and its fields (the line's, and `@` fields).
-struct Row {
-    timestamp_ms: i64,
-    fields: Map<String, Value>,
+/// A row while the query runs: a log event (its `@` fields made only when asked for), or a
+/// `stats` result.
+enum Row<'a> {
+    Event(&'a Record),
+    Computed {
+        timestamp_ms: i64,
+        fields: Map<String, Value>,
+    },
+}
+
+impl Row<'_> {
+    fn timestamp_ms(&self) -> i64 {
+        match self {
+            Row::Event(r) => r.timestamp_ms,
+            Row::Computed { timestamp_ms, .. } => *timestamp_ms,
+        }
+    }
+
+    fn get(&self, field: &str) -> Option<Cow<'_, Value>> {
+        match self {
+            Row::Event(r) => match field {
+                "@timestamp" => Some(Cow::Owned(format_time(r.timestamp_ms).into())),
+                "@log" => Some(Cow::Owned(r.group.clone().into())),
+                "@message" => Some(Cow::Owned(r.line.to_string().into())),
+                _ => get(r.line.as_object()?, field).map(Cow::Borrowed),
+            },
+            Row::Computed { fields, .. } => get(fields, field).map(Cow::Borrowed),
+        }
+    }
 }
 
 /// A field of a row: the key as written, else a path through objects (`detail.item_id`).
@@ -384,18 +414,29 @@ fn compare(a: &Value, b: &Value) -> Ordering {
     }
 }
 
-fn holds(cond: &Cond, row: &Map<String, Value>) -> bool {
+fn holds(cond: &Cond, row: &Row) -> bool {
     match cond {
         Cond::Any(all) => all.iter().any(|c| holds(c, row)),
         Cond::All(all) => all.iter().all(|c| holds(c, row)),
-        Cond::Like { field, pattern } => {
-            get(row, field).is_some_and(|v| pattern.is_match(&as_text(v)))
-        }
-        Cond::Compare { field, op, value } => {
-            let Some(v) = get(row, field) else {
+        Cond::Like { field, pattern } => row
+            .get(field)
+            .is_some_and(|v| pattern.is_match(&as_text(&v))),
+        Cond::Compare {
+            field,
+            op,
+            value,
+            number,
+        } => {
+            let Some(v) = row.get(field) else {
                 return false;
             };
-            let order = compare(v, &Value::String(value.clone()));
+            let order = match (as_number(&v), number) {
+                (Some(x), Some(y)) => x.total_cmp(y),
+                _ => match v.as_ref() {
+                    Value::String(s) => s.as_str().cmp(value),
+                    other => other.to_string().cmp(value),
+                },
+            };
             match op {
                 Op::Eq => order == Ordering::Equal,
                 Op::Ne => order != Ordering::Equal,
@@ -443,15 +484,15 @@ fn aggregate(func: &Func, values: &mut [f64], count: usize) -> Value {
     }
 }
 
-fn stats(rows: Vec<Row>, aggs: &[Agg], by: &[Key]) -> Vec<Row> {
+fn stats<'a>(rows: Vec<Row<'a>>, aggs: &[Agg], by: &[Key]) -> Vec<Row<'a>> {
     let mut groups: BTreeMap<Vec<String>, (Vec<Value>, Vec<&Row>)> = BTreeMap::new();
     for row in &rows {
         let keys: Vec<Value> = by
             .iter()
             .map(|k| match k {
-                Key::Field(f) => get(&row.fields, f).cloned().unwrap_or(Value::Null),
+                Key::Field(f) => row.get(f).map_or(Value::Null, Cow::into_owned),
                 Key::Bin { ms, .. } => {
-                    Value::from(row.timestamp_ms - row.timestamp_ms.rem_euclid(*ms))
+                    Value::from(row.timestamp_ms() - row.timestamp_ms().rem_euclid(*ms))
                 }
             })
             .collect();
@@ -482,25 +523,32 @@ fn stats(rows: Vec<Row>, aggs: &[Agg], by: &[Key]) -> Vec<Row> {
                 let mut values: Vec<f64> = match &agg.field {
                     Some(f) => members
                         .iter()
-                        .filter_map(|r| get(&r.fields, f).and_then(as_number))
+                        .filter_map(|r| r.get(f).and_then(|v| as_number(&v)))
                         .collect(),
                     None => Vec::new(),
                 };
                 let count = match &agg.field {
-                    Some(f) => members
-                        .iter()
-                        .filter(|r| get(&r.fields, f).is_some())
-                        .count(),
+                    Some(f) => members.iter().filter(|r| r.get(f).is_some()).count(),
                     None => members.len(),
                 };
                 fields.insert(agg.name.clone(), aggregate(&agg.func, &mut values, count));
             }
-            Row {
+            Row::Computed {
                 timestamp_ms,
                 fields,
             }
         })
         .collect()
+}
+
+/// Rows in the order of `field`'s values; rows without it last.
+fn by_field(a: &Row, b: &Row, field: &str) -> Ordering {
+    match (a.get(field), b.get(field)) {
+        (Some(x), Some(y)) => compare(&x, &y),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
 }
 
 impl Query {
@@ -509,23 +557,14 @@ impl Query {
         let mut rows: Vec<Row> = records
             .iter()
             .filter(|r| self.sources.is_empty() || self.sources.contains(&r.group))
-            .map(|r| {
-                let mut fields = r.line.as_object().cloned().unwrap_or_default();
-                fields.insert("@timestamp".into(), format_time(r.timestamp_ms).into());
-                fields.insert("@log".into(), r.group.clone().into());
-                fields.insert("@message".into(), r.line.to_string().into());
-                Row {
-                    timestamp_ms: r.timestamp_ms,
-                    fields,
-                }
-            })
+            .map(Row::Event)
             .collect();
         let mut columns: Option<Vec<String>> = None;
         let mut limit = DEFAULT_LIMIT;
         for command in &self.commands {
             match command {
                 Command::Fields(f) => columns = Some(f.clone()),
-                Command::Filter(cond) => rows.retain(|r| holds(cond, &r.fields)),
+                Command::Filter(cond) => rows.retain(|r| holds(cond, r)),
                 Command::Stats { aggs, by } => {
                     rows = stats(rows, aggs, by);
                     let mut names: Vec<String> = by
@@ -539,11 +578,12 @@ impl Query {
                     columns = Some(names);
                 }
                 Command::Sort { field, descending } => rows.sort_by(|a, b| {
-                    let order = match (get(&a.fields, field), get(&b.fields, field)) {
-                        (Some(x), Some(y)) => compare(x, y),
-                        (Some(_), None) => Ordering::Less,
-                        (None, Some(_)) => Ordering::Greater,
-                        (None, None) => Ordering::Equal,
+                    let order = match (a, b) {
+                        // Events by time without writing their times out.
+                        (Row::Event(x), Row::Event(y)) if field == "@timestamp" => {
+                            x.timestamp_ms.cmp(&y.timestamp_ms)
+                        }
+                        _ => by_field(a, b, field),
                     };
                     if *descending { order.reverse() } else { order }
                 }),
@@ -558,7 +598,7 @@ impl Query {
             .map(|r| {
                 columns
                     .iter()
-                    .map(|c| get(&r.fields, c).cloned().unwrap_or(Value::Null))
+                    .map(|c| r.get(c).map_or(Value::Null, Cow::into_owned))
                     .collect()
             })
             .collect();
