@@ -61,3 +61,55 @@ impl EventBus for FaultyBus {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A bus that accepts everything and counts the calls that reach it.
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+
+    #[async_trait]
+    impl EventBus for Counting {
+        async fn publish(&self, _: &[BusEvent]) -> Result<(), BusError> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+    }
+
+    fn event() -> BusEvent {
+        BusEvent {
+            source: "items.api".into(),
+            detail_type: "ItemCreated".into(),
+            detail: serde_json::json!({ "item_id": "i-1" }),
+            time: time::OffsetDateTime::now_utc(),
+            resources: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn rejected_entries_are_retried_then_failed_and_never_reach_the_bus() {
+        let inner = Arc::new(Counting::default());
+        let faults = Arc::new(Faults::new(["bus=reject".parse().unwrap()]));
+        let mut bus = FaultyBus::new(Arc::clone(&inner) as _, Arc::clone(&faults));
+        // The adapter's schedule has three retries; shortened here, not changed in number.
+        assert_eq!(bus.retry_delays.len(), 3);
+        bus.retry_delays = vec![Duration::ZERO; 3];
+
+        match bus.publish(&[event(), event()]).await {
+            Err(BusError::EntriesFailed { failed, reason }) => {
+                assert_eq!(failed, [0, 1]);
+                assert!(reason.starts_with("InternalFailure"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(inner.0.load(Ordering::Relaxed), 0);
+
+        faults.clear(None);
+        bus.publish(&[event()]).await.unwrap();
+        assert_eq!(inner.0.load(Ordering::Relaxed), 1);
+    }
+}

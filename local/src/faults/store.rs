@@ -98,3 +98,58 @@ impl ItemStore for FaultyStore {
         self.inner.created_between(window, after, rows).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use functions::adapters::embedded::store::RedbItemStore;
+    use functions::domain::NewItem;
+
+    use super::*;
+
+    fn store(dir: &std::path::Path, faults: &Arc<Faults>) -> FaultyStore {
+        FaultyStore {
+            inner: Arc::new(RedbItemStore::open(&dir.join("items.redb")).unwrap()),
+            faults: Arc::clone(faults),
+        }
+    }
+
+    fn item() -> Item {
+        let new = NewItem {
+            name: "faulty".into(),
+            description: None,
+        };
+        Item::create("alice", new)
+    }
+
+    #[tokio::test]
+    async fn throttles_and_failures_stop_the_call_before_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let faults = Arc::new(Faults::default());
+        let store = store(dir.path(), &faults);
+        let item = item();
+
+        faults.set("store=throttle".parse().unwrap());
+        match store.put(&item).await {
+            Err(StoreError::Unavailable {
+                reason,
+                retry_after,
+            }) => {
+                assert!(reason.contains("PutItem"), "{reason}");
+                assert!(reason.contains("injected fault store=throttle"), "{reason}");
+                assert_eq!(retry_after.as_secs(), 1);
+            }
+            other => panic!("{other:?}"),
+        }
+        faults.clear(None);
+        faults.set("store=fail".parse().unwrap());
+        assert!(matches!(
+            store.get("alice", item.id).await,
+            Err(StoreError::Internal(reason)) if reason.contains("GetItem")
+        ));
+        // Nothing reached the store while it failed; once cleared, calls go through.
+        faults.clear(None);
+        assert_eq!(store.get("alice", item.id).await.unwrap(), None);
+        store.put(&item).await.unwrap();
+        assert_eq!(store.get("alice", item.id).await.unwrap(), Some(item));
+    }
+}
