@@ -302,6 +302,12 @@ async fn the_console_draws_every_dashboard_with_data_and_shows_the_alarm() {
         "a widget failed"
     );
     assert!(dom.contains("<canvas"), "uPlot draws on canvas");
+    // The page refreshed its data, and no refresh failed.
+    assert!(
+        dom.contains(" data-refreshed=\""),
+        "the page never finished a refresh"
+    );
+    assert!(!dom.contains("refresh failed"), "a refresh failed");
 
     // The alarm in ALARM: in the alarm list and in its dashboard's alarm widget.
     let alarmed = tags(
