@@ -163,7 +163,7 @@ pub async fn replay(
         let body = ReplayRequest {
             from: from.to_owned(),
             to: to.to_owned(),
-            cursor,
+            cursor: cursor.clone(),
         };
         let answer =
             replay_once(api, &body, credentials, region)
@@ -178,6 +178,14 @@ pub async fn replay(
                 })?;
         totals.add(&answer);
         match answer.next_cursor {
+            // A cursor that does not move would loop for ever: stop and say so.
+            Some(next) if Some(&next) == cursor.as_ref() => {
+                return Err(format!(
+                    "the API answered the cursor it was sent, {next}: stopping after {} request(s)",
+                    totals.requests
+                )
+                .into());
+            }
             Some(next) => cursor = Some(next),
             None => return Ok(totals),
         }
