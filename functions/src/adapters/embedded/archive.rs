@@ -5,12 +5,18 @@
 //! concurrent appends never interleave. A crash mid-write can leave a torn last line: readers skip
 //! it, and the next append in a process truncates it before writing, so it never ends up in the
 //! middle of the file.
+//!
+//! Group commit: concurrent appends to one group share one write and one `sync_data`. Each
+//! append queues its lines, then takes the group's file lock; whoever holds it writes every line
+//! queued so far and answers all of their appends, so an append already written by the holder
+//! before it returns at once with that answer. Without it, every create waits for its own
+//! fsync behind all the others.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -40,8 +46,35 @@ struct LogLine<'a> {
 
 pub struct LogArchive {
     dir: PathBuf,
-    /// One lock per group; the flag says the file's tail is known to end on a full line.
-    groups: Mutex<HashMap<String, Arc<Mutex<bool>>>>,
+    groups: Mutex<HashMap<String, Arc<Group>>>,
+}
+
+/// One group's appends: those waiting to be written, and the file.
+#[derive(Default)]
+struct Group {
+    queue: Mutex<Queue>,
+    /// Held while writing; the flag says the file's tail is known to end on a full line.
+    file: Mutex<bool>,
+    /// Writes made, each with its `sync_data`.
+    writes: std::sync::atomic::AtomicU64,
+}
+
+/// Lines queued for the next write, and the appends waiting for it.
+#[derive(Default)]
+struct Queue {
+    lines: Vec<u8>,
+    waiting: Vec<Arc<Answer>>,
+}
+
+/// An append's outcome, set by whoever wrote its lines. `io::Error` is not `Clone`: its kind
+/// and message are kept.
+type Answer = OnceLock<Result<(), (io::ErrorKind, String)>>;
+
+fn answered(answer: &Answer) -> Option<io::Result<()>> {
+    answer.get().map(|r| {
+        r.clone()
+            .map_err(|(kind, message)| io::Error::new(kind, message))
+    })
 }
 
 impl LogArchive {
@@ -73,15 +106,41 @@ impl LogArchive {
             )?;
             lines.push(b'\n');
         }
-        let lock = self.group_lock(group);
+        let group = self.group(group);
+        let answer = Arc::new(Answer::new());
+        {
+            let mut queue = group.queue.lock().unwrap_or_else(|e| e.into_inner());
+            queue.lines.extend_from_slice(&lines);
+            queue.waiting.push(Arc::clone(&answer));
+        }
         // A panic while holding the lock may have left a torn tail: check it again.
-        let mut tail_clean = lock.lock().unwrap_or_else(|poisoned| {
+        let mut tail_clean = group.file.lock().unwrap_or_else(|poisoned| {
             let mut guard = poisoned.into_inner();
             *guard = false;
             guard
         });
-        let result = append_durably(&self.dir, &path, &lines, !*tail_clean);
+        if let Some(result) = answered(&answer) {
+            return result;
+        }
+        // Ours is still queued: write it, and everything queued with it.
+        let batch = std::mem::take(&mut *group.queue.lock().unwrap_or_else(|e| e.into_inner()));
+        if batch.waiting.is_empty() {
+            // Taken by a writer that panicked before answering: whether it reached the disk is
+            // unknown, so it is not acknowledged.
+            return Err(io::Error::other("the append was lost by a failed write"));
+        }
+        let result = append_durably(&self.dir, &path, &batch.lines, !*tail_clean);
+        group
+            .writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         *tail_clean = result.is_ok();
+        let shared = result
+            .as_ref()
+            .map(|_| ())
+            .map_err(|e| (e.kind(), e.to_string()));
+        for waiting in &batch.waiting {
+            let _ = waiting.set(shared.clone());
+        }
         result
     }
 
@@ -126,7 +185,7 @@ impl LogArchive {
         Ok(self.dir.join(file_name))
     }
 
-    fn group_lock(&self, group: &str) -> Arc<Mutex<bool>> {
+    fn group(&self, group: &str) -> Arc<Group> {
         let mut groups = self
             .groups
             .lock()
@@ -379,6 +438,44 @@ mod tests {
         let err = archive.read("g").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert!(err.to_string().contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn appends_waiting_for_a_write_share_the_next_one() {
+        let (dir, archive) = archive();
+        archive.append("/g", &strings(&["first"])).unwrap();
+        let group = archive.group("/g");
+        let held = group.file.lock().unwrap();
+        std::thread::scope(|s| {
+            let writers: Vec<_> = (0..8)
+                .map(|i| {
+                    let archive = &archive;
+                    s.spawn(move || archive.append("/g", &[format!("m{i}")]))
+                })
+                .collect();
+            // Until all eight are queued behind the held lock.
+            while group.queue.lock().unwrap().waiting.len() < 8 {
+                std::thread::yield_now();
+            }
+            drop(held);
+            for writer in writers {
+                writer.join().unwrap().unwrap();
+            }
+        });
+        assert!(group.queue.lock().unwrap().waiting.is_empty());
+        let writes = group.writes.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(writes, 2, "the first append, then the eight together");
+        let messages: HashSet<String> = archive
+            .read("/g")
+            .unwrap()
+            .into_iter()
+            .map(|e| e.message)
+            .collect();
+        let expected: HashSet<String> = std::iter::once("first".to_owned())
+            .chain((0..8).map(|i| format!("m{i}")))
+            .collect();
+        assert_eq!(messages, expected);
+        drop(dir);
     }
 
     #[test]

@@ -225,7 +225,9 @@ mod tests {
 
     /// Inserts `key` only where it is free, as the store's conditional puts do.
     fn put_new(txn: &WriteTransaction, key: u32) -> Result<Applied<()>, StoreError> {
-        let mut table = txn.open_table(T).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let mut table = txn
+            .open_table(T)
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
         if table.get(key).unwrap().is_some() {
             return Err(StoreError::AlreadyExists);
         }
@@ -237,7 +239,10 @@ mod tests {
     /// meantime all go into the next commit.
     async fn hold_writer(
         writes: &Arc<GroupCommit>,
-    ) -> (tokio::task::JoinHandle<Result<(), StoreError>>, mpsc::Sender<()>) {
+    ) -> (
+        tokio::task::JoinHandle<Result<(), StoreError>>,
+        mpsc::Sender<()>,
+    ) {
         let (started, is_started) = mpsc::channel();
         let (release, released) = mpsc::channel::<()>();
         let released = Mutex::new(released);
@@ -278,7 +283,11 @@ mod tests {
         let answers = queued.await;
         assert!(answers[..10].iter().all(Result::is_ok), "{answers:?}");
         assert!(matches!(answers[10], Err(StoreError::AlreadyExists)));
-        assert_eq!(writes.commits(), 2, "the held write, then all the others at once");
+        assert_eq!(
+            writes.commits(),
+            2,
+            "the held write, then all the others at once"
+        );
         let txn = db.begin_read().unwrap();
         let table = txn.open_table(T).unwrap();
         assert_eq!(table.len().unwrap(), 11);
@@ -306,7 +315,10 @@ mod tests {
         let txn = db.begin_read().unwrap();
         let table = txn.open_table(T).unwrap();
         assert!(table.get(1).unwrap().is_some() && table.get(3).unwrap().is_some());
-        assert!(table.get(2).unwrap().is_none(), "the failed write left nothing");
+        assert!(
+            table.get(2).unwrap().is_none(),
+            "the failed write left nothing"
+        );
     }
 
     #[tokio::test]
