@@ -37,8 +37,12 @@ impl AccessLog {
         }
     }
 
-    pub fn write(&self) {
-        let line = serde_json::to_string(self).expect("a struct of strings serializes");
+    /// The line as JSON, without its newline: written once, kept for the console as it is.
+    pub fn line(&self) -> String {
+        serde_json::to_string(self).expect("a struct of strings serializes")
+    }
+
+    pub fn write(line: &str) {
         // One write of one line: concurrent requests never interleave inside a line.
         use std::io::Write;
         let mut out = std::io::stdout().lock();
