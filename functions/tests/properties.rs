@@ -644,6 +644,28 @@ fn idempotency_keys_follow_their_limits_and_replay() {
     });
 }
 
+#[test]
+fn the_callers_sub_is_an_owner_of_1_to_256_bytes() {
+    let api = Api::new();
+    // What a token's `sub` may hold once the gateway has verified it: the item store's partition
+    // key, capped by the API below DynamoDB's 2048 bytes.
+    let subs = prop_oneof![
+        prop::collection::vec(tricky_char(), 0..=3),
+        prop::collection::vec(tricky_char(), 60..=70),
+        prop::collection::vec(prop::char::range('a', 'z'), 250..=260),
+    ]
+    .prop_map(|c| c.into_iter().collect::<String>());
+    run("caller_sub", 200, subs, |sub| {
+        let reply = api.send(Call::post_json(&sub, br#"{"name": "owned"}"#));
+        if (1..=limits::OWNER_MAX_BYTES).contains(&sub.len()) {
+            check_created(&api, &sub, &reply, "owned", None)?;
+        } else {
+            check_problem(&reply, 401, "unauthorized")?;
+        }
+        Ok(())
+    });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Queries, ids and cursors.
 
