@@ -4,7 +4,7 @@
 //! minute its file says (M of N datapoints, with CloudWatch's reason), not before; once the
 //! fault is cleared and healthy traffic flows, it returns to `OK`.
 //!
-//! Each runbook's *Rehearse on the twin* section names the same fault.
+//! Each runbook's *Rehearse on the twin* section injects the same fault, as checked here.
 
 use std::time::Duration;
 
@@ -38,6 +38,20 @@ fn alarm_file(stem: &str) -> Value {
     let path = local::cloudwatch::default_repo_dir().join(format!("alarms/{stem}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
     serde_json::from_str(&text).unwrap()
+}
+
+/// The runbook's rehearsal names the fault this test injects, in the words an operator types.
+fn check_runbook_names(alarm: &str, fault: &str) {
+    let path = local::cloudwatch::default_repo_dir().join(format!("runbooks/{alarm}.md"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    let (_, rehearsal) = text
+        .split_once("## Rehearse on the twin")
+        .unwrap_or_else(|| panic!("{path:?} has no rehearsal section"));
+    let command = format!(r#"-d '{{"fault": "{fault}"}}'"#);
+    assert!(
+        rehearsal.contains(&command),
+        "{path:?}: the rehearsal does not inject `{fault}` ({command})"
+    );
 }
 
 fn number(file: &Value, key: &str) -> u64 {
@@ -156,6 +170,7 @@ fn words(comparison: &str) -> &'static str {
 }
 
 async fn rehearse(plan: Plan) {
+    check_runbook_names(plan.alarm, plan.fault);
     let file = alarm_file(plan.alarm);
     let name = file["name"].as_str().unwrap().to_owned();
     let m = number(&file, "datapoints_to_alarm");
@@ -246,7 +261,7 @@ async fn api_latency_p99_fires_when_the_handler_slows_down() {
     rehearse(Plan {
         alarm: "api-latency-p99",
         args: &[],
-        fault: "items=slow:1100ms",
+        fault: "items=slow:1500ms",
         calls: &[Call::List, Call::List],
         faulty_list: 200,
         faulty_create: 201,
