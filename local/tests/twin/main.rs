@@ -1,7 +1,7 @@
 //! The twin driven over HTTP, as a client and an attacker would: one test binary, many twins.
 
-mod browser;
 mod alarms;
+mod browser;
 mod common;
 mod concurrency;
 mod contract;
