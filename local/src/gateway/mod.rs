@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
+use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
+use http::{HeaderValue, Request, StatusCode, header};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use lambda_http::request::LambdaRequest;
-use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, Request, StatusCode, header};
 use time::OffsetDateTime;
 use tower::ServiceExt;
 

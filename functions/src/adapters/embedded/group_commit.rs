@@ -185,7 +185,10 @@ fn run(db: &Database, queue: &mpsc::Receiver<Box<dyn Job>>, commits: &AtomicU64)
 }
 
 fn borrowed(result: &Result<(), String>) -> Result<(), &str> {
-    result.as_ref().map(|()| ()).map_err(String::as_str)
+    match result {
+        Ok(()) => Ok(()),
+        Err(failure) => Err(failure),
+    }
 }
 
 /// Applies `jobs` in one transaction and commits it if any of them changed something.
