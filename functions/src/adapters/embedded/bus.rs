@@ -103,7 +103,8 @@ impl EmbeddedBus {
         }
     }
 
-    /// Fails a rule's deliveries whenever `fault` gives a reason, as a failing target does.
+    /// Fails a rule's deliveries whenever `fault` gives a reason, as a target that refuses them
+    /// does: the put succeeds, the events are not archived, `FailedInvocations` counts them.
     pub fn with_target_fault(mut self, fault: TargetFault) -> Self {
         self.target_fault = Some(fault);
         self
@@ -160,6 +161,14 @@ fn entry_error(event: &BusEvent) -> Option<String> {
         + event.resources.iter().map(String::len).sum::<usize>();
     (size > MAX_ENTRY_BYTES)
         .then(|| format!("entry is {size} bytes, over the {MAX_ENTRY_BYTES}-byte limit"))
+}
+
+/// Why a rule's delivery to the archive failed.
+enum Delivery {
+    /// The target refused it (an injected fault): permanent, as EventBridge treats a denied write.
+    TargetRefused(String),
+    /// The archive's file could not be written.
+    ArchiveIo(String),
 }
 
 /// EventBridge's envelope time: UTC, whole seconds, e.g. `2026-11-21T22:42:17Z`.
@@ -219,8 +228,10 @@ impl EventBus for EmbeddedBus {
                 jobs.into_iter()
                     .map(|(i, group, lines, fault)| {
                         let outcome = match fault {
-                            Some(reason) => Err(std::io::Error::other(reason)),
-                            None => archive.append(&group, &lines),
+                            Some(reason) => Err(Delivery::TargetRefused(reason)),
+                            None => archive
+                                .append(&group, &lines)
+                                .map_err(|e| Delivery::ArchiveIo(e.to_string())),
                         };
                         (i, lines.len() as u64, outcome)
                     })
@@ -233,10 +244,22 @@ impl EventBus for EmbeddedBus {
             for (i, count, outcome) in outcomes {
                 let (rule, counters) = &self.rules[i];
                 counters.invocations.fetch_add(count, Relaxed);
-                if let Err(e) = outcome {
-                    counters.failed_invocations.fetch_add(count, Relaxed);
-                    tracing::warn!(rule = %rule.name, log_group = %rule.log_group, error = %e, "archive append failed");
-                    io_errors.push(format!("rule {}: {e}", rule.name));
+                match outcome {
+                    Ok(()) => {}
+                    // As on AWS: the put has succeeded, the target refused the delivery for good
+                    // (a removed resource policy is not retried), the events are not archived
+                    // and only the rule's `FailedInvocations` says so.
+                    Err(Delivery::TargetRefused(reason)) => {
+                        counters.failed_invocations.fetch_add(count, Relaxed);
+                        tracing::warn!(rule = %rule.name, log_group = %rule.log_group, error = %reason, "archive append failed");
+                    }
+                    // The twin's own disk failed: it cannot retry in the background as
+                    // EventBridge does, so the caller learns of it and can retry the put.
+                    Err(Delivery::ArchiveIo(e)) => {
+                        counters.failed_invocations.fetch_add(count, Relaxed);
+                        tracing::warn!(rule = %rule.name, log_group = %rule.log_group, error = %e, "archive append failed");
+                        io_errors.push(format!("rule {}: {e}", rule.name));
+                    }
                 }
             }
             // Valid entries were not all delivered, so the whole call is retryable.
@@ -492,6 +515,32 @@ mod tests {
             ),
             (1, 1, 1)
         );
+    }
+
+    #[tokio::test]
+    async fn a_refusing_target_fails_the_delivery_not_the_put() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = Arc::new(LogArchive::open(dir.path()).unwrap());
+        let rule = rule_from_pattern_json("r", ITEM_CREATED_RULE_PATTERN, GROUP).unwrap();
+        let bus = EmbeddedBus::new(
+            "items".into(),
+            "0".into(),
+            "eu-west-1".into(),
+            vec![rule],
+            Arc::clone(&archive),
+        )
+        .with_target_fault(Arc::new(|_: &str| Some("AccessDenied".to_owned())));
+        bus.publish(&[item_created(1)]).await.unwrap();
+        let stats = &bus.rule_stats()[0];
+        assert_eq!(
+            (
+                stats.matched_events,
+                stats.invocations,
+                stats.failed_invocations
+            ),
+            (1, 1, 1)
+        );
+        assert!(archive.read(GROUP).unwrap().is_empty(), "nothing archived");
     }
 
     #[test]
