@@ -9,6 +9,7 @@ pub mod client;
 pub mod cloudwatch;
 pub mod faults;
 pub mod gateway;
+pub mod html;
 pub mod ops;
 pub mod settings;
 pub mod twin;

@@ -1,6 +1,7 @@
 //! HTTP face of the local issuer: its JWKS and discovery documents, and a sign-in page that
 //! stands in for Cognito's Hosted UI.
 
+use crate::html::escape;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -249,22 +250,6 @@ fn page(title: &str, body: &str) -> String {
 "#,
         title = escape(title),
     )
-}
-
-/// HTML-escapes text for element content and quoted attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

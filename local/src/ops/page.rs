@@ -3,6 +3,7 @@
 //! Text widgets and the alarm list are rendered here, so the page reads without scripts;
 //! `ops.js` draws the charts, fills the alarm and log widgets, and refreshes them.
 
+use crate::html::escape;
 use std::fmt::Write as _;
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
@@ -14,21 +15,6 @@ use crate::cloudwatch::{CloudWatch, NAME_PREFIX};
 
 /// Milliseconds between two refreshes of the widgets' data.
 pub const REFRESH_MS: u32 = 5000;
-
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// Markdown as HTML, with headings `shift` levels down (a text widget's `##` sits under the
 /// page's own headings) and raw HTML shown as text, never interpreted.
