@@ -97,8 +97,24 @@ impl TwinProcess {
         assert!(status.success(), "kill -9");
     }
 
-    /// Every stdout line so far.
+    /// Every stdout line so far. The twin writes a request's lines before it answers, but the
+    /// thread that reads its stdout may not have read them yet: wait until the lines settle
+    /// (no new one for 30 ms, at most 1 s).
     pub fn lines(&self) -> Vec<String> {
+        let mut seen = self.lines.lock().unwrap().len();
+        let mut quiet = 0;
+        for _ in 0..100 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            let now = self.lines.lock().unwrap().len();
+            if now == seen {
+                quiet += 1;
+                if quiet == 3 {
+                    break;
+                }
+            } else {
+                (seen, quiet) = (now, 0);
+            }
+        }
         self.lines.lock().unwrap().clone()
     }
 
