@@ -66,10 +66,11 @@ pub async fn alarms(State(cw): State<Arc<CloudWatch>>) -> Json<Value> {
     }))
 }
 
-/// A time as CloudWatch's JSON protocol writes it (seconds since the epoch) or RFC 3339.
-fn timestamp_ms(v: &Value) -> Result<i64, String> {
+/// A time as CloudWatch's JSON protocol writes it (seconds since the epoch) or RFC 3339; none
+/// is the twin's CloudWatch now (`now_ms`), as CloudWatch stamps a datum without one.
+fn timestamp_ms(v: &Value, now_ms: i64) -> Result<i64, String> {
     match v {
-        Value::Null => Ok(OffsetDateTime::now_utc().unix_timestamp() * 1000),
+        Value::Null => Ok(now_ms),
         Value::Number(n) => n
             .as_f64()
             .map(|s| (s * 1000.0) as i64)
@@ -106,7 +107,7 @@ pub async fn put_metric_data(
             .flatten()
             .filter_map(|d| Some((d["Name"].as_str()?, d["Value"].as_str()?)))
             .collect();
-        let at = match timestamp_ms(&datum["Timestamp"]) {
+        let at = match timestamp_ms(&datum["Timestamp"], cw.clock.now_ms()) {
             Ok(t) => t,
             Err(e) => return bad(e),
         };

@@ -411,3 +411,37 @@ async fn the_5xx_rate_alarm_fires_and_recovers_on_a_running_twin() {
         .count();
     assert!(logged >= 2, "each change is one log line");
 }
+
+/// A datum put without a `Timestamp` is stamped with the twin's CloudWatch clock, as CloudWatch
+/// stamps it with its own now: after the clock moved two hours on, it is in the last hour.
+#[tokio::test]
+async fn put_metric_data_without_a_timestamp_is_stamped_on_the_twins_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let twin = TwinProcess::start_in(dir.path(), &["--alarm-evaluation-interval", "3600"]);
+    let moved = twin
+        .client
+        .post_json("/_twin/clock", &[], &json!({ "advance_seconds": 7200 }))
+        .await
+        .unwrap();
+    assert_eq!(moved.status, 200, "{}", moved.text());
+    let datum = json!({"MetricName": "Rehearsal", "Dimensions": [{"Name": "Case", "Value": "now"}], "Value": 7.0});
+    let put = twin
+        .client
+        .post_json(
+            "/_twin/metrics",
+            &[],
+            &json!({"Namespace": "Twin/Test", "MetricData": [datum]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(put.status, 200, "{}", put.text());
+    let listed = twin.client.get("/_twin/metrics", &[]).await.unwrap().json();
+    let metric = find(
+        listed["metrics"].as_array().unwrap(),
+        "Twin/Test",
+        "Rehearsal",
+        ("Case", "now"),
+    )
+    .expect("the metric is listed");
+    assert_eq!(total(metric, "Sum"), 7.0, "{metric:#}");
+}
