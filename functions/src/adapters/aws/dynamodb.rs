@@ -335,11 +335,7 @@ impl ItemStore for DynamoDbItemStore {
         record: &IdempotencyRecord,
         now: i64,
     ) -> Result<Claim, StoreError> {
-        if record.owner != item.owner || record.item_id != item.id {
-            return Err(StoreError::Internal(
-                "an idempotency record must be about the item written with it".into(),
-            ));
-        }
+        record.check_about(item)?;
         let item_put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(to_attributes(item)))

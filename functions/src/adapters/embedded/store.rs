@@ -175,11 +175,7 @@ impl ItemStore for RedbItemStore {
         record: &IdempotencyRecord,
         now: i64,
     ) -> Result<Claim, StoreError> {
-        if record.owner != item.owner || record.item_id != item.id {
-            return Err(StoreError::Internal(
-                "an idempotency record must be about the item written with it".into(),
-            ));
-        }
+        record.check_about(item)?;
         let item_value = serde_json::to_vec(item).map_err(internal)?;
         let record_value = serde_json::to_vec(record).map_err(internal)?;
         let (owner, id, key) = (item.owner.clone(), item.id.as_u128(), record.key.clone());
