@@ -114,6 +114,13 @@ pub struct ServeArgs {
     /// their segments there, and `/_twin/traces/{id}` reads a request's trace back.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub xray_daemon_addr: SocketAddr,
+    /// X-Ray sampling: requests traced at the start of each second (the rule's reservoir).
+    /// A caller's `X-Amzn-Trace-Id` with `Sampled=0|1` decides for itself.
+    #[arg(long, default_value_t = crate::gateway::xray_sampling::DEFAULT_RESERVOIR)]
+    pub xray_reservoir: u32,
+    /// X-Ray sampling: the share of the other requests traced, 0 to 1 (`1` traces all).
+    #[arg(long, default_value_t = crate::gateway::xray_sampling::DEFAULT_FIXED_RATE, value_parser = unit_interval)]
+    pub xray_fixed_rate: f64,
     /// The folder holding `alarms/`, `dashboards/` and `runbooks/` (the repository): the
     /// twin evaluates those alarms and renders those dashboards at `/_ops`.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/.."), env = "TWIN_OBSERVABILITY_DIR")]
@@ -175,5 +182,13 @@ pub struct AwsArgs {
 impl Default for ServeArgs {
     fn default() -> Self {
         Cli::parse_from(["local"]).serve
+    }
+}
+
+/// A number from 0 to 1.
+fn unit_interval(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a number from 0 to 1")),
     }
 }

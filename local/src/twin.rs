@@ -27,6 +27,7 @@ use crate::faults::store::FaultyStore;
 use crate::faults::{Faults, Kind, Target};
 use crate::gateway::routes::RouteTable;
 use crate::gateway::throttle::TokenBucket;
+use crate::gateway::xray_sampling::XraySampler;
 use crate::gateway::{FunctionHost, Gateway};
 use crate::settings::{AwsArgs, ServeArgs, names};
 use crate::twin_api;
@@ -282,6 +283,7 @@ impl Twin {
             account_id: names::ACCOUNT_ID.to_owned(),
             api_id: names::API_ID.to_owned(),
             xray: xray.clone(),
+            xray_sampler: XraySampler::new(args.xray_reservoir, args.xray_fixed_rate),
             cloudwatch: Arc::clone(&cloudwatch),
             faults: Arc::clone(&faults),
         });

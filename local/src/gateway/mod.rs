@@ -5,6 +5,7 @@ pub mod access_log;
 pub mod payload;
 pub mod routes;
 pub mod throttle;
+pub mod xray_sampling;
 
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -28,6 +29,7 @@ use access_log::{AccessLog, dash};
 use payload::EventContext;
 use routes::{Auth, Function, RouteTable};
 use throttle::TokenBucket;
+use xray_sampling::{Upstream, XraySampler};
 
 /// API Gateway's own limit on a request body (HTTP API: 10 MB).
 pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
@@ -53,6 +55,8 @@ pub struct Gateway {
     pub api_id: String,
     /// Where the function segment of each invocation is kept, as Lambda writes it on AWS.
     pub xray: XrayDaemon,
+    /// Which invocations are traced (Lambda's active tracing, X-Ray's sampling rule).
+    pub xray_sampler: XraySampler,
     /// Where API Gateway's and Lambda's own metrics go.
     pub cloudwatch: Arc<CloudWatch>,
     /// The faults injected for rehearsals; Lambda throttling is decided here, before invoking.
@@ -235,6 +239,16 @@ impl Gateway {
             iam,
             received,
         };
+        let upstream = parts
+            .headers
+            .get("x-amzn-trace-id")
+            .and_then(|v| v.to_str().ok());
+        let upstream = Upstream::parse(upstream);
+        let trace = payload::new_trace_header(
+            received,
+            upstream.root,
+            self.xray_sampler.decide(&upstream, received),
+        );
         let event = payload::event(
             &ctx,
             parts.method.as_str(),
@@ -264,7 +278,7 @@ impl Gateway {
         }
         self.cloudwatch.invocation_started(function_name);
         let started = Instant::now();
-        let result = invoke(function, event, received, &self.xray).await;
+        let result = invoke(function, event, received, trace, &self.xray).await;
         let latency = started.elapsed();
         self.cloudwatch
             .invocation_ended(function_name, latency, result.is_err());
@@ -294,7 +308,7 @@ impl Gateway {
     }
 }
 
-/// The `AWS::Lambda::Function` segment Lambda writes for an invocation, kept when the
+/// The `AWS::Lambda::Function` segment Lambda writes for a sampled invocation, kept when the
 /// invocation ends (however it ends): the parent of the handler's own subsegments.
 struct FunctionSegment<'a> {
     xray: &'a XrayDaemon,
@@ -312,6 +326,9 @@ fn epoch_seconds() -> f64 {
 
 impl<'a> FunctionSegment<'a> {
     fn open(xray: &'a XrayDaemon, function: &FunctionHost, header: &str) -> Option<Self> {
+        if !header.ends_with(";Sampled=1") {
+            return None;
+        }
         let field = |key: &str| {
             header
                 .split(';')
@@ -365,6 +382,7 @@ async fn invoke(
     function: &FunctionHost,
     event: serde_json::Value,
     received: OffsetDateTime,
+    trace: String,
     xray: &XrayDaemon,
 ) -> Result<Response, String> {
     // lambda_http's own event type and conversion, as on Lambda, read from the JSON value:
@@ -372,7 +390,6 @@ async fn invoke(
     let event: ApiGatewayV2httpRequest =
         serde_json::from_value(event).map_err(|e| format!("event: {e}"))?;
     let request: lambda_http::Request = LambdaRequest::ApiGatewayV2(event).into();
-    let trace = payload::new_trace_header(received);
     let _segment = FunctionSegment::open(xray, function, &trace);
     let deadline = (received + function.timeout).unix_timestamp_nanos() / 1_000_000;
     let mut context = lambda_http::Context::default();

@@ -169,8 +169,9 @@ fn serde_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
     serde_urlencoded::from_str(query).unwrap_or_default()
 }
 
-/// `Root=1-<8 hex epoch>-<24 hex>;Parent=<16 hex>;Sampled=1`, the header Lambda passes on.
-pub fn new_trace_header(now: OffsetDateTime) -> String {
+/// `Root=1-<8 hex epoch>-<24 hex>;Parent=<16 hex>;Sampled=0|1`, the header Lambda passes on:
+/// the caller's trace root when it sent one, else a new one.
+pub fn new_trace_header(now: OffsetDateTime, root: Option<&str>, sampled: bool) -> String {
     let mut random = [0u8; 20];
     aws_lc_rs::rand::fill(&mut random).expect("the system RNG works");
     // Into one string, not a string per byte: this runs on every request.
@@ -181,11 +182,14 @@ pub fn new_trace_header(now: OffsetDateTime) -> String {
         }
         out
     };
+    let root = match root {
+        Some(root) => root.to_owned(),
+        None => format!("1-{:08x}-{}", now.unix_timestamp(), hex(&random[..12])),
+    };
     format!(
-        "Root=1-{:08x}-{};Parent={};Sampled=1",
-        now.unix_timestamp(),
-        hex(&random[..12]),
-        hex(&random[12..])
+        "Root={root};Parent={};Sampled={}",
+        hex(&random[12..]),
+        u8::from(sampled)
     )
 }
 
@@ -300,9 +304,14 @@ mod tests {
     #[test]
     fn ids_have_aws_shapes() {
         assert_eq!(new_request_id().len(), 16);
-        let t = new_trace_header(OffsetDateTime::from_unix_timestamp(0x6742_0000).unwrap());
+        let now = OffsetDateTime::from_unix_timestamp(0x6742_0000).unwrap();
+        let t = new_trace_header(now, None, true);
         let root = t.strip_prefix("Root=1-67420000-").unwrap();
         assert_eq!(root.split(';').next().unwrap().len(), 24);
         assert!(t.contains(";Parent=") && t.ends_with(";Sampled=1"));
+        let kept = "1-5759e988-bd862e3fe1be46a994272793";
+        let t = new_trace_header(now, Some(kept), false);
+        assert!(t.starts_with(&format!("Root={kept};Parent=")), "{t}");
+        assert!(t.ends_with(";Sampled=0"), "{t}");
     }
 }

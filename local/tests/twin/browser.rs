@@ -253,7 +253,10 @@ fn log_widget<'a>(dom: &'a str, stem: &str, query_part: &str) -> &'a str {
 async fn the_console_draws_every_dashboard_with_data_and_shows_the_alarm() {
     chromium();
     let dir = tempfile::tempdir().unwrap();
-    let twin = TwinProcess::start_in(dir.path(), &["--alarm-evaluation-interval", "1"]);
+    let twin = TwinProcess::start_in(
+        dir.path(),
+        &["--alarm-evaluation-interval", "1", "--xray-fixed-rate", "1"],
+    );
     let request_id = scenario(&twin).await;
     let url = format!("{}/_ops?request_id={}", twin.url, urlencode(&request_id));
 

@@ -241,10 +241,35 @@ async fn gateway_answers_like_api_gateway() {
 #[tokio::test]
 async fn a_request_s_trace_is_read_back_by_its_request_id() {
     let dir = tempfile::tempdir().unwrap();
-    let twin = TwinProcess::start_in(dir.path(), &[]);
+    // No request is sampled by the rule: the callers' own decisions alone decide.
+    let twin = TwinProcess::start_in(
+        dir.path(),
+        &["--xray-reservoir", "0", "--xray-fixed-rate", "0"],
+    );
     let alice = twin.token("alice").await;
-    let reply = twin.create(&alice, &json!({"name": "traced"})).await;
-    let request_id = reply.header("apigw-requestid").unwrap().to_owned();
+    let bearer = format!("Bearer {alice}");
+    let create = |sampled: &'static str| {
+        let bearer = bearer.clone();
+        let twin = &twin;
+        async move {
+            let reply = twin
+                .client
+                .post_json(
+                    "/items",
+                    &[
+                        ("authorization", &bearer),
+                        ("x-amzn-trace-id", &format!("Sampled={sampled}")),
+                    ],
+                    &json!({"name": "traced"}),
+                )
+                .await
+                .unwrap();
+            assert_eq!(reply.status, 201, "{}", reply.text());
+            reply.header("apigw-requestid").unwrap().to_owned()
+        }
+    };
+    let unsampled = create("0").await;
+    let request_id = create("1").await;
     // Segments arrive over UDP: give the daemon a moment.
     let mut trace = serde_json::Value::Null;
     for _ in 0..50 {
@@ -277,4 +302,11 @@ async fn a_request_s_trace_is_read_back_by_its_request_id() {
         .expect("a subsegment of the function");
     assert_eq!(handler["trace_id"], function["trace_id"]);
     assert!(trace["trace_id"].as_str().unwrap().starts_with("1-"));
+    // The unsampled request, served before the sampled one whose trace has arrived, left none.
+    let r = twin
+        .client
+        .get(&format!("/_twin/traces/{}", urlencode(&unsampled)), &[])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 404, "{}", r.text());
 }

@@ -36,7 +36,10 @@ fn total(metric: &Value, stat: &str) -> f64 {
 #[tokio::test]
 async fn requests_move_metrics_alarms_are_evaluated_and_ops_shows_every_dashboard() {
     let dir = tempfile::tempdir().unwrap();
-    let twin = TwinProcess::start_in(dir.path(), &["--alarm-evaluation-interval", "1"]);
+    let twin = TwinProcess::start_in(
+        dir.path(),
+        &["--alarm-evaluation-interval", "1", "--xray-fixed-rate", "1"],
+    );
 
     for _ in 0..3 {
         let reply = twin.client.get("/public", &[]).await.unwrap();
