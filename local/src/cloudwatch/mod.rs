@@ -24,7 +24,7 @@ use serde_json::Value;
 use crate::settings::names;
 use alarms::{AlarmDef, Alarms, StateChange};
 use clock::TwinClock;
-use store::{MetricId, MetricStore};
+use store::MetricStore;
 
 /// The twin's API stage: API Gateway's default.
 pub const STAGE: &str = "$default";
@@ -220,12 +220,9 @@ impl CloudWatch {
     }
 
     fn put(&self, namespace: &str, name: &str, dims: &[(&str, &str)], value: f64, unit: &str) {
-        self.store.put_value(
-            MetricId::new(namespace, name, dims),
-            self.clock.now_ms(),
-            value,
-            Some(unit),
-        );
+        self.store
+            .handle(namespace, name, dims)
+            .put_value(self.clock.now_ms(), value, unit);
     }
 
     /// What API Gateway publishes for one request: `Count`, `4xx` and `5xx` (0 or 1 each, so

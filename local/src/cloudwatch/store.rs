@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -79,10 +79,32 @@ impl Statistic {
     }
 }
 
-/// The values that fell in one bucket: each distinct value with how many times it was seen.
+/// The values that fell in one bucket: each distinct value with how many times it was seen
+/// (a map, so that a busy minute holds its distinct values, not every request's).
 #[derive(Clone, Debug, Default)]
 struct Bucket {
-    values: Vec<(f64, u64)>,
+    values: BTreeMap<Ordered, u64>,
+}
+
+/// An `f64` ordered by `total_cmp`, so that values can key a map.
+#[derive(Clone, Copy, Debug)]
+struct Ordered(f64);
+
+impl PartialEq for Ordered {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.total_cmp(&other.0).is_eq()
+    }
+}
+impl Eq for Ordered {}
+impl PartialOrd for Ordered {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ordered {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
 }
 
 /// The values of one period, ready for any statistic.
@@ -153,6 +175,59 @@ struct Series {
     unit: Option<String>,
 }
 
+impl Series {
+    fn put(&mut self, secs: i64, values: &[(f64, u64)], unit: Option<&str>, high_resolution: bool) {
+        // Once high resolution, kept so: CloudWatch keeps a metric's resolution as first put.
+        self.high_resolution |= high_resolution;
+        if self.unit.is_none() {
+            self.unit = unit.map(str::to_owned);
+        }
+        let width = if self.high_resolution { 1 } else { 60 };
+        let bucket = self
+            .buckets
+            .entry(secs - secs.rem_euclid(width))
+            .or_default();
+        for &(v, n) in values {
+            if v.is_finite() && n > 0 {
+                // -0 and 0 are one value.
+                *bucket.values.entry(Ordered(v + 0.0)).or_default() += n;
+            }
+        }
+        let oldest = secs - RETENTION_SECS;
+        while self
+            .buckets
+            .first_key_value()
+            .is_some_and(|(t, _)| *t < oldest)
+        {
+            self.buckets.pop_first();
+        }
+    }
+}
+
+/// One metric's series, found once and written to without looking it up again: what the
+/// stand-ins that publish the same metrics on every request hold.
+#[derive(Clone)]
+pub struct MetricHandle(Arc<Mutex<Series>>);
+
+impl MetricHandle {
+    /// Adds values (each with a count) at `timestamp_ms`.
+    pub fn put(
+        &self,
+        timestamp_ms: i64,
+        values: &[(f64, u64)],
+        unit: Option<&str>,
+        high_resolution: bool,
+    ) {
+        let mut series = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        series.put(timestamp_ms.div_euclid(1000), values, unit, high_resolution);
+    }
+
+    /// One value at `timestamp_ms`.
+    pub fn put_value(&self, timestamp_ms: i64, value: f64, unit: &str) {
+        self.put(timestamp_ms, &[(value, 1)], Some(unit), false);
+    }
+}
+
 /// A metric and what is known of it, for listings.
 #[derive(Clone, Debug, Serialize)]
 pub struct MetricInfo {
@@ -179,12 +254,82 @@ pub struct Dimension {
 /// All metrics of the twin. Cheap to share behind an `Arc`.
 #[derive(Default)]
 pub struct MetricStore {
-    series: Mutex<HashMap<MetricId, Series>>,
+    /// By [`key`]: found from borrowed names without building a [`MetricId`].
+    series: Mutex<HashMap<String, (MetricId, MetricHandle)>>,
+}
+
+/// A metric's identity as one string: namespace, name, then the dimensions sorted by name.
+/// The separator cannot occur in CloudWatch's names (they are printable).
+fn key(out: &mut String, namespace: &str, name: &str, dimensions: &[(&str, &str)]) {
+    out.clear();
+    for part in [namespace, name] {
+        out.push_str(part);
+        out.push('\u{1f}');
+    }
+    let mut sorted: [Option<(&str, &str)>; 32] = [None; 32];
+    if dimensions.len() <= sorted.len() {
+        for (slot, d) in sorted.iter_mut().zip(dimensions) {
+            *slot = Some(*d);
+        }
+        let sorted = &mut sorted[..dimensions.len()];
+        sorted.sort_unstable();
+        for (k, v) in sorted.iter().flatten() {
+            push_dimension(out, k, v);
+        }
+    } else {
+        // CloudWatch allows 30 dimensions; more only through the twin's own tests.
+        let mut sorted = dimensions.to_vec();
+        sorted.sort_unstable();
+        for (k, v) in sorted {
+            push_dimension(out, k, v);
+        }
+    }
+}
+
+fn push_dimension(out: &mut String, k: &str, v: &str) {
+    out.push_str(k);
+    out.push('\u{1e}');
+    out.push_str(v);
+    out.push('\u{1f}');
+}
+
+thread_local! {
+    /// The key being looked up: one buffer per thread, not a string per value.
+    static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 impl MetricStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The series of a metric, made when first asked for.
+    pub fn handle(&self, namespace: &str, name: &str, dimensions: &[(&str, &str)]) -> MetricHandle {
+        KEY.with_borrow_mut(|buffer| {
+            key(buffer, namespace, name, dimensions);
+            let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, handle)) = all.get(buffer.as_str()) {
+                return handle.clone();
+            }
+            let handle = MetricHandle(Arc::default());
+            all.insert(
+                buffer.clone(),
+                (MetricId::new(namespace, name, dimensions), handle.clone()),
+            );
+            handle
+        })
+    }
+
+    fn find(&self, id: &MetricId) -> Option<MetricHandle> {
+        let dimensions: Vec<(&str, &str)> = id
+            .dimensions
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let mut buffer = String::new();
+        key(&mut buffer, &id.namespace, &id.name, &dimensions);
+        let all = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        all.get(&buffer).map(|(_, handle)| handle.clone())
     }
 
     /// Adds values (each with a count) at `timestamp_ms`.
@@ -196,33 +341,17 @@ impl MetricStore {
         unit: Option<&str>,
         high_resolution: bool,
     ) {
-        let secs = timestamp_ms.div_euclid(1000);
-        let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
-        let series = all.entry(id).or_default();
-        // Once high resolution, kept so: CloudWatch keeps a metric's resolution as first put.
-        series.high_resolution |= high_resolution;
-        if series.unit.is_none() {
-            series.unit = unit.map(str::to_owned);
-        }
-        let width = if series.high_resolution { 1 } else { 60 };
-        let bucket = series
-            .buckets
-            .entry(secs - secs.rem_euclid(width))
-            .or_default();
-        bucket.values.extend(
-            values
-                .iter()
-                .copied()
-                .filter(|(v, n)| v.is_finite() && *n > 0),
+        let dimensions: Vec<(&str, &str)> = id
+            .dimensions
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.handle(&id.namespace, &id.name, &dimensions).put(
+            timestamp_ms,
+            values,
+            unit,
+            high_resolution,
         );
-        let oldest = secs - RETENTION_SECS;
-        while series
-            .buckets
-            .first_key_value()
-            .is_some_and(|(t, _)| *t < oldest)
-        {
-            series.buckets.pop_first();
-        }
     }
 
     /// One value, now or at a given time.
@@ -239,14 +368,14 @@ impl MetricStore {
         end: i64,
         period: i64,
     ) -> BTreeMap<i64, Aggregate> {
-        let all = self.series.lock().unwrap_or_else(|e| e.into_inner());
         let mut out: BTreeMap<i64, Vec<(f64, u64)>> = BTreeMap::new();
-        if let Some(series) = all.get(id) {
+        if let Some(handle) = self.find(id) {
+            let series = handle.0.lock().unwrap_or_else(|e| e.into_inner());
             for (t, bucket) in series.buckets.range(start..end) {
                 let slot = t - (t - start).rem_euclid(period.max(1));
                 out.entry(slot)
                     .or_default()
-                    .extend(bucket.values.iter().copied());
+                    .extend(bucket.values.iter().map(|(v, n)| (v.0, *n)));
             }
         }
         out.into_iter()
@@ -274,26 +403,28 @@ impl MetricStore {
     pub fn list(&self) -> Vec<(MetricId, MetricInfo)> {
         let all = self.series.lock().unwrap_or_else(|e| e.into_inner());
         let mut out: Vec<(MetricId, MetricInfo)> = all
-            .iter()
-            .filter(|(_, s)| !s.buckets.is_empty())
-            .map(|(id, s)| {
-                (
-                    id.clone(),
-                    MetricInfo {
-                        namespace: id.namespace.clone(),
-                        name: id.name.clone(),
-                        dimensions: id
-                            .dimensions
-                            .iter()
-                            .map(|(k, v)| Dimension {
-                                name: k.clone(),
-                                value: v.clone(),
-                            })
-                            .collect(),
-                        unit: s.unit.clone(),
-                        storage_resolution: if s.high_resolution { 1 } else { 60 },
-                    },
-                )
+            .values()
+            .filter_map(|(id, handle)| {
+                let s = handle.0.lock().unwrap_or_else(|e| e.into_inner());
+                (!s.buckets.is_empty()).then(|| {
+                    (
+                        id.clone(),
+                        MetricInfo {
+                            namespace: id.namespace.clone(),
+                            name: id.name.clone(),
+                            dimensions: id
+                                .dimensions
+                                .iter()
+                                .map(|(k, v)| Dimension {
+                                    name: k.clone(),
+                                    value: v.clone(),
+                                })
+                                .collect(),
+                            unit: s.unit.clone(),
+                            storage_resolution: if s.high_resolution { 1 } else { 60 },
+                        },
+                    )
+                })
             })
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -388,6 +519,25 @@ mod tests {
         );
         let per_minute = store.statistic(&id(), Statistic::SampleCount, base, base + 60, 60);
         assert_eq!(per_minute.get(&base), Some(&4.0));
+    }
+
+    #[test]
+    fn a_busy_minute_keeps_its_distinct_values_not_every_put() {
+        let store = MetricStore::new();
+        let base = 1_800_000_000;
+        for n in 0..10_000 {
+            store.put_value(id(), (base + n % 60) * 1000, (n % 2) as f64, None);
+        }
+        store.put_value(id(), (base + 1) * 1000, -0.0, None);
+        let handle = store.find(&id()).unwrap();
+        let series = handle.0.lock().unwrap();
+        let bucket = &series.buckets[&base];
+        assert_eq!(bucket.values.len(), 2, "0 (and -0) and 1");
+        drop(series);
+        let count = store.statistic(&id(), Statistic::SampleCount, base, base + 60, 60);
+        assert_eq!(count.get(&base), Some(&10_001.0));
+        let sum = store.statistic(&id(), Statistic::Sum, base, base + 60, 60);
+        assert_eq!(sum.get(&base), Some(&5_000.0));
     }
 
     #[test]
