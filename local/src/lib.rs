@@ -11,6 +11,7 @@ pub mod faults;
 pub mod gateway;
 pub mod html;
 pub mod ops;
+pub mod output;
 pub mod settings;
 pub mod twin;
 pub mod twin_api;

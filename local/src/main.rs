@@ -36,6 +36,7 @@ async fn main() {
         }
     };
     if let Err(err) = result {
+        local::output::flush();
         eprintln!("error: {err}");
         std::process::exit(1);
     }
@@ -53,9 +54,8 @@ async fn serve(args: local::settings::ServeArgs) -> Result<(), BoxError> {
     );
     let twin = Twin::bind(&args, daemon).await?;
     // The first line a test or a person reads: where it listens and whom it trusts.
-    println!(
-        "{}",
-        serde_json::json!({
+    local::output::line(
+        &serde_json::json!({
             "message": "local twin listening",
             "url": format!("http://{}", twin.addr),
             "issuer": twin.issuer_url,
@@ -63,8 +63,12 @@ async fn serve(args: local::settings::ServeArgs) -> Result<(), BoxError> {
             "data_dir": args.data_dir,
             "login": format!("http://{}/login", twin.addr),
         })
+        .to_string(),
     );
-    twin.serve().await
+    let served = twin.serve().await;
+    // The last lines out before the process ends.
+    local::output::flush();
+    served
 }
 
 async fn token(client: &TwinClient, user: &str) -> Result<(), BoxError> {

@@ -1,7 +1,6 @@
 //! Assembles the twin: embedded stand-ins, the two functions, the issuer and the gateway, on
 //! one listener.
 
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -155,7 +154,7 @@ fn function(
     let metrics = telemetry::RequestLayer::new()
         .with_service(name)
         .with_metrics_output(move |documents| {
-            let _ = std::io::stdout().lock().write_all(documents.as_bytes());
+            crate::output::write(&[documents.as_bytes()]);
             cloudwatch.ingest_emf(&log_group, documents);
         });
     FunctionHost {

@@ -43,9 +43,6 @@ impl AccessLog {
     }
 
     pub fn write(line: &str) {
-        // One write of one line: concurrent requests never interleave inside a line.
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
+        crate::output::line(line);
     }
 }

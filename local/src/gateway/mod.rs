@@ -366,11 +366,11 @@ impl Drop for FunctionSegment<'_> {
     }
 }
 
-/// Lambda's request id: a UUID v4, from the same userspace generator as the gateway's ids
+/// Lambda's request id: a UUID v4, from the same per-thread generator as the gateway's ids
 /// (`Uuid::new_v4` asks the kernel for randomness on every call).
 fn new_function_request_id() -> String {
     let mut random = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut random).expect("the system RNG works");
+    fastrand::fill(&mut random);
     uuid::Builder::from_random_bytes(random)
         .into_uuid()
         .to_string()

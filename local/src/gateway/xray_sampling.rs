@@ -6,7 +6,6 @@
 //! function nothing (see the telemetry crate's `xray` module).
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use time::OffsetDateTime;
 
@@ -20,7 +19,6 @@ pub struct XraySampler {
     fixed_rate: f64,
     /// The current second and how many of its requests the reservoir took.
     second: Mutex<(i64, u32)>,
-    rng: AtomicU64,
 }
 
 /// The caller's own decision, read from its `X-Amzn-Trace-Id`.
@@ -61,14 +59,10 @@ fn is_trace_id(s: &str) -> bool {
 impl XraySampler {
     /// `fixed_rate` from 0 to 1; a reservoir of 0 leaves the fixed rate alone to decide.
     pub fn new(reservoir: u32, fixed_rate: f64) -> Self {
-        let mut seed = [0u8; 8];
-        aws_lc_rs::rand::fill(&mut seed).expect("the system RNG works");
         Self {
             reservoir,
             fixed_rate: fixed_rate.clamp(0.0, 1.0),
             second: Mutex::new((i64::MIN, 0)),
-            // xorshift must not start at 0.
-            rng: AtomicU64::new(u64::from_le_bytes(seed) | 1),
         }
     }
 
@@ -88,22 +82,7 @@ impl XraySampler {
                 return true;
             }
         }
-        self.fixed_rate >= 1.0 || (self.fixed_rate > 0.0 && self.next_unit() < self.fixed_rate)
-    }
-
-    /// A uniform number in [0, 1): xorshift is enough to pick requests.
-    fn next_unit(&self) -> f64 {
-        let step = |mut x: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        let previous = self
-            .rng
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |x| Some(step(x)))
-            .unwrap_or_else(|x| x);
-        (step(previous) >> 11) as f64 / (1u64 << 53) as f64
+        self.fixed_rate >= 1.0 || (self.fixed_rate > 0.0 && fastrand::f64() < self.fixed_rate)
     }
 }
 

@@ -8,7 +8,6 @@
 //! kept under the function's group, says it when the lines are read.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
@@ -34,8 +33,8 @@ pub fn tee() -> TeeWriter {
     TeeWriter(Vec::new())
 }
 
-/// One event's bytes, written out when the event is done (dropped): one `write_all` to
-/// stdout, so concurrent requests never interleave inside a line.
+/// One event's bytes, written out when the event is done (dropped): appended to the twin's
+/// output in one piece, so concurrent requests never interleave inside a line.
 pub struct TeeWriter(Vec<u8>);
 
 impl std::io::Write for TeeWriter {
@@ -51,7 +50,7 @@ impl std::io::Write for TeeWriter {
 
 impl Drop for TeeWriter {
     fn drop(&mut self) {
-        let _ = std::io::stdout().lock().write_all(&self.0);
+        crate::output::write(&[&self.0]);
         let Ok(text) = std::str::from_utf8(&self.0) else {
             return;
         };
@@ -118,6 +117,8 @@ pub fn all_lines(cloudwatch: &CloudWatch) -> Vec<(String, Value)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write as _;
+
     use serde_json::json;
 
     #[test]
