@@ -24,7 +24,7 @@ use serde_json::Value;
 use crate::settings::names;
 use alarms::{AlarmDef, Alarms, StateChange};
 use clock::TwinClock;
-use store::MetricStore;
+use store::{MetricHandle, MetricStore};
 
 /// The twin's API stage: API Gateway's default.
 pub const STAGE: &str = "$default";
@@ -144,8 +144,11 @@ pub struct CloudWatch {
     /// `(file stem, dashboard body)`, placeholders filled.
     pub dashboards: Vec<(String, Value)>,
     pub repo_dir: PathBuf,
-    /// Invocations running now, by function, for `ConcurrentExecutions`.
-    in_flight: Mutex<HashMap<String, i64>>,
+    /// Per function: the invocations running now (for `ConcurrentExecutions`) and the series
+    /// Lambda writes on every invocation, found once.
+    functions: Mutex<HashMap<String, FunctionMetrics>>,
+    /// The series API Gateway writes on every request, found once.
+    api: ApiMetrics,
     /// The latest log lines the twin wrote that it can see (access log, EMF documents), by
     /// log group: what the console's request-id search reads.
     logs: Mutex<VecDeque<(String, String)>>,
@@ -153,6 +156,34 @@ pub struct CloudWatch {
     pub clock: TwinClock,
     /// The bus's rule counters and their values at the last sample.
     rules: Mutex<Option<RuleSampler>>,
+}
+
+/// `AWS/ApiGateway` `Count`, `4xx`, `5xx`, `Latency`, `IntegrationLatency` of the stage.
+struct ApiMetrics([MetricHandle; 5]);
+
+impl ApiMetrics {
+    fn new(store: &MetricStore) -> Self {
+        let dims = [("ApiId", names::API_ID), ("Stage", STAGE)];
+        let handle = |name| store.handle("AWS/ApiGateway", name, &dims);
+        Self(["Count", "4xx", "5xx", "Latency", "IntegrationLatency"].map(handle))
+    }
+}
+
+/// `AWS/Lambda` `ConcurrentExecutions`, `Invocations`, `Errors`, `Duration` of a function.
+struct FunctionMetrics {
+    in_flight: i64,
+    series: [MetricHandle; 4],
+}
+
+impl FunctionMetrics {
+    fn new(store: &MetricStore, function: &str) -> Self {
+        let dims = [("FunctionName", function)];
+        let handle = |name| store.handle("AWS/Lambda", name, &dims);
+        Self {
+            in_flight: 0,
+            series: ["ConcurrentExecutions", "Invocations", "Errors", "Duration"].map(handle),
+        }
+    }
 }
 
 struct RuleSampler {
@@ -167,12 +198,14 @@ impl CloudWatch {
     /// Reads the alarms and dashboards of `repo_dir`.
     pub fn load(repo_dir: &Path, function_timeout_secs: u64) -> Result<Self, String> {
         let values = placeholders(function_timeout_secs);
+        let store = MetricStore::new();
         Ok(Self {
-            store: MetricStore::new(),
+            api: ApiMetrics::new(&store),
+            store,
             alarms: Alarms::new(load_alarms(repo_dir, &values)?),
             dashboards: read_json_dir(&repo_dir.join("dashboards"), &values)?,
             repo_dir: repo_dir.to_owned(),
-            in_flight: Mutex::new(HashMap::new()),
+            functions: Mutex::new(HashMap::new()),
             logs: Mutex::new(VecDeque::new()),
             clock: TwinClock::default(),
             rules: Mutex::new(None),
@@ -228,79 +261,48 @@ impl CloudWatch {
     /// What API Gateway publishes for one request: `Count`, `4xx` and `5xx` (0 or 1 each, so
     /// that `Average` is a rate), `Latency`, and `IntegrationLatency` when the function ran.
     pub fn record_request(&self, status: u16, latency: Duration, integration: Option<Duration>) {
-        let dims = [("ApiId", names::API_ID), ("Stage", STAGE)];
-        let ns = "AWS/ApiGateway";
-        self.put(ns, "Count", &dims, 1.0, "Count");
-        self.put(
-            ns,
-            "4xx",
-            &dims,
-            f64::from(u8::from((400..500).contains(&status))),
-            "Count",
-        );
-        self.put(
-            ns,
-            "5xx",
-            &dims,
-            f64::from(u8::from(status >= 500)),
-            "Count",
-        );
-        self.put(ns, "Latency", &dims, millis(latency), "Milliseconds");
+        let now = self.clock.now_ms();
+        let [count, e4xx, e5xx, latency_ms, integration_ms] = &self.api.0;
+        count.put_value(now, 1.0, "Count");
+        let is_4xx = (400..500).contains(&status);
+        e4xx.put_value(now, f64::from(u8::from(is_4xx)), "Count");
+        e5xx.put_value(now, f64::from(u8::from(status >= 500)), "Count");
+        latency_ms.put_value(now, millis(latency), "Milliseconds");
         if let Some(integration) = integration {
-            self.put(
-                ns,
-                "IntegrationLatency",
-                &dims,
-                millis(integration),
-                "Milliseconds",
-            );
+            integration_ms.put_value(now, millis(integration), "Milliseconds");
         }
+    }
+
+    /// The function's series, found (or made) once per function.
+    fn function_metrics<T>(&self, function: &str, f: impl FnOnce(&mut FunctionMetrics) -> T) -> T {
+        let mut functions = self.functions.lock().unwrap_or_else(|e| e.into_inner());
+        if !functions.contains_key(function) {
+            let metrics = FunctionMetrics::new(&self.store, function);
+            functions.insert(function.to_owned(), metrics);
+        }
+        f(functions.get_mut(function).expect("inserted above"))
     }
 
     /// An invocation starts: `ConcurrentExecutions` is the number running, as Lambda reports
     /// it (its `Maximum` is what the dashboard shows).
     pub fn invocation_started(&self, function: &str) {
-        let running = {
-            let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-            let n = in_flight.entry(function.to_owned()).or_default();
-            *n += 1;
-            *n
-        };
-        self.put(
-            "AWS/Lambda",
-            "ConcurrentExecutions",
-            &[("FunctionName", function)],
-            running as f64,
-            "Count",
-        );
+        let now = self.clock.now_ms();
+        self.function_metrics(function, |m| {
+            m.in_flight += 1;
+            m.series[0].put_value(now, m.in_flight as f64, "Count");
+        });
     }
 
     /// An invocation ends: `Invocations`, `Errors` (0 or 1) and `Duration`.
     pub fn invocation_ended(&self, function: &str, duration: Duration, failed: bool) {
-        if let Some(n) = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_mut(function)
-        {
-            *n -= 1;
-        }
-        let dims = [("FunctionName", function)];
-        self.put("AWS/Lambda", "Invocations", &dims, 1.0, "Count");
-        self.put(
-            "AWS/Lambda",
-            "Errors",
-            &dims,
-            f64::from(u8::from(failed)),
-            "Count",
-        );
-        self.put(
-            "AWS/Lambda",
-            "Duration",
-            &dims,
-            millis(duration),
-            "Milliseconds",
-        );
+        let now = self.clock.now_ms();
+        let [_, invocations, errors, duration_ms] = self.function_metrics(function, |m| {
+            m.in_flight -= 1;
+            m.series.clone()
+        });
+        invocations.put_value(now, 1.0, "Count");
+        errors.put_value(now, f64::from(u8::from(failed)), "Count");
+        duration_ms.put_value(now, millis(duration), "Milliseconds");
     }
 
     /// Lambda refused an invocation (the function's concurrency is used up): `Throttles`. A
