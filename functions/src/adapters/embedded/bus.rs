@@ -506,15 +506,17 @@ mod tests {
             bus.publish(&[item_created(1)]).await,
             Err(BusError::Unavailable(_))
         ));
+        assert_eq!(first_rule_counters(&bus), (1, 1, 1));
+    }
+
+    /// `(MatchedEvents, Invocations, FailedInvocations)` of the bus's first rule.
+    fn first_rule_counters(bus: &EmbeddedBus) -> (u64, u64, u64) {
         let stats = &bus.rule_stats()[0];
-        assert_eq!(
-            (
-                stats.matched_events,
-                stats.invocations,
-                stats.failed_invocations
-            ),
-            (1, 1, 1)
-        );
+        (
+            stats.matched_events,
+            stats.invocations,
+            stats.failed_invocations,
+        )
     }
 
     #[tokio::test]
@@ -531,15 +533,7 @@ mod tests {
         )
         .with_target_fault(Arc::new(|_: &str| Some("AccessDenied".to_owned())));
         bus.publish(&[item_created(1)]).await.unwrap();
-        let stats = &bus.rule_stats()[0];
-        assert_eq!(
-            (
-                stats.matched_events,
-                stats.invocations,
-                stats.failed_invocations
-            ),
-            (1, 1, 1)
-        );
+        assert_eq!(first_rule_counters(&bus), (1, 1, 1));
         assert!(archive.read(GROUP).unwrap().is_empty(), "nothing archived");
     }
 
