@@ -58,38 +58,70 @@ fn values_of(member: &Value) -> Result<Vec<(f64, u64)>, String> {
     }
 }
 
-/// Puts every metric of one EMF document into `store`; returns how many metric values (per
-/// dimension set) it put.
-pub fn ingest_line(store: &MetricStore, line: &str) -> Result<usize, EmfError> {
-    ingest_line_shifted(store, line, 0)
+/// Reads EMF documents into a store, remembering the directives it has read: a function writes
+/// the same `CloudWatchMetrics` in every document, so each is read (and its series found) once.
+#[derive(Default)]
+pub struct EmfReader {
+    directives: fast::Directives,
 }
 
-/// [`ingest_line`] with the document's timestamp moved by `shift_ms` (the twin's clock offset).
-fn ingest_line_shifted(store: &MetricStore, line: &str, shift_ms: i64) -> Result<usize, EmfError> {
-    match fast::ingest(store, line.trim(), shift_ms) {
-        Some(put) => Ok(put),
-        None => ingest_any(store, line, shift_ms),
+impl EmfReader {
+    /// [`ingest_line`] with the document's timestamp moved by `shift_ms` (the twin's clock
+    /// offset).
+    pub fn ingest_line_shifted(
+        &self,
+        store: &MetricStore,
+        line: &str,
+        shift_ms: i64,
+    ) -> Result<usize, EmfError> {
+        match fast::ingest(&self.directives, store, line.trim(), shift_ms) {
+            Some(put) => Ok(put),
+            None => ingest_any(store, line, shift_ms),
+        }
+    }
+
+    /// [`ingest`] with every timestamp moved by `shift_ms`.
+    pub fn ingest_shifted(&self, store: &MetricStore, text: &str, shift_ms: i64) -> usize {
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| match self.ingest_line_shifted(store, line, shift_ms) {
+                Ok(n) => n,
+                Err(err) => {
+                    tracing::warn!(error = %err, "EMF document not taken into the metric store");
+                    0
+                }
+            })
+            .sum()
     }
 }
 
+/// Puts every metric of one EMF document into `store`; returns how many metric values (per
+/// dimension set) it put.
+pub fn ingest_line(store: &MetricStore, line: &str) -> Result<usize, EmfError> {
+    EmfReader::default().ingest_line_shifted(store, line, 0)
+}
+
 /// The common document read without building a JSON tree: members borrowed from the line,
-/// metadata read into types, each value a single number. Anything else (escaped names,
-/// arrays, value objects, an invalid document) is left to [`ingest_any`], which also words
-/// the errors; nothing is put unless the whole document is read.
+/// each value a single number, the metadata's directives read once per distinct text (with the
+/// series of each set of dimension values). Anything else (escaped names, arrays, value
+/// objects, an invalid document) is left to [`ingest_any`], which also words the errors;
+/// nothing is put unless the whole document is read.
 mod fast {
     use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
 
     use serde::Deserialize;
     use serde_json::value::RawValue;
 
     use super::MetricStore;
+    use crate::cloudwatch::store::MetricHandle;
 
     #[derive(Deserialize)]
     struct Metadata<'a> {
         #[serde(rename = "Timestamp")]
         timestamp: i64,
         #[serde(rename = "CloudWatchMetrics", borrow)]
-        directives: Vec<Directive<'a>>,
+        directives: &'a RawValue,
     }
 
     #[derive(Deserialize)]
@@ -112,34 +144,139 @@ mod fast {
         storage_resolution: Option<i64>,
     }
 
-    pub(super) fn ingest(store: &MetricStore, line: &str, shift_ms: i64) -> Option<usize> {
-        let members: HashMap<&str, &RawValue> = serde_json::from_str(line).ok()?;
-        let aws: Metadata = serde_json::from_str(members.get("_aws")?.get()).ok()?;
-        let mut puts = Vec::new();
-        for directive in &aws.directives {
-            for set in &directive.dimensions {
-                let mut dimensions = Vec::with_capacity(set.len());
-                for key in set {
-                    let value: &str = serde_json::from_str(members.get(key)?.get()).ok()?;
-                    dimensions.push((*key, value));
-                }
-                for metric in &directive.metrics {
-                    // A declared metric without a value is skipped, as CloudWatch does.
-                    let Some(value) = members.get(metric.name) else {
-                        continue;
-                    };
-                    let value: f64 = serde_json::from_str(value.get()).ok()?;
-                    let handle = store.handle(directive.namespace, metric.name, &dimensions);
-                    puts.push((handle, value, metric));
+    /// One `CloudWatchMetrics` text, read.
+    struct Read {
+        /// Every dimension name the sets use, in order of first use.
+        keys: Vec<String>,
+        /// Per (directive, set, metric) put: the namespace, the set as indexes into `keys`,
+        /// the metric's name, unit and resolution.
+        puts: Vec<Put>,
+        /// The series of `puts`, by the dimension values (joined), found once.
+        series: Mutex<HashMap<String, Arc<[MetricHandle]>>>,
+    }
+
+    struct Put {
+        namespace: String,
+        set: Vec<usize>,
+        name: String,
+        unit: Option<String>,
+        high_resolution: bool,
+    }
+
+    /// The directives read so far, by their text. Bounded: a twin's functions write a few.
+    #[derive(Default)]
+    pub(super) struct Directives(Mutex<HashMap<String, Arc<Read>>>);
+
+    const MAX_DIRECTIVES: usize = 256;
+
+    impl Directives {
+        fn read(&self, text: &str) -> Option<Arc<Read>> {
+            if let Some(read) = self.0.lock().unwrap_or_else(|e| e.into_inner()).get(text) {
+                return Some(Arc::clone(read));
+            }
+            let directives: Vec<Directive> = serde_json::from_str(text).ok()?;
+            let mut keys: Vec<String> = Vec::new();
+            let mut puts = Vec::new();
+            for directive in &directives {
+                for set in &directive.dimensions {
+                    let set: Vec<usize> = set
+                        .iter()
+                        .map(|key| match keys.iter().position(|k| k == key) {
+                            Some(i) => i,
+                            None => {
+                                keys.push((*key).to_owned());
+                                keys.len() - 1
+                            }
+                        })
+                        .collect();
+                    for metric in &directive.metrics {
+                        puts.push(Put {
+                            namespace: directive.namespace.to_owned(),
+                            set: set.clone(),
+                            name: metric.name.to_owned(),
+                            unit: metric.unit.map(str::to_owned),
+                            high_resolution: metric.storage_resolution == Some(1),
+                        });
+                    }
                 }
             }
+            let read = Arc::new(Read {
+                keys,
+                puts,
+                series: Mutex::default(),
+            });
+            let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            if all.len() >= MAX_DIRECTIVES {
+                all.clear();
+            }
+            all.insert(text.to_owned(), Arc::clone(&read));
+            Some(read)
         }
+    }
+
+    impl Read {
+        /// The series of every put for these dimension values (one per key).
+        fn series(&self, store: &MetricStore, values: &[&str]) -> Arc<[MetricHandle]> {
+            // A value borrowed from JSON holds no control character (JSON escapes them, and an
+            // escaped value is not read here): the separator cannot occur inside one.
+            let joined = values.join("\u{1f}");
+            let mut series = self.series.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(handles) = series.get(&joined) {
+                return Arc::clone(handles);
+            }
+            let handles: Arc<[MetricHandle]> = self
+                .puts
+                .iter()
+                .map(|put| {
+                    let dimensions: Vec<(&str, &str)> = put
+                        .set
+                        .iter()
+                        .map(|&i| (self.keys[i].as_str(), values[i]))
+                        .collect();
+                    store.handle(&put.namespace, &put.name, &dimensions)
+                })
+                .collect();
+            if series.len() >= MAX_DIRECTIVES {
+                series.clear();
+            }
+            series.insert(joined, Arc::clone(&handles));
+            handles
+        }
+    }
+
+    pub(super) fn ingest(
+        directives: &Directives,
+        store: &MetricStore,
+        line: &str,
+        shift_ms: i64,
+    ) -> Option<usize> {
+        let members: HashMap<&str, &RawValue> = serde_json::from_str(line).ok()?;
+        let aws: Metadata = serde_json::from_str(members.get("_aws")?.get()).ok()?;
+        let read = directives.read(aws.directives.get())?;
+        let mut values = Vec::with_capacity(read.keys.len());
+        for key in &read.keys {
+            let value: &str = serde_json::from_str(members.get(key.as_str())?.get()).ok()?;
+            values.push(value);
+        }
+        // Each put's value; a declared metric without a value is skipped, as CloudWatch does.
+        let mut numbers = Vec::with_capacity(read.puts.len());
+        for put in &read.puts {
+            numbers.push(match members.get(put.name.as_str()) {
+                Some(value) => Some(serde_json::from_str::<f64>(value.get()).ok()?),
+                None => None,
+            });
+        }
+        let handles = read.series(store, &values);
         let timestamp = aws.timestamp + shift_ms;
-        for (handle, value, metric) in &puts {
-            let high_resolution = metric.storage_resolution == Some(1);
-            handle.put(timestamp, &[(*value, 1)], metric.unit, high_resolution);
+        let mut put = 0;
+        for ((spec, handle), number) in read.puts.iter().zip(handles.iter()).zip(numbers) {
+            if let Some(number) = number {
+                let unit = spec.unit.as_deref();
+                handle.put(timestamp, &[(number, 1)], unit, spec.high_resolution);
+                put += 1;
+            }
         }
-        Some(puts.len())
+        Some(put)
     }
 }
 
@@ -221,16 +358,7 @@ pub fn ingest(store: &MetricStore, text: &str) -> usize {
 
 /// [`ingest`] with every timestamp moved by `shift_ms` (the twin's clock offset).
 pub fn ingest_shifted(store: &MetricStore, text: &str, shift_ms: i64) -> usize {
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|line| match ingest_line_shifted(store, line, shift_ms) {
-            Ok(n) => n,
-            Err(err) => {
-                tracing::warn!(error = %err, "EMF document not taken into the metric store");
-                0
-            }
-        })
-        .sum()
+    EmfReader::default().ingest_shifted(store, text, shift_ms)
 }
 
 #[cfg(test)]
@@ -285,6 +413,33 @@ mod tests {
         let start = T - T % 60;
         let count = store.statistic(&latency(), Statistic::SampleCount, start, start + 60, 60);
         assert_eq!(count.get(&start), Some(&2.0));
+    }
+
+    #[test]
+    fn one_reader_keeps_each_document_on_its_own_dimension_values() {
+        let store = MetricStore::new();
+        let reader = EmfReader::default();
+        for (service, value) in [("items", "4"), ("public", "5"), ("items", "6")] {
+            let line =
+                doc(value).replace(r#""service":"items""#, &format!(r#""service":"{service}""#));
+            assert_eq!(reader.ingest_line_shifted(&store, &line, 0).unwrap(), 2);
+        }
+        // A declared metric without a value is skipped, by the remembered directives too.
+        let partial = doc("7").replace(r#","RequestLatency":7"#, "");
+        assert_eq!(reader.ingest_line_shifted(&store, &partial, 0).unwrap(), 1);
+        let start = T - T % 60;
+        let sum = |service| {
+            let id = MetricId::new("ItemsApi", "RequestLatency", &[("service", service)]);
+            store
+                .statistic(&id, Statistic::Sum, start, start + 60, 60)
+                .get(&start)
+                .copied()
+        };
+        assert_eq!(sum("items"), Some(10.0));
+        assert_eq!(sum("public"), Some(5.0));
+        let requests = MetricId::new("ItemsApi", "Requests", &[("service", "items")]);
+        let requests = store.statistic(&requests, Statistic::Sum, start, start + 60, 60);
+        assert_eq!(requests.get(&start), Some(&3.0));
     }
 
     #[test]

@@ -149,6 +149,8 @@ pub struct CloudWatch {
     functions: Mutex<HashMap<String, FunctionMetrics>>,
     /// The series API Gateway writes on every request, found once.
     api: ApiMetrics,
+    /// The functions' EMF directives, read once each.
+    emf: emf::EmfReader,
     /// The latest log lines the twin wrote that it can see (access log, EMF documents), by
     /// log group: what the console's request-id search reads.
     logs: Mutex<VecDeque<(String, String)>>,
@@ -201,6 +203,7 @@ impl CloudWatch {
         let store = MetricStore::new();
         Ok(Self {
             api: ApiMetrics::new(&store),
+            emf: emf::EmfReader::default(),
             store,
             alarms: Alarms::new(load_alarms(repo_dir, &values)?),
             dashboards: read_json_dir(&repo_dir.join("dashboards"), &values)?,
@@ -215,7 +218,8 @@ impl CloudWatch {
     /// Takes one flush of a function's EMF documents, written to `log_group`.
     pub fn ingest_emf(&self, log_group: &str, documents: &str) {
         // The functions stamp their documents with real time: move them onto the twin's clock.
-        emf::ingest_shifted(&self.store, documents, self.clock.offset_ms());
+        self.emf
+            .ingest_shifted(&self.store, documents, self.clock.offset_ms());
         for line in documents.lines().filter(|l| !l.trim().is_empty()) {
             self.keep_log_line(log_group, line);
         }
