@@ -521,17 +521,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_refusing_target_fails_the_delivery_not_the_put() {
-        let dir = tempfile::tempdir().unwrap();
-        let archive = Arc::new(LogArchive::open(dir.path()).unwrap());
-        let rule = rule_from_pattern_json("r", ITEM_CREATED_RULE_PATTERN, GROUP).unwrap();
-        let bus = EmbeddedBus::new(
-            "items".into(),
-            "0".into(),
-            "eu-west-1".into(),
-            vec![rule],
-            Arc::clone(&archive),
-        )
-        .with_target_fault(Arc::new(|_: &str| Some("AccessDenied".to_owned())));
+        let (_dir, archive, bus) = bus();
+        let bus = bus.with_target_fault(Arc::new(|_: &str| Some("AccessDenied".to_owned())));
         bus.publish(&[item_created(1)]).await.unwrap();
         assert_eq!(first_rule_counters(&bus), (1, 1, 1));
         assert!(archive.read(GROUP).unwrap().is_empty(), "nothing archived");
