@@ -36,6 +36,16 @@ impl MetricId {
     }
 }
 
+impl MetricId {
+    /// The dimensions as borrowed `(name, value)` pairs, sorted by name.
+    fn dimension_pairs(&self) -> Vec<(&str, &str)> {
+        self.dimensions
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+}
+
 impl fmt::Display for MetricId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.namespace, self.name)?;
@@ -321,13 +331,8 @@ impl MetricStore {
     }
 
     fn find(&self, id: &MetricId) -> Option<MetricHandle> {
-        let dimensions: Vec<(&str, &str)> = id
-            .dimensions
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
         let mut buffer = String::new();
-        key(&mut buffer, &id.namespace, &id.name, &dimensions);
+        key(&mut buffer, &id.namespace, &id.name, &id.dimension_pairs());
         let all = self.series.lock().unwrap_or_else(|e| e.into_inner());
         all.get(&buffer).map(|(_, handle)| handle.clone())
     }
@@ -341,17 +346,8 @@ impl MetricStore {
         unit: Option<&str>,
         high_resolution: bool,
     ) {
-        let dimensions: Vec<(&str, &str)> = id
-            .dimensions
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        self.handle(&id.namespace, &id.name, &dimensions).put(
-            timestamp_ms,
-            values,
-            unit,
-            high_resolution,
-        );
+        self.handle(&id.namespace, &id.name, &id.dimension_pairs())
+            .put(timestamp_ms, values, unit, high_resolution);
     }
 
     /// One value, now or at a given time.
