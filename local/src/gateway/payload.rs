@@ -1,6 +1,7 @@
 //! The integration: API Gateway's payload format 2.0, and a Lambda invocation of the function.
-//! The event is built as JSON and parsed by `lambda_http`'s own parser, so the router sees the
-//! request exactly as it does on Lambda, claims and ids included.
+//! The event is `lambda_http`'s own payload 2.0 type, turned into a request by its own
+//! conversion, so the router sees the request exactly as it does on Lambda, claims and ids
+//! included.
 
 use std::collections::HashMap;
 
