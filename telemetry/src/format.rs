@@ -6,6 +6,7 @@
 //! Hence [`SpanFieldsLayer`] keeps each span's fields already encoded as JSON, and
 //! [`JsonLines`] copies them next to the event's own fields, with no parsing per line.
 
+use std::cell::RefCell;
 use std::fmt::{self, Write};
 use std::ops::Range;
 
@@ -103,19 +104,35 @@ where
     }
 }
 
-/// RFC 3339, UTC, milliseconds: `2026-11-21T09:15:02.123Z`.
+/// RFC 3339, UTC, milliseconds: `2026-11-21T09:15:02.123Z`. All but the milliseconds change
+/// once a second: each thread formats them once a second, not on every line.
 fn timestamp(out: &mut impl Write, t: OffsetDateTime) -> fmt::Result {
-    write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    thread_local! {
+        static SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
+    SECOND.with_borrow_mut(|(second, text)| {
+        if *second != t.unix_timestamp() {
+            *second = t.unix_timestamp();
+            text.clear();
+            write!(
+                text,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+            )?;
+        }
+        out.write_str(text)
+    })?;
+    let ms = t.millisecond();
+    let digits = [ms / 100, ms / 10 % 10, ms % 10].map(|d| char::from(b'0' + d as u8));
+    for digit in digits {
+        out.write_char(digit)?;
+    }
+    out.write_char('Z')
 }
 
 /// Event fields go straight onto the line, each name once.
@@ -269,5 +286,17 @@ mod tests {
         let mut out = String::new();
         timestamp(&mut out, t).unwrap();
         assert_eq!(out, "2025-11-21T09:15:02.123Z");
+        // The same second again, then the next: the kept part is reused, then replaced.
+        let later = t + time::Duration::milliseconds(5);
+        let next = t + time::Duration::milliseconds(900);
+        for (t, expected) in [
+            (later, "2025-11-21T09:15:02.128Z"),
+            (next, "2025-11-21T09:15:03.023Z"),
+            (t, "2025-11-21T09:15:02.123Z"),
+        ] {
+            out.clear();
+            timestamp(&mut out, t).unwrap();
+            assert_eq!(out, expected);
+        }
     }
 }

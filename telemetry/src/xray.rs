@@ -153,10 +153,19 @@ fn traceable(meta: &Metadata<'_>) -> bool {
 /// else `_X_AMZN_TRACE_ID` (Lambda's, per invocation; the twin passes the header in the
 /// context instead). `None` when there is none or it is not sampled: then nothing is sent.
 pub(crate) fn sampled_parent(header: Option<&str>) -> Option<SpanContext> {
-    let parent = match header {
-        Some(h) => span_context_from_str(h),
-        None => span_context_from_str(&std::env::var("_X_AMZN_TRACE_ID").ok()?),
-    }?;
+    let from_env;
+    let header = match header {
+        Some(h) => h,
+        None => {
+            from_env = std::env::var("_X_AMZN_TRACE_ID").ok()?;
+            &from_env
+        }
+    };
+    // Most invocations are not sampled: their ids are never needed, so not parsed.
+    if header.split(';').any(|part| part.trim() == "Sampled=0") {
+        return None;
+    }
+    let parent = span_context_from_str(header)?;
     parent.is_sampled().then_some(parent)
 }
 

@@ -106,11 +106,15 @@ pub fn ingest_line(store: &MetricStore, line: &str) -> Result<usize, EmfError> {
 /// series of each set of dimension values). Anything else (escaped names, arrays, value
 /// objects, an invalid document) is left to [`ingest_any`], which also words the errors;
 /// nothing is put unless the whole document is read.
+///
+/// A function's documents have a handful of members and it writes a few distinct directives:
+/// lists scanned in order find them for less than hashing their names and texts would cost.
 mod fast {
-    use std::collections::HashMap;
+    use std::fmt;
     use std::sync::{Arc, Mutex};
 
     use serde::Deserialize;
+    use serde::de::{MapAccess, Visitor};
     use serde_json::value::RawValue;
 
     use super::MetricStore;
@@ -122,6 +126,50 @@ mod fast {
         timestamp: i64,
         #[serde(rename = "CloudWatchMetrics", borrow)]
         directives: &'a RawValue,
+    }
+
+    /// A document: its `_aws` metadata read as the members are, the other members borrowed.
+    struct Document<'a> {
+        metadata: Option<Metadata<'a>>,
+        members: Vec<(&'a str, &'a RawValue)>,
+    }
+
+    impl<'a> Document<'a> {
+        /// A member's value; of repeated names the last, as a JSON object keeps.
+        fn get(&self, name: &str) -> Option<&'a RawValue> {
+            self.members
+                .iter()
+                .rev()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| *value)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Document<'de> {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct Members;
+            impl<'de> Visitor<'de> for Members {
+                type Value = Document<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("an EMF document")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                    let mut document = Document {
+                        metadata: None,
+                        members: Vec::with_capacity(8),
+                    };
+                    while let Some(key) = map.next_key::<&'de str>()? {
+                        if key == "_aws" {
+                            document.metadata = Some(map.next_value()?);
+                        } else {
+                            document.members.push((key, map.next_value()?));
+                        }
+                    }
+                    Ok(document)
+                }
+            }
+            deserializer.deserialize_map(Members)
+        }
     }
 
     #[derive(Deserialize)]
@@ -151,8 +199,8 @@ mod fast {
         /// Per (directive, set, metric) put: the namespace, the set as indexes into `keys`,
         /// the metric's name, unit and resolution.
         puts: Vec<Put>,
-        /// The series of `puts`, by the dimension values (joined), found once.
-        series: Mutex<HashMap<String, Arc<[MetricHandle]>>>,
+        /// The series of `puts`, by the dimension values (one per key), found once.
+        series: Mutex<Vec<(Vec<Box<str>>, Arc<[MetricHandle]>)>>,
     }
 
     struct Put {
@@ -163,16 +211,28 @@ mod fast {
         high_resolution: bool,
     }
 
-    /// The directives read so far, by their text. Bounded: a twin's functions write a few.
+    /// The directives read so far, with their text. Bounded: a twin's functions write a few.
     #[derive(Default)]
-    pub(super) struct Directives(Mutex<HashMap<String, Arc<Read>>>);
+    pub(super) struct Directives(Mutex<Vec<(Box<str>, Arc<Read>)>>);
 
     const MAX_DIRECTIVES: usize = 256;
 
+    /// Keeps `entry` in a bounded list: a full list starts again (what a stream of ever
+    /// different texts or values would otherwise grow without end).
+    fn remember<T>(list: &mut Vec<T>, entry: T) {
+        if list.len() >= MAX_DIRECTIVES {
+            list.clear();
+        }
+        list.push(entry);
+    }
+
     impl Directives {
         fn read(&self, text: &str) -> Option<Arc<Read>> {
-            if let Some(read) = self.0.lock().unwrap_or_else(|e| e.into_inner()).get(text) {
-                return Some(Arc::clone(read));
+            {
+                let all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some((_, read)) = all.iter().find(|(known, _)| **known == *text) {
+                    return Some(Arc::clone(read));
+                }
             }
             let directives: Vec<Directive> = serde_json::from_str(text).ok()?;
             let mut keys: Vec<String> = Vec::new();
@@ -206,10 +266,7 @@ mod fast {
                 series: Mutex::default(),
             });
             let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            if all.len() >= MAX_DIRECTIVES {
-                all.clear();
-            }
-            all.insert(text.to_owned(), Arc::clone(&read));
+            remember(&mut all, (text.into(), Arc::clone(&read)));
             Some(read)
         }
     }
@@ -217,11 +274,11 @@ mod fast {
     impl Read {
         /// The series of every put for these dimension values (one per key).
         fn series(&self, store: &MetricStore, values: &[&str]) -> Arc<[MetricHandle]> {
-            // A value borrowed from JSON holds no control character (JSON escapes them, and an
-            // escaped value is not read here): the separator cannot occur inside one.
-            let joined = values.join("\u{1f}");
             let mut series = self.series.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(handles) = series.get(&joined) {
+            let known = series
+                .iter()
+                .find(|(known, _)| known.iter().map(AsRef::as_ref).eq(values.iter().copied()));
+            if let Some((_, handles)) = known {
                 return Arc::clone(handles);
             }
             let handles: Arc<[MetricHandle]> = self
@@ -236,10 +293,8 @@ mod fast {
                     store.handle(&put.namespace, &put.name, &dimensions)
                 })
                 .collect();
-            if series.len() >= MAX_DIRECTIVES {
-                series.clear();
-            }
-            series.insert(joined, Arc::clone(&handles));
+            let values = values.iter().map(|v| Box::from(*v)).collect();
+            remember(&mut series, (values, Arc::clone(&handles)));
             handles
         }
     }
@@ -250,24 +305,24 @@ mod fast {
         line: &str,
         shift_ms: i64,
     ) -> Option<usize> {
-        let members: HashMap<&str, &RawValue> = serde_json::from_str(line).ok()?;
-        let aws: Metadata = serde_json::from_str(members.get("_aws")?.get()).ok()?;
-        let read = directives.read(aws.directives.get())?;
+        let document: Document = serde_json::from_str(line).ok()?;
+        let metadata = document.metadata.as_ref()?;
+        let read = directives.read(metadata.directives.get())?;
         let mut values = Vec::with_capacity(read.keys.len());
         for key in &read.keys {
-            let value: &str = serde_json::from_str(members.get(key.as_str())?.get()).ok()?;
+            let value: &str = serde_json::from_str(document.get(key)?.get()).ok()?;
             values.push(value);
         }
         // Each put's value; a declared metric without a value is skipped, as CloudWatch does.
         let mut numbers = Vec::with_capacity(read.puts.len());
         for put in &read.puts {
-            numbers.push(match members.get(put.name.as_str()) {
+            numbers.push(match document.get(&put.name) {
                 Some(value) => Some(serde_json::from_str::<f64>(value.get()).ok()?),
                 None => None,
             });
         }
         let handles = read.series(store, &values);
-        let timestamp = aws.timestamp + shift_ms;
+        let timestamp = metadata.timestamp + shift_ms;
         let mut put = 0;
         for ((spec, handle), number) in read.puts.iter().zip(handles.iter()).zip(numbers) {
             if let Some(number) = number {
@@ -377,6 +432,20 @@ mod tests {
 
     fn latency() -> MetricId {
         MetricId::new("ItemsApi", "RequestLatency", &[("service", "items")])
+    }
+
+    #[test]
+    fn a_repeated_member_counts_as_its_last_value_on_either_path() {
+        // The fast path reads numbers; an array takes the tree path: both keep the last value.
+        for (first, last, expected) in [("1", "7", 7.0), ("1", "[7]", 7.0)] {
+            let store = MetricStore::new();
+            let line = doc(first);
+            let line = format!(r#"{},"RequestLatency":{last}}}"#, &line[..line.len() - 1]);
+            assert_eq!(ingest_line(&store, &line).unwrap(), 2, "{line}");
+            let start = T - T % 60;
+            let max = store.statistic(&latency(), Statistic::Maximum, start, start + 60, 60);
+            assert_eq!(max.get(&start), Some(&expected), "{line}");
+        }
     }
 
     #[test]

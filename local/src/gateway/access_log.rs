@@ -4,31 +4,32 @@
 
 use serde::Serialize;
 
+/// The values of one line, borrowed from the request they describe: a line is written on
+/// every request, and copying each value into a `String` of its own would cost more than
+/// writing it.
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AccessLog {
-    pub request_id: String,
-    pub ip: String,
-    pub request_time: String,
-    pub http_method: String,
-    pub route_key: String,
-    pub path: String,
-    pub status: String,
-    pub protocol: String,
-    pub response_length: String,
-    pub response_latency: String,
-    pub integration_latency: String,
-    pub integration_status: String,
-    pub authorizer_error: String,
-    pub integration_error_message: String,
+pub struct AccessLog<'a> {
+    pub request_id: &'a str,
+    pub ip: &'a str,
+    pub request_time: &'a str,
+    pub http_method: &'a str,
+    pub route_key: &'a str,
+    pub path: &'a str,
+    pub status: &'a str,
+    pub protocol: &'a str,
+    pub response_length: &'a str,
+    pub response_latency: &'a str,
+    pub integration_latency: &'a str,
+    pub integration_status: &'a str,
+    pub authorizer_error: &'a str,
+    pub integration_error_message: &'a str,
 }
 
 /// `"-"` for what a request never reached (no route, no integration).
-pub fn dash() -> String {
-    "-".to_owned()
-}
+pub const DASH: &str = "-";
 
-impl AccessLog {
+impl AccessLog<'_> {
     /// The keys of a line: the Terraform stage's format and the runbooks' queries use these.
     pub fn field_names() -> Vec<String> {
         match serde_json::to_value(AccessLog::default()) {

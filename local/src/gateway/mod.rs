@@ -25,7 +25,7 @@ use crate::auth::sigv4::SigV4Verifier;
 use crate::auth::{JwtAuthorizer, claims_as_strings};
 use crate::cloudwatch::CloudWatch;
 use crate::xray_daemon::XrayDaemon;
-use access_log::{AccessLog, dash};
+use access_log::{AccessLog, DASH};
 use payload::EventContext;
 use routes::{Auth, Function, RouteTable};
 use throttle::TokenBucket;
@@ -92,46 +92,53 @@ impl Gateway {
         let started = Instant::now();
         let received = OffsetDateTime::now_utc();
         let request_id = payload::new_request_id();
-        let method = request.method().to_string();
+        let source_ip = payload::source_ip(peer.ip());
+        let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        let outcome = self.route(request, peer, &request_id, received).await;
+        let outcome = self.route(request, &source_ip, &request_id, received).await;
 
         let mut response = outcome.response;
         response.headers_mut().insert(
             "apigw-requestid",
             HeaderValue::from_str(&request_id).expect("base64 is a valid header"),
         );
+        let integration_latency = outcome.integration.as_ref().map(|(latency, _, _)| *latency);
+        let status = response.status().as_u16();
+        self.cloudwatch
+            .record_request(status, started.elapsed(), integration_latency);
+        // The numbers as text, on the stack: the line borrows them.
+        let (mut status_text, mut length_text, mut latency_text) = (
+            itoa::Buffer::new(),
+            itoa::Buffer::new(),
+            itoa::Buffer::new(),
+        );
+        let (mut integration_text, mut integration_status) =
+            (itoa::Buffer::new(), itoa::Buffer::new());
         let response_length = http_body::Body::size_hint(response.body())
             .exact()
-            .map(|n| n.to_string());
-        let (integration_latency, integration_status, integration_error) =
-            match outcome.integration.clone() {
-                Some((latency, status, error)) => (
-                    latency.as_millis().to_string(),
-                    status.map_or_else(dash, |s| s.to_string()),
-                    error.unwrap_or_else(dash),
-                ),
-                None => (dash(), dash(), dash()),
-            };
-        self.cloudwatch.record_request(
-            response.status().as_u16(),
-            started.elapsed(),
-            outcome.integration.as_ref().map(|(latency, _, _)| *latency),
-        );
+            .map_or(DASH, |n| length_text.format(n));
+        let (integration_status, integration_error) = match &outcome.integration {
+            Some((_, status, error)) => (
+                status.map_or(DASH, |s| integration_status.format(s)),
+                error.as_deref().unwrap_or(DASH),
+            ),
+            None => (DASH, DASH),
+        };
         let access_log = AccessLog {
-            request_id,
-            ip: peer.ip().to_string(),
-            request_time: payload::clf_time(received),
-            http_method: method,
-            route_key: outcome.route_key.unwrap_or_else(dash),
-            path,
-            status: response.status().as_u16().to_string(),
-            protocol: "HTTP/1.1".into(),
-            response_length: response_length.unwrap_or_else(dash),
-            response_latency: started.elapsed().as_millis().to_string(),
-            integration_latency,
+            request_id: &request_id,
+            ip: &source_ip,
+            request_time: &payload::clf_time(received),
+            http_method: method.as_str(),
+            route_key: outcome.route_key.as_deref().unwrap_or(DASH),
+            path: &path,
+            status: status_text.format(status),
+            protocol: "HTTP/1.1",
+            response_length,
+            response_latency: latency_text.format(started.elapsed().as_millis()),
+            integration_latency: integration_latency
+                .map_or(DASH, |latency| integration_text.format(latency.as_millis())),
             integration_status,
-            authorizer_error: outcome.authorizer_error.unwrap_or_else(dash),
+            authorizer_error: outcome.authorizer_error.as_deref().unwrap_or(DASH),
             integration_error_message: integration_error,
         };
         let line = access_log.line();
@@ -144,7 +151,7 @@ impl Gateway {
     async fn route(
         &self,
         request: Request<Body>,
-        peer: SocketAddr,
+        source_ip: &str,
         request_id: &str,
         received: OffsetDateTime,
     ) -> Outcome {
@@ -233,7 +240,7 @@ impl Gateway {
             account_id: &self.account_id,
             api_id: &self.api_id,
             request_id,
-            source_ip: peer.ip().to_string(),
+            source_ip,
             matched: &matched,
             claims,
             iam,
