@@ -113,8 +113,9 @@ fn document<'m>(
     metrics: impl Iterator<Item = &'m Metric<'m>> + Clone,
     piece: usize,
 ) -> fmt::Result {
-    write!(out, "{{\"_aws\":{{\"Timestamp\":{},", cx.timestamp_ms)?;
-    out.push_str("\"CloudWatchMetrics\":[{\"Namespace\":");
+    out.push_str("{\"_aws\":{\"Timestamp\":");
+    out.push_str(itoa::Buffer::new().format(cx.timestamp_ms));
+    out.push_str(",\"CloudWatchMetrics\":[{\"Namespace\":");
     string(out, cx.namespace)?;
     out.push_str(",\"Dimensions\":[[");
     for (i, (key, _)) in dimensions.iter().enumerate() {
@@ -152,7 +153,7 @@ fn document<'m>(
         string(out, metric.name)?;
         out.push(':');
         match &metric.value {
-            Value::Count(n) => write!(out, "{n}")?,
+            Value::Count(n) => out.push_str(itoa::Buffer::new().format(*n)),
             Value::Number(v) => number(out, *v)?,
             Value::Distribution(all) => {
                 let start = piece * MAX_VALUES;

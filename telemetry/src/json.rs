@@ -167,19 +167,27 @@ impl<S: Sink> Visit for Fields<S> {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.put(field, |out| write!(out, "{value}"));
+        self.put(field, |out| {
+            out.write_str(itoa::Buffer::new().format(value))
+        });
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.put(field, |out| write!(out, "{value}"));
+        self.put(field, |out| {
+            out.write_str(itoa::Buffer::new().format(value))
+        });
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        self.put(field, |out| write!(out, "{value}"));
+        self.put(field, |out| {
+            out.write_str(itoa::Buffer::new().format(value))
+        });
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        self.put(field, |out| write!(out, "{value}"));
+        self.put(field, |out| {
+            out.write_str(itoa::Buffer::new().format(value))
+        });
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {

@@ -153,7 +153,7 @@ pub struct CloudWatch {
     emf: emf::EmfReader,
     /// The latest log lines the twin wrote that it can see (access log, EMF documents), by
     /// log group: what the console's request-id search reads.
-    logs: Mutex<VecDeque<(String, String)>>,
+    logs: Mutex<KeptLines>,
     /// The time every metric is recorded at and every alarm evaluated at.
     pub clock: TwinClock,
     /// The bus's rule counters and their values at the last sample.
@@ -196,6 +196,25 @@ struct RuleSampler {
 /// How many log lines the request-id search keeps.
 const KEPT_LOG_LINES: usize = 20_000;
 
+/// The latest log lines, each with its group. A twin writes to a few groups: each group's name
+/// is kept once and shared by its lines, not copied onto every line.
+#[derive(Default)]
+struct KeptLines {
+    groups: Vec<Arc<str>>,
+    lines: VecDeque<(Arc<str>, String)>,
+}
+
+impl KeptLines {
+    fn group(&mut self, name: &str) -> Arc<str> {
+        if let Some(group) = self.groups.iter().find(|g| ***g == *name) {
+            return Arc::clone(group);
+        }
+        let group: Arc<str> = Arc::from(name);
+        self.groups.push(Arc::clone(&group));
+        group
+    }
+}
+
 impl CloudWatch {
     /// Reads the alarms and dashboards of `repo_dir`.
     pub fn load(repo_dir: &Path, function_timeout_secs: u64) -> Result<Self, String> {
@@ -209,7 +228,7 @@ impl CloudWatch {
             dashboards: read_json_dir(&repo_dir.join("dashboards"), &values)?,
             repo_dir: repo_dir.to_owned(),
             functions: Mutex::new(HashMap::new()),
-            logs: Mutex::new(VecDeque::new()),
+            logs: Mutex::default(),
             clock: TwinClock::default(),
             rules: Mutex::new(None),
         })
@@ -228,16 +247,20 @@ impl CloudWatch {
     /// Keeps a log line for the request-id search.
     pub fn keep_log_line(&self, log_group: &str, line: &str) {
         let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
-        if logs.len() >= KEPT_LOG_LINES {
-            logs.pop_front();
+        let group = logs.group(log_group);
+        if logs.lines.len() >= KEPT_LOG_LINES {
+            logs.lines.pop_front();
         }
-        logs.push_back((log_group.to_owned(), line.to_owned()));
+        logs.lines.push_back((group, line.to_owned()));
     }
 
     /// Every kept line `(log group, line)`, oldest first: what Logs Insights widgets query.
     pub fn kept_lines(&self) -> Vec<(String, String)> {
         let logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
-        logs.iter().cloned().collect()
+        logs.lines
+            .iter()
+            .map(|(group, line)| (group.to_string(), line.clone()))
+            .collect()
     }
 
     /// The kept lines that carry `request_id` (as `requestId` or `request_id`), oldest first.
@@ -246,12 +269,13 @@ impl CloudWatch {
             return Vec::new();
         }
         let logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
-        logs.iter()
+        logs.lines
+            .iter()
             .filter(|(_, line)| line.contains(request_id))
             .filter_map(|(group, line)| {
                 let v: serde_json::Value = serde_json::from_str(line).ok()?;
                 let matches = v["requestId"] == request_id || v["request_id"] == request_id;
-                matches.then(|| (group.clone(), v))
+                matches.then(|| (group.to_string(), v))
             })
             .collect()
     }

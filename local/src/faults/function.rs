@@ -3,36 +3,84 @@
 //! see the handler's own), and Lambda refusing an invocation (throttling), which the gateway
 //! asks about before it invokes.
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
+use axum::extract::Request;
 use axum::response::Response;
+use futures_util::future::{BoxFuture, Either};
+use tower::{Layer, Service, ServiceExt};
 
 use super::{Faults, Kind, Target, injected};
-
-async fn misbehave(
-    State((faults, target)): State<(Arc<Faults>, Target)>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if let Some(delay) = faults.delay(target) {
-        tokio::time::sleep(delay).await;
-    }
-    if faults.fires(target, Kind::Panic) {
-        // Outside the router's own panic handling, so the invocation fails as a crash does.
-        panic!("{}", injected(target, Kind::Panic));
-    }
-    next.run(request).await
-}
 
 /// `router` with the `slow` and `panic` faults of `target` around it. The router's own panic
 /// layer stays inside: an injected panic escapes it and fails the invocation.
 pub fn around(router: axum::Router, faults: &Arc<Faults>, target: Target) -> axum::Router {
-    router.layer(middleware::from_fn_with_state(
-        (Arc::clone(faults), target),
-        misbehave,
-    ))
+    router.layer(Misbehave {
+        inner: (),
+        faults: Arc::clone(faults),
+        target,
+    })
+}
+
+/// The layer and its service. A request that no fault hits goes straight to the router, with
+/// nothing boxed or cloned: every invocation passes here, faults or not.
+#[derive(Clone)]
+struct Misbehave<S> {
+    inner: S,
+    faults: Arc<Faults>,
+    target: Target,
+}
+
+impl<S> Layer<S> for Misbehave<()> {
+    type Service = Misbehave<S>;
+
+    fn layer(&self, inner: S) -> Misbehave<S> {
+        Misbehave {
+            inner,
+            faults: Arc::clone(&self.faults),
+            target: self.target,
+        }
+    }
+}
+
+impl<S> Service<Request> for Misbehave<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<S::Future, BoxFuture<'static, Result<Response, Infallible>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let delay = self.faults.delay(self.target);
+        let target = self.target;
+        let panics = move || -> BoxFuture<'static, Result<Response, Infallible>> {
+            // In the future, not here: the telemetry layer sees the panic as the handler's.
+            Box::pin(async move { panic!("{}", injected(target, Kind::Panic)) })
+        };
+        let Some(delay) = delay else {
+            if self.faults.fires(target, Kind::Panic) {
+                return Either::Right(panics());
+            }
+            return Either::Left(self.inner.call(request));
+        };
+        let faults = Arc::clone(&self.faults);
+        let inner = self.inner.clone();
+        Either::Right(Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            if faults.fires(target, Kind::Panic) {
+                return panics().await;
+            }
+            inner.oneshot(request).await
+        }))
+    }
 }
 
 /// The function a gateway route invokes, as a fault target.
