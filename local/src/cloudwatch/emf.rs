@@ -200,8 +200,11 @@ mod fast {
         /// the metric's name, unit and resolution.
         puts: Vec<Put>,
         /// The series of `puts`, by the dimension values (one per key), found once.
-        series: Mutex<Vec<(Vec<Box<str>>, Arc<[MetricHandle]>)>>,
+        series: Mutex<Vec<Series>>,
     }
+
+    /// The dimension values (one per key) and the series of every put for them.
+    type Series = (Vec<Box<str>>, Arc<[MetricHandle]>);
 
     struct Put {
         namespace: String,

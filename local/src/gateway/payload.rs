@@ -269,7 +269,7 @@ mod tests {
             account_id: "000000000000",
             api_id: "local",
             request_id: "JKJaXmPLvHcESHA=",
-            source_ip: "127.0.0.1".into(),
+            source_ip: "127.0.0.1",
             matched: &matched,
             claims: Some(HashMap::from([(
                 "sub".to_string(),
@@ -340,7 +340,7 @@ mod tests {
             account_id: "000000000000",
             api_id: "local",
             request_id: "JKJaXmPLvHcESHA=",
-            source_ip: "127.0.0.1".into(),
+            source_ip: "127.0.0.1",
             matched: &matched,
             claims: None,
             iam: Some(IamIdentity {
