@@ -168,7 +168,7 @@ fn document<'m>(
 
 /// A JSON string; names and units rarely need escaping, so check before taking the slow way.
 fn string(out: &mut String, s: &str) -> fmt::Result {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if !json::needs_escape(s) {
         out.push('"');
         out.push_str(s);
         out.push('"');

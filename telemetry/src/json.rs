@@ -55,11 +55,23 @@ pub(crate) fn trace_root(header: &str) -> &str {
         .trim()
 }
 
+/// Whether `s` holds a byte JSON escapes (a quote, a backslash, a control character). Most
+/// values hold none; the check looks at every byte without stopping early, so the compiler
+/// tests many at a time.
+pub(crate) fn needs_escape(s: &str) -> bool {
+    s.bytes().fold(false, |found, b| {
+        found | (b < 0x20) | (b == b'"') | (b == b'\\')
+    })
+}
+
 /// Writes `s` as JSON string content (no quotes), escaping what JSON requires.
 pub(crate) struct Escaped<'a, W: ?Sized>(pub &'a mut W);
 
 impl<W: Write + ?Sized> Write for Escaped<'_, W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        if !needs_escape(s) {
+            return self.0.write_str(s);
+        }
         let bytes = s.as_bytes();
         let mut clean = 0;
         for (i, &b) in bytes.iter().enumerate() {
@@ -265,6 +277,24 @@ mod tests {
         assert_eq!(out, "\"a\\\"b\\\\c\\nd\\u0001é\u{7f}\"");
         let back: String = serde_json::from_str(&out).unwrap();
         assert_eq!(back, "a\"b\\c\nd\u{1}é\u{7f}");
+    }
+
+    #[test]
+    fn every_byte_json_escapes_is_found_wherever_it_is() {
+        let clean = "request é \u{7f} ~ completed ".repeat(3);
+        assert!(!needs_escape(&clean));
+        assert!(!needs_escape(""));
+        let escaped = (0u8..0x20).chain([b'"', b'\\']).map(char::from);
+        for c in escaped {
+            for at in [0, 1, 37, clean.len()] {
+                let mut s = clean.clone();
+                s.insert(at, c);
+                assert!(needs_escape(&s), "{c:?} at {at}");
+                let mut out = String::new();
+                string(&mut out, &s).unwrap();
+                assert_eq!(serde_json::from_str::<String>(&out).unwrap(), s);
+            }
+        }
     }
 
     #[test]
