@@ -30,6 +30,8 @@ use crate::gateway::xray_sampling::XraySampler;
 use crate::gateway::{FunctionHost, Gateway};
 use crate::settings::{AwsArgs, ServeArgs, names};
 use crate::twin_api;
+
+mod dispatch;
 use crate::xray_daemon::XrayDaemon;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -139,6 +141,8 @@ pub struct Twin {
     pub audience: String,
     listener: TcpListener,
     app: Router,
+    gateway: Arc<Gateway>,
+    cors: CorsLayer,
 }
 
 fn function(
@@ -287,6 +291,8 @@ impl Twin {
             faults: Arc::clone(&faults),
         });
 
+        let cors = cors(&args.cors_origins)?;
+        let fallback = Arc::clone(&gateway);
         let app = Router::new()
             .merge(crate::auth::routes(Arc::clone(&issuer), names::ISSUER_PATH))
             .merge(twin_api::routes(twin_api::TwinState {
@@ -298,22 +304,28 @@ impl Twin {
             .merge(crate::ops::routes(cloudwatch, archive))
             .fallback(
                 move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
-                    Arc::clone(&gateway).handle(request, peer)
+                    Arc::clone(&fallback).handle(request, peer)
                 },
             )
-            .layer(cors(&args.cors_origins)?);
+            .layer(cors.clone());
         Ok(Self {
             addr,
             issuer_url,
             audience: args.audience.clone(),
             listener,
             app,
+            gateway,
+            cors,
         })
     }
 
     /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
     pub async fn serve(self) -> Result<(), BoxError> {
-        let service = self.app.into_make_service_with_connect_info::<SocketAddr>();
+        let service = dispatch::Connections {
+            app: self.app,
+            gateway: self.gateway,
+            cors: self.cors,
+        };
         axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await?;

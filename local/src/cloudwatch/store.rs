@@ -90,31 +90,12 @@ impl Statistic {
 }
 
 /// The values that fell in one bucket: each distinct value with how many times it was seen
-/// (a map, so that a busy minute holds its distinct values, not every request's).
+/// (a map, so that a busy minute holds its distinct values, not every request's). Keyed by the
+/// value's bits and unordered: a value is put on every request and read seldom, and reading
+/// sorts them anyway ([`Aggregate::from_values`]).
 #[derive(Clone, Debug, Default)]
 struct Bucket {
-    values: BTreeMap<Ordered, u64>,
-}
-
-/// An `f64` ordered by `total_cmp`, so that values can key a map.
-#[derive(Clone, Copy, Debug)]
-struct Ordered(f64);
-
-impl PartialEq for Ordered {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.total_cmp(&other.0).is_eq()
-    }
-}
-impl Eq for Ordered {}
-impl PartialOrd for Ordered {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Ordered {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
-    }
+    values: HashMap<u64, u64>,
 }
 
 /// The values of one period, ready for any statistic.
@@ -200,7 +181,7 @@ impl Series {
         for &(v, n) in values {
             if v.is_finite() && n > 0 {
                 // -0 and 0 are one value.
-                *bucket.values.entry(Ordered(v + 0.0)).or_default() += n;
+                *bucket.values.entry((v + 0.0).to_bits()).or_default() += n;
             }
         }
         let oldest = secs - RETENTION_SECS;
@@ -371,7 +352,7 @@ impl MetricStore {
                 let slot = t - (t - start).rem_euclid(period.max(1));
                 out.entry(slot)
                     .or_default()
-                    .extend(bucket.values.iter().map(|(v, n)| (v.0, *n)));
+                    .extend(bucket.values.iter().map(|(v, n)| (f64::from_bits(*v), *n)));
             }
         }
         out.into_iter()

@@ -1,0 +1,113 @@
+//! Each request to its part of the twin: a path of the API's routes straight to the gateway
+//! (behind the API's CORS rules), anything else to the twin's own routes, whose fallback is the
+//! gateway too (API Gateway's `404` for a path it has no route for).
+//!
+//! The API's requests are nearly all a twin serves under load: they skip the router of the
+//! twin's own pages, a lookup among them and the boxing of its handler, on every request.
+
+use std::convert::Infallible;
+use std::future::Ready;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request};
+use axum::response::Response;
+use axum::serve::IncomingStream;
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Either};
+use tokio::net::TcpListener;
+use tower::{Layer, Service};
+use tower_http::cors::{Cors, CorsLayer};
+
+use crate::gateway::Gateway;
+
+/// Makes one [`Dispatch`] per connection, knowing its peer.
+#[derive(Clone)]
+pub struct Connections {
+    pub app: Router,
+    pub gateway: Arc<Gateway>,
+    pub cors: CorsLayer,
+}
+
+impl Service<IncomingStream<'_, TcpListener>> for Connections {
+    type Response = Dispatch;
+    type Error = Infallible;
+    type Future = Ready<Result<Dispatch, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, stream: IncomingStream<'_, TcpListener>) -> Self::Future {
+        let peer = *stream.remote_addr();
+        std::future::ready(Ok(Dispatch {
+            peer,
+            app: self.app.clone(),
+            api: self.cors.layer(Api {
+                gateway: Arc::clone(&self.gateway),
+                peer,
+            }),
+        }))
+    }
+}
+
+/// One connection's requests, each to its part of the twin.
+#[derive(Clone)]
+pub struct Dispatch {
+    peer: SocketAddr,
+    app: Router,
+    api: Cors<Api>,
+}
+
+impl Service<Request> for Dispatch {
+    type Response = Response;
+    type Error = Infallible;
+    type Future =
+        Either<<Cors<Api> as Service<Request>>::Future, <Router as Service<Request>>::Future>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // Both parts are always ready.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        if self
+            .api
+            .get_ref()
+            .gateway
+            .routes
+            .has_path(request.uri().path())
+        {
+            return Either::Left(self.api.call(request));
+        }
+        // The twin's own handlers (and the gateway as fallback) read the peer from here.
+        request.extensions_mut().insert(ConnectInfo(self.peer));
+        Either::Right(Service::<Request>::call(&mut self.app, request))
+    }
+}
+
+/// The gateway as a service, for one peer.
+#[derive(Clone)]
+pub struct Api {
+    gateway: Arc<Gateway>,
+    peer: SocketAddr,
+}
+
+impl Service<Request> for Api {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        Arc::clone(&self.gateway)
+            .handle(request, self.peer)
+            .map(Ok)
+            .boxed()
+    }
+}
