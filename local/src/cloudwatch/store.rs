@@ -92,10 +92,11 @@ impl Statistic {
 /// The values that fell in one bucket: each distinct value with how many times it was seen
 /// (a map, so that a busy minute holds its distinct values, not every request's). Keyed by the
 /// value's bits and unordered: a value is put on every request and read seldom, and reading
-/// sorts them anyway ([`Aggregate::from_values`]).
+/// sorts them anyway ([`Aggregate::from_values`]). The keys are the twin's own numbers, not a
+/// caller's strings: a fast hash, not one made to resist chosen keys.
 #[derive(Clone, Debug, Default)]
 struct Bucket {
-    values: HashMap<u64, u64>,
+    values: HashMap<u64, u64, foldhash::fast::RandomState>,
 }
 
 /// The values of one period, ready for any statistic.
