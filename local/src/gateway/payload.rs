@@ -220,25 +220,30 @@ fn serde_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
 pub fn new_trace_header(now: OffsetDateTime, root: Option<&str>, sampled: bool) -> String {
     let mut random = [0u8; 20];
     fastrand::fill(&mut random);
-    // By table, not by formatter: this runs on every request.
-    let hex = |bytes: &[u8]| {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut out = String::with_capacity(bytes.len() * 2);
+    // By table and into one buffer, not by the formatter: this runs on every request.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let hex = |out: &mut String, bytes: &[u8]| {
         for b in bytes {
             out.push(char::from(DIGITS[usize::from(b >> 4)]));
             out.push(char::from(DIGITS[usize::from(b & 0xf)]));
         }
-        out
     };
-    let root = match root {
-        Some(root) => root.to_owned(),
-        None => format!("1-{:08x}-{}", now.unix_timestamp(), hex(&random[..12])),
-    };
-    format!(
-        "Root={root};Parent={};Sampled={}",
-        hex(&random[12..]),
-        u8::from(sampled)
-    )
+    let mut header = String::with_capacity(80);
+    header.push_str("Root=");
+    match root {
+        Some(root) => header.push_str(root),
+        None => {
+            header.push_str("1-");
+            // The epoch seconds as 8 hex digits (X-Ray's ids carry them so until 2106).
+            hex(&mut header, &(now.unix_timestamp() as u32).to_be_bytes());
+            header.push('-');
+            hex(&mut header, &random[..12]);
+        }
+    }
+    header.push_str(";Parent=");
+    hex(&mut header, &random[12..]);
+    header.push_str(if sampled { ";Sampled=1" } else { ";Sampled=0" });
+    header
 }
 
 /// API Gateway's request id: 16 characters of base64, as in `"requestId": "JKJaXmPLvHcESHA="`.
@@ -389,7 +394,18 @@ mod tests {
         let t = new_trace_header(now, None, true);
         let root = t.strip_prefix("Root=1-67420000-").unwrap();
         assert_eq!(root.split(';').next().unwrap().len(), 24);
-        assert!(t.contains(";Parent=") && t.ends_with(";Sampled=1"));
+        assert!(t.ends_with(";Sampled=1"), "{t}");
+        let parent = t
+            .split(";Parent=")
+            .nth(1)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap();
+        assert!(
+            parent.len() == 16 && parent.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{t}"
+        );
         let kept = "1-5759e988-bd862e3fe1be46a994272793";
         let t = new_trace_header(now, Some(kept), false);
         assert!(t.starts_with(&format!("Root={kept};Parent=")), "{t}");

@@ -38,30 +38,51 @@ pub struct Matched {
 
 /// The twin's route table, built from the router's one table of routes.
 pub struct RouteTable {
-    routes: Vec<(String, String, Auth, Function)>,
+    routes: Vec<Route>,
+}
+
+struct Route {
+    method: String,
+    template: String,
+    auth: Auth,
+    function: Function,
+    /// `METHOD /template`, made once: every request that matches copies it.
+    key: String,
+}
+
+impl Route {
+    fn new(method: &str, template: String, auth: Auth, function: Function) -> Self {
+        Self {
+            key: format!("{method} {template}"),
+            method: method.to_owned(),
+            template,
+            auth,
+            function,
+        }
+    }
 }
 
 impl Default for RouteTable {
     fn default() -> Self {
         let mut routes = Vec::new();
         for (method, path) in routes::PUBLIC {
-            routes.push((
-                method.to_string(),
+            routes.push(Route::new(
+                method,
                 path.to_string(),
                 Auth::None,
                 Function::Public,
             ));
         }
         for (method, path) in routes::JWT {
-            routes.push((
-                method.to_string(),
+            routes.push(Route::new(
+                method,
                 path.to_string(),
                 Auth::Jwt,
                 Function::Items,
             ));
         }
         let internal = format!("{}{{proxy+}}", routes::IAM_PREFIX);
-        routes.push(("ANY".into(), internal, Auth::Iam, Function::Items));
+        routes.push(Route::new("ANY", internal, Auth::Iam, Function::Items));
         Self { routes }
     }
 }
@@ -99,17 +120,17 @@ impl RouteTable {
     pub fn find(&self, method: &str, path: &str) -> Option<Matched> {
         self.routes
             .iter()
-            .filter(|(m, ..)| m == method || m == "ANY")
-            .filter_map(|(m, template, auth, function)| {
-                let (rank, params) = match_template(template, path)?;
-                Some((rank, m != "ANY", m, template, *auth, *function, params))
+            .filter(|r| r.method == method || r.method == "ANY")
+            .filter_map(|r| {
+                let (rank, params) = match_template(&r.template, path)?;
+                Some((rank, r.method != "ANY", r, params))
             })
             // Lowest rank (most specific) first; an exact method beats ANY.
             .min_by_key(|(rank, exact, ..)| (*rank, !*exact))
-            .map(|(_, _, m, template, auth, function, params)| Matched {
-                route_key: format!("{m} {template}"),
-                auth,
-                function,
+            .map(|(_, _, route, params)| Matched {
+                route_key: route.key.clone(),
+                auth: route.auth,
+                function: route.function,
                 path_parameters: params,
             })
     }
@@ -118,7 +139,7 @@ impl RouteTable {
     pub fn has_path(&self, path: &str) -> bool {
         self.routes
             .iter()
-            .any(|(_, t, ..)| match_template(t, path).is_some())
+            .any(|r| match_template(&r.template, path).is_some())
     }
 }
 
