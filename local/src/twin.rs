@@ -30,9 +30,9 @@ use crate::gateway::xray_sampling::XraySampler;
 use crate::gateway::{FunctionHost, Gateway};
 use crate::settings::{AwsArgs, ServeArgs, names};
 use crate::twin_api;
+use crate::xray_daemon::XrayDaemon;
 
 mod dispatch;
-use crate::xray_daemon::XrayDaemon;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
