@@ -295,9 +295,9 @@ impl CloudWatch {
         let is_4xx = (400..500).contains(&status);
         e4xx.put_value(now, f64::from(u8::from(is_4xx)), "Count");
         e5xx.put_value(now, f64::from(u8::from(status >= 500)), "Count");
-        latency_ms.put_value(now, millis(latency), "Milliseconds");
+        latency_ms.put_value(now, whole_millis(latency), "Milliseconds");
         if let Some(integration) = integration {
-            integration_ms.put_value(now, millis(integration), "Milliseconds");
+            integration_ms.put_value(now, whole_millis(integration), "Milliseconds");
         }
     }
 
@@ -330,7 +330,7 @@ impl CloudWatch {
         });
         invocations.put_value(now, 1.0, "Count");
         errors.put_value(now, f64::from(u8::from(failed)), "Count");
-        duration_ms.put_value(now, millis(duration), "Milliseconds");
+        duration_ms.put_value(now, report_millis(duration), "Milliseconds");
     }
 
     /// Lambda refused an invocation (the function's concurrency is used up): `Throttles`. A
@@ -456,8 +456,22 @@ impl CloudWatch {
     }
 }
 
+// Each service's own resolution, not the clock's nanoseconds: a metric keeps each distinct
+// value of a minute, and values to the nanosecond would be one per request.
+
+/// Milliseconds to the microsecond.
 fn millis(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+    d.as_micros() as f64 / 1000.0
+}
+
+/// API Gateway's latencies: whole milliseconds, as its access log's.
+fn whole_millis(d: Duration) -> f64 {
+    d.as_millis() as f64
+}
+
+/// Lambda's `Duration`: milliseconds to two decimals, as its `REPORT` line gives it.
+fn report_millis(d: Duration) -> f64 {
+    (d.as_micros() / 10) as f64 / 100.0
 }
 
 /// The bus's rule counters: `(rule, matched events, invocations, failed invocations)`, each

@@ -398,3 +398,41 @@ fn table_calls_become_dynamodb_metrics() {
         ]
     );
 }
+
+#[test]
+fn gateway_and_lambda_latencies_keep_their_services_resolution() {
+    use std::time::Duration;
+    let cw = CloudWatch::load(&default_repo_dir(), 10).unwrap();
+    // Many requests, a few distinct values each service reports.
+    for micros in [2_750, 2_999, 2_001, 1_234_567] {
+        let d = Duration::from_nanos(micros * 1000 + 321);
+        cw.record_request(200, d, Some(d));
+        cw.invocation_started("items-api-items");
+        cw.invocation_ended("items-api-items", d, false);
+    }
+    use super::store::Statistic;
+    // One period holding every value put.
+    let hour = 3600;
+    let start = cw.clock.now_secs().div_euclid(hour) * hour - hour;
+    let (end, period) = (start + 3 * hour, 3 * hour);
+    let maximum = |id: &MetricId| {
+        cw.store
+            .statistic(id, Statistic::Maximum, start, end, period)
+    };
+    let minimum = |id: &MetricId| {
+        cw.store
+            .statistic(id, Statistic::Minimum, start, end, period)
+    };
+    let only = |m: std::collections::BTreeMap<i64, f64>| m.into_values().collect::<Vec<_>>();
+    // API Gateway: whole milliseconds, as its access log.
+    assert_eq!(only(maximum(&api("Latency"))), [1234.0]);
+    assert_eq!(only(minimum(&api("IntegrationLatency"))), [2.0]);
+    // Lambda: two decimals, as its REPORT line.
+    let duration = MetricId::new(
+        "AWS/Lambda",
+        "Duration",
+        &[("FunctionName", "items-api-items")],
+    );
+    assert_eq!(only(maximum(&duration)), [1234.56]);
+    assert_eq!(only(minimum(&duration)), [2.0]);
+}
