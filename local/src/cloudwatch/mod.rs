@@ -248,10 +248,22 @@ impl CloudWatch {
     pub fn keep_log_line(&self, log_group: &str, line: &str) {
         let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
         let group = logs.group(log_group);
-        if logs.lines.len() >= KEPT_LOG_LINES {
-            logs.lines.pop_front();
-        }
-        logs.lines.push_back((group, line.to_owned()));
+        // Once full, the oldest line's buffer takes the new line: no allocation a line, and
+        // no freeing on this thread of a buffer another thread allocated.
+        let oldest = if logs.lines.len() >= KEPT_LOG_LINES {
+            logs.lines.pop_front()
+        } else {
+            None
+        };
+        let text = match oldest {
+            Some((_, mut buffer)) => {
+                buffer.clear();
+                buffer.push_str(line);
+                buffer
+            }
+            None => line.to_owned(),
+        };
+        logs.lines.push_back((group, text));
     }
 
     /// Every kept line `(log group, line)`, oldest first: what Logs Insights widgets query.

@@ -436,3 +436,29 @@ fn gateway_and_lambda_latencies_keep_their_services_resolution() {
     assert_eq!(only(maximum(&duration)), [1234.56]);
     assert_eq!(only(minimum(&duration)), [2.0]);
 }
+
+#[test]
+fn kept_lines_are_the_latest_and_reused_buffers_hold_only_the_new_line() {
+    let cw = CloudWatch::load(&default_repo_dir(), 10).unwrap();
+    let line = |n: usize| format!(r#"{{"request_id":"r-{n}","n":{n}}}"#);
+    // A long first line: its buffer, reused later, must not leave its tail behind.
+    cw.keep_log_line(
+        "first",
+        &format!(r#"{{"request_id":"long","pad":"{}"}}"#, "x".repeat(500)),
+    );
+    for n in 1..KEPT_LOG_LINES + 5 {
+        cw.keep_log_line(if n % 2 == 0 { "even" } else { "odd" }, &line(n));
+    }
+    let kept = cw.kept_lines();
+    assert_eq!(kept.len(), KEPT_LOG_LINES);
+    assert_eq!(kept[0], ("odd".to_owned(), line(5)));
+    assert_eq!(
+        kept[kept.len() - 1],
+        ("even".to_owned(), line(KEPT_LOG_LINES + 4))
+    );
+    assert!(cw.lines_of_request("long").is_empty());
+    let found = cw.lines_of_request(&format!("r-{}", KEPT_LOG_LINES + 3));
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].0, "odd");
+    assert_eq!(found[0].1["n"], KEPT_LOG_LINES + 3);
+}
