@@ -9,12 +9,14 @@
 pub mod alarms;
 pub mod clock;
 pub mod emf;
+mod kept_lines;
 pub mod math;
+mod per_thread;
 pub mod query;
 pub mod store;
 pub mod table;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,6 +26,8 @@ use serde_json::Value;
 use crate::settings::names;
 use alarms::{AlarmDef, Alarms, StateChange};
 use clock::TwinClock;
+pub use kept_lines::KEPT_LOG_LINES;
+use kept_lines::KeptLines;
 use store::{MetricHandle, MetricStore};
 
 /// The twin's API stage: API Gateway's default.
@@ -153,7 +157,7 @@ pub struct CloudWatch {
     emf: emf::EmfReader,
     /// The latest log lines the twin wrote that it can see (access log, EMF documents), by
     /// log group: what the console's request-id search reads.
-    logs: Mutex<KeptLines>,
+    logs: KeptLines,
     /// The time every metric is recorded at and every alarm evaluated at.
     pub clock: TwinClock,
     /// The bus's rule counters and their values at the last sample.
@@ -193,28 +197,6 @@ struct RuleSampler {
     last: HashMap<String, (u64, u64, u64)>,
 }
 
-/// How many log lines the request-id search keeps.
-const KEPT_LOG_LINES: usize = 20_000;
-
-/// The latest log lines, each with its group. A twin writes to a few groups: each group's name
-/// is kept once and shared by its lines, not copied onto every line.
-#[derive(Default)]
-struct KeptLines {
-    groups: Vec<Arc<str>>,
-    lines: VecDeque<(Arc<str>, String)>,
-}
-
-impl KeptLines {
-    fn group(&mut self, name: &str) -> Arc<str> {
-        if let Some(group) = self.groups.iter().find(|g| ***g == *name) {
-            return Arc::clone(group);
-        }
-        let group: Arc<str> = Arc::from(name);
-        self.groups.push(Arc::clone(&group));
-        group
-    }
-}
-
 impl CloudWatch {
     /// Reads the alarms and dashboards of `repo_dir`.
     pub fn load(repo_dir: &Path, function_timeout_secs: u64) -> Result<Self, String> {
@@ -228,7 +210,7 @@ impl CloudWatch {
             dashboards: read_json_dir(&repo_dir.join("dashboards"), &values)?,
             repo_dir: repo_dir.to_owned(),
             functions: Mutex::new(HashMap::new()),
-            logs: Mutex::default(),
+            logs: KeptLines::default(),
             clock: TwinClock::default(),
             rules: Mutex::new(None),
         })
@@ -246,50 +228,35 @@ impl CloudWatch {
 
     /// Keeps a log line for the request-id search.
     pub fn keep_log_line(&self, log_group: &str, line: &str) {
-        let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
-        let group = logs.group(log_group);
-        // Once full, the oldest line's buffer takes the new line: no allocation a line, and
-        // no freeing on this thread of a buffer another thread allocated.
-        let oldest = if logs.lines.len() >= KEPT_LOG_LINES {
-            logs.lines.pop_front()
-        } else {
-            None
-        };
-        let text = match oldest {
-            Some((_, mut buffer)) => {
-                buffer.clear();
-                buffer.push_str(line);
-                buffer
-            }
-            None => line.to_owned(),
-        };
-        logs.lines.push_back((group, text));
+        self.logs.keep(log_group, line);
     }
 
     /// Every kept line `(log group, line)`, oldest first: what Logs Insights widgets query.
     pub fn kept_lines(&self) -> Vec<(String, String)> {
-        let logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
-        logs.lines
-            .iter()
-            .map(|(group, line)| (group.to_string(), line.clone()))
-            .collect()
+        let mut out = Vec::new();
+        self.logs
+            .visit(|group, line| out.push((group.to_owned(), line.to_owned())));
+        out
     }
 
     /// The kept lines that carry `request_id` (as `requestId` or `request_id`), oldest first.
     pub fn lines_of_request(&self, request_id: &str) -> Vec<(String, serde_json::Value)> {
+        let mut out = Vec::new();
         if request_id.is_empty() {
-            return Vec::new();
+            return out;
         }
-        let logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
-        logs.lines
-            .iter()
-            .filter(|(_, line)| line.contains(request_id))
-            .filter_map(|(group, line)| {
-                let v: serde_json::Value = serde_json::from_str(line).ok()?;
-                let matches = v["requestId"] == request_id || v["request_id"] == request_id;
-                matches.then(|| (group.to_string(), v))
-            })
-            .collect()
+        self.logs.visit(|group, line| {
+            if !line.contains(request_id) {
+                return;
+            }
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                return;
+            };
+            if v["requestId"] == request_id || v["request_id"] == request_id {
+                out.push((group.to_owned(), v));
+            }
+        });
+        out
     }
 
     fn put(&self, namespace: &str, name: &str, dims: &[(&str, &str)], value: f64, unit: &str) {

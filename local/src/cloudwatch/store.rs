@@ -8,9 +8,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
+
+use super::per_thread::PerThread;
 
 /// How long values are kept, seconds.
 pub const RETENTION_SECS: i64 = 3 * 3600;
@@ -158,27 +161,37 @@ impl Aggregate {
     }
 }
 
+/// Bucket start (seconds since the epoch) to values; buckets are 60 s, or 1 s for
+/// high-resolution metrics.
+type Buckets = BTreeMap<i64, Bucket>;
+
 #[derive(Default)]
 struct Series {
-    /// Bucket start (seconds since the epoch) to values; buckets are 60 s, or 1 s for
-    /// high-resolution metrics.
-    buckets: BTreeMap<i64, Bucket>,
-    high_resolution: bool,
-    unit: Option<String>,
+    /// Every request puts values into the same few series, from whichever worker runs it.
+    parts: PerThread<Buckets>,
+    /// Set once, read on every put: the line stays shared by every core, never moved.
+    high_resolution: AtomicBool,
+    unit: OnceLock<Box<str>>,
 }
 
 impl Series {
-    fn put(&mut self, secs: i64, values: &[(f64, u64)], unit: Option<&str>, high_resolution: bool) {
+    fn put(&self, secs: i64, values: &[(f64, u64)], unit: Option<&str>, high_resolution: bool) {
         // Once high resolution, kept so: CloudWatch keeps a metric's resolution as first put.
-        self.high_resolution |= high_resolution;
-        if self.unit.is_none() {
-            self.unit = unit.map(str::to_owned);
+        if high_resolution && !self.high_resolution.load(Ordering::Relaxed) {
+            self.high_resolution.store(true, Ordering::Relaxed);
         }
-        let width = if self.high_resolution { 1 } else { 60 };
-        let bucket = self
-            .buckets
-            .entry(secs - secs.rem_euclid(width))
-            .or_default();
+        if let Some(unit) = unit
+            && self.unit.get().is_none()
+        {
+            let _ = self.unit.set(unit.into());
+        }
+        let width = if self.high_resolution.load(Ordering::Relaxed) {
+            1
+        } else {
+            60
+        };
+        let mut buckets = self.parts.mine();
+        let bucket = buckets.entry(secs - secs.rem_euclid(width)).or_default();
         for &(v, n) in values {
             if v.is_finite() && n > 0 {
                 // -0 and 0 are one value.
@@ -186,12 +199,23 @@ impl Series {
             }
         }
         let oldest = secs - RETENTION_SECS;
-        while self
-            .buckets
-            .first_key_value()
-            .is_some_and(|(t, _)| *t < oldest)
-        {
-            self.buckets.pop_first();
+        while buckets.first_key_value().is_some_and(|(t, _)| *t < oldest) {
+            buckets.pop_first();
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.parts.each().all(|buckets| buckets.is_empty())
+    }
+
+    /// Every part's values in buckets starting in `range`, as `(bucket start, value, count)`.
+    fn values_in(&self, range: std::ops::Range<i64>, mut f: impl FnMut(i64, f64, u64)) {
+        for buckets in self.parts.each() {
+            for (t, bucket) in buckets.range(range.clone()) {
+                for (v, n) in &bucket.values {
+                    f(*t, f64::from_bits(*v), *n);
+                }
+            }
         }
     }
 }
@@ -199,7 +223,7 @@ impl Series {
 /// One metric's series, found once and written to without looking it up again: what the
 /// stand-ins that publish the same metrics on every request hold.
 #[derive(Clone)]
-pub struct MetricHandle(Arc<Mutex<Series>>);
+pub struct MetricHandle(Arc<Series>);
 
 impl MetricHandle {
     /// Adds values (each with a count) at `timestamp_ms`.
@@ -210,8 +234,8 @@ impl MetricHandle {
         unit: Option<&str>,
         high_resolution: bool,
     ) {
-        let mut series = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        series.put(timestamp_ms.div_euclid(1000), values, unit, high_resolution);
+        self.0
+            .put(timestamp_ms.div_euclid(1000), values, unit, high_resolution);
     }
 
     /// One value at `timestamp_ms`.
@@ -348,13 +372,10 @@ impl MetricStore {
     ) -> BTreeMap<i64, Aggregate> {
         let mut out: BTreeMap<i64, Vec<(f64, u64)>> = BTreeMap::new();
         if let Some(handle) = self.find(id) {
-            let series = handle.0.lock().unwrap_or_else(|e| e.into_inner());
-            for (t, bucket) in series.buckets.range(start..end) {
+            handle.0.values_in(start..end, |t, v, n| {
                 let slot = t - (t - start).rem_euclid(period.max(1));
-                out.entry(slot)
-                    .or_default()
-                    .extend(bucket.values.iter().map(|(v, n)| (f64::from_bits(*v), *n)));
-            }
+                out.entry(slot).or_default().push((v, n));
+            });
         }
         out.into_iter()
             .map(|(t, v)| (t, Aggregate::from_values(v)))
@@ -383,8 +404,8 @@ impl MetricStore {
         let mut out: Vec<(MetricId, MetricInfo)> = all
             .values()
             .filter_map(|(id, handle)| {
-                let s = handle.0.lock().unwrap_or_else(|e| e.into_inner());
-                (!s.buckets.is_empty()).then(|| {
+                let s = &handle.0;
+                (!s.is_empty()).then(|| {
                     (
                         id.clone(),
                         MetricInfo {
@@ -398,8 +419,12 @@ impl MetricStore {
                                     value: v.clone(),
                                 })
                                 .collect(),
-                            unit: s.unit.clone(),
-                            storage_resolution: if s.high_resolution { 1 } else { 60 },
+                            unit: s.unit.get().map(|u| u.to_string()),
+                            storage_resolution: if s.high_resolution.load(Ordering::Relaxed) {
+                                1
+                            } else {
+                                60
+                            },
                         },
                     )
                 })
@@ -412,6 +437,7 @@ impl MetricStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::per_thread::PARTS;
     use super::*;
 
     fn id() -> MetricId {
@@ -508,14 +534,51 @@ mod tests {
         }
         store.put_value(id(), (base + 1) * 1000, -0.0, None);
         let handle = store.find(&id()).unwrap();
-        let series = handle.0.lock().unwrap();
-        let bucket = &series.buckets[&base];
-        assert_eq!(bucket.values.len(), 2, "0 (and -0) and 1");
-        drop(series);
+        let mut distinct = 0;
+        handle.0.values_in(base..base + 1, |_, _, _| distinct += 1);
+        assert_eq!(distinct, 2, "0 (and -0) and 1");
         let count = store.statistic(&id(), Statistic::SampleCount, base, base + 60, 60);
         assert_eq!(count.get(&base), Some(&10_001.0));
         let sum = store.statistic(&id(), Statistic::Sum, base, base + 60, 60);
         assert_eq!(sum.get(&base), Some(&5_000.0));
+    }
+
+    #[test]
+    fn values_put_from_many_threads_are_read_as_one_series() {
+        let store = MetricStore::new();
+        let base = 1_800_000_000;
+        let handle = store.handle("AWS/ApiGateway", "Latency", &[("ApiId", "local")]);
+        // More threads than parts: some threads share a part.
+        std::thread::scope(|scope| {
+            for thread in 0..2 * PARTS {
+                let handle = handle.clone();
+                scope.spawn(move || {
+                    for n in 0..100 {
+                        handle.put_value((base + n % 60) * 1000, thread as f64, "Milliseconds");
+                    }
+                });
+            }
+        });
+        let stat = |stat| store.statistic(&id(), stat, base, base + 60, 60)[&base];
+        assert_eq!(stat(Statistic::SampleCount), (2 * PARTS * 100) as f64);
+        let threads = (2 * PARTS) as f64;
+        assert_eq!(
+            stat(Statistic::Sum),
+            100.0 * threads * (threads - 1.0) / 2.0
+        );
+        assert_eq!(stat(Statistic::Maximum), threads - 1.0);
+        assert_eq!(stat(Statistic::Percentile(50.0)), threads / 2.0 - 1.0);
+        // Put high resolution from one thread: the whole series is, for every thread after.
+        std::thread::scope(|scope| {
+            scope.spawn(|| handle.put((base + 61) * 1000, &[(1.0, 1)], None, true));
+        });
+        handle.put((base + 62) * 1000, &[(1.0, 1)], None, false);
+        let per_second = store.statistic(&id(), Statistic::Sum, base + 60, base + 120, 1);
+        assert_eq!(
+            per_second.keys().copied().collect::<Vec<_>>(),
+            [base + 61, base + 62]
+        );
+        assert_eq!(store.list()[0].1.storage_resolution, 1);
     }
 
     #[test]
