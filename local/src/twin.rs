@@ -151,8 +151,10 @@ fn function(
     service: Router,
     cloudwatch: &Arc<CloudWatch>,
 ) -> FunctionHost {
+    let function_name = format!("items-api-{name}");
+    let lambda_metrics = cloudwatch.function_metrics(&function_name);
     let cloudwatch = Arc::clone(cloudwatch);
-    let log_group = format!("/aws/lambda/items-api-{name}");
+    let log_group = format!("/aws/lambda/{function_name}");
     // As on Lambda, the EMF documents are log lines (stdout) that CloudWatch also reads as
     // metrics: here, straight into the twin's metric store.
     let metrics = telemetry::RequestLayer::new()
@@ -164,13 +166,14 @@ fn function(
     FunctionHost {
         name: name.to_owned(),
         arn: format!(
-            "arn:aws:lambda:{}:{}:function:items-api-{name}",
+            "arn:aws:lambda:{}:{}:function:{function_name}",
             names::REGION,
             names::ACCOUNT_ID
         ),
         timeout,
         // The `service` of the function's EMF, as on AWS (the process's is the twin's).
         service: service.layer(metrics),
+        metrics: lambda_metrics,
     }
 }
 

@@ -18,6 +18,7 @@ pub mod table;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -175,9 +176,13 @@ impl ApiMetrics {
     }
 }
 
-/// `AWS/Lambda` `ConcurrentExecutions`, `Invocations`, `Errors`, `Duration` of a function.
-struct FunctionMetrics {
-    in_flight: i64,
+/// `AWS/Lambda` `ConcurrentExecutions`, `Invocations`, `Errors`, `Duration` of a function,
+/// and the invocations running now: found once, held by whoever invokes the function.
+#[derive(Clone)]
+pub struct FunctionMetrics(Arc<FunctionSeries>);
+
+struct FunctionSeries {
+    in_flight: AtomicI64,
     series: [MetricHandle; 4],
 }
 
@@ -185,10 +190,10 @@ impl FunctionMetrics {
     fn new(store: &MetricStore, function: &str) -> Self {
         let dims = [("FunctionName", function)];
         let handle = |name| store.handle("AWS/Lambda", name, &dims);
-        Self {
-            in_flight: 0,
+        Self(Arc::new(FunctionSeries {
+            in_flight: AtomicI64::new(0),
             series: ["ConcurrentExecutions", "Invocations", "Errors", "Duration"].map(handle),
-        }
+        }))
     }
 }
 
@@ -280,33 +285,29 @@ impl CloudWatch {
         }
     }
 
-    /// The function's series, found (or made) once per function.
-    fn function_metrics<T>(&self, function: &str, f: impl FnOnce(&mut FunctionMetrics) -> T) -> T {
+    /// The function's series and count of running invocations, made when first asked for:
+    /// every invoker of `function` shares them.
+    pub fn function_metrics(&self, function: &str) -> FunctionMetrics {
         let mut functions = self.functions.lock().unwrap_or_else(|e| e.into_inner());
-        if !functions.contains_key(function) {
-            let metrics = FunctionMetrics::new(&self.store, function);
-            functions.insert(function.to_owned(), metrics);
-        }
-        f(functions.get_mut(function).expect("inserted above"))
+        functions
+            .entry(function.to_owned())
+            .or_insert_with(|| FunctionMetrics::new(&self.store, function))
+            .clone()
     }
 
     /// An invocation starts: `ConcurrentExecutions` is the number running, as Lambda reports
     /// it (its `Maximum` is what the dashboard shows).
-    pub fn invocation_started(&self, function: &str) {
+    pub fn invocation_started(&self, function: &FunctionMetrics) {
         let now = self.clock.now_ms();
-        self.function_metrics(function, |m| {
-            m.in_flight += 1;
-            m.series[0].put_value(now, m.in_flight as f64, "Count");
-        });
+        let running = function.0.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        function.0.series[0].put_value(now, running as f64, "Count");
     }
 
     /// An invocation ends: `Invocations`, `Errors` (0 or 1) and `Duration`.
-    pub fn invocation_ended(&self, function: &str, duration: Duration, failed: bool) {
+    pub fn invocation_ended(&self, function: &FunctionMetrics, duration: Duration, failed: bool) {
         let now = self.clock.now_ms();
-        let [_, invocations, errors, duration_ms] = self.function_metrics(function, |m| {
-            m.in_flight -= 1;
-            m.series.clone()
-        });
+        function.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let [_, invocations, errors, duration_ms] = &function.0.series;
         invocations.put_value(now, 1.0, "Count");
         errors.put_value(now, f64::from(u8::from(failed)), "Count");
         duration_ms.put_value(now, report_millis(duration), "Milliseconds");

@@ -403,12 +403,13 @@ fn table_calls_become_dynamodb_metrics() {
 fn gateway_and_lambda_latencies_keep_their_services_resolution() {
     use std::time::Duration;
     let cw = CloudWatch::load(&default_repo_dir(), 10).unwrap();
+    let function = cw.function_metrics("items-api-items");
     // Many requests, a few distinct values each service reports.
     for micros in [2_750, 2_999, 2_001, 1_234_567] {
         let d = Duration::from_nanos(micros * 1000 + 321);
         cw.record_request(200, d, Some(d));
-        cw.invocation_started("items-api-items");
-        cw.invocation_ended("items-api-items", d, false);
+        cw.invocation_started(&function);
+        cw.invocation_ended(&function, d, false);
     }
     use super::store::Statistic;
     // One period holding every value put.

@@ -41,6 +41,8 @@ pub struct FunctionHost {
     pub arn: String,
     pub timeout: Duration,
     pub service: axum::Router,
+    /// Lambda's metrics of the function.
+    pub metrics: crate::cloudwatch::FunctionMetrics,
 }
 
 pub struct Gateway {
@@ -292,12 +294,12 @@ impl Gateway {
                 integration: Some((Duration::ZERO, Some(429), Some("Rate Exceeded.".into()))),
             };
         }
-        self.cloudwatch.invocation_started(function_name);
+        self.cloudwatch.invocation_started(&function.metrics);
         let started = Instant::now();
         let result = invoke(function, event, received, trace, &self.xray).await;
         let latency = started.elapsed();
         self.cloudwatch
-            .invocation_ended(function_name, latency, result.is_err());
+            .invocation_ended(&function.metrics, latency, result.is_err());
         match result {
             Ok(response) => {
                 let status = response.status().as_u16();
