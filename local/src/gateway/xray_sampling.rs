@@ -6,6 +6,7 @@
 //! function nothing (see the telemetry crate's `xray` module).
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use time::OffsetDateTime;
 
@@ -19,6 +20,9 @@ pub struct XraySampler {
     fixed_rate: f64,
     /// The current second and how many of its requests the reservoir took.
     second: Mutex<(i64, u32)>,
+    /// The last second whose reservoir is used up: past it, a request of that second needs
+    /// only to read this, not to take the lock every request would otherwise share.
+    spent: AtomicI64,
 }
 
 /// The caller's own decision, read from its `X-Amzn-Trace-Id`.
@@ -63,6 +67,7 @@ impl XraySampler {
             reservoir,
             fixed_rate: fixed_rate.clamp(0.0, 1.0),
             second: Mutex::new((i64::MIN, 0)),
+            spent: AtomicI64::new(i64::MIN),
         }
     }
 
@@ -71,9 +76,9 @@ impl XraySampler {
         if let Some(sampled) = upstream.sampled {
             return sampled;
         }
-        if self.reservoir > 0 {
+        let this = now.unix_timestamp();
+        if self.reservoir > 0 && self.spent.load(Ordering::Relaxed) != this {
             let mut second = self.second.lock().unwrap_or_else(|e| e.into_inner());
-            let this = now.unix_timestamp();
             if second.0 != this {
                 *second = (this, 0);
             }
@@ -81,6 +86,7 @@ impl XraySampler {
                 second.1 += 1;
                 return true;
             }
+            self.spent.store(this, Ordering::Relaxed);
         }
         self.fixed_rate >= 1.0 || (self.fixed_rate > 0.0 && fastrand::f64() < self.fixed_rate)
     }
@@ -109,6 +115,27 @@ mod tests {
         assert!(!sampler.decide(&none, at(100)));
         assert!(sampler.decide(&none, at(101)));
         assert!(!sampler.decide(&none, at(101)));
+    }
+
+    #[test]
+    fn concurrent_requests_share_one_reservoir_a_second() {
+        let sampler = XraySampler::new(3, 0.0);
+        let none = Upstream::default();
+        for second in [200, 201] {
+            let sampled: usize = std::thread::scope(|scope| {
+                let threads: Vec<_> = (0..8)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            (0..1000)
+                                .filter(|_| sampler.decide(&none, at(second)))
+                                .count()
+                        })
+                    })
+                    .collect();
+                threads.into_iter().map(|t| t.join().unwrap()).sum()
+            });
+            assert_eq!(sampled, 3, "second {second}");
+        }
     }
 
     #[test]
