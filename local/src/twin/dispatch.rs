@@ -8,7 +8,7 @@
 use std::convert::Infallible;
 use std::future::Ready;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use axum::Router;
@@ -42,23 +42,31 @@ impl Service<IncomingStream<'_, TcpListener>> for Connections {
 
     fn call(&mut self, stream: IncomingStream<'_, TcpListener>) -> Self::Future {
         let peer = *stream.remote_addr();
-        std::future::ready(Ok(Dispatch {
+        std::future::ready(Ok(Dispatch(Arc::new(Parts {
             peer,
             app: self.app.clone(),
-            api: self.cors.layer(Api {
+            api: Mutex::new(self.cors.layer(Api {
                 gateway: Arc::clone(&self.gateway),
                 peer,
-            }),
-        }))
+            })),
+        }))))
     }
 }
 
 /// One connection's requests, each to its part of the twin.
+///
+/// hyper clones the service for every request. Cloned field by field, that would touch the
+/// reference counts of the app's router, the gateway and the CORS rules' header values, which
+/// every connection shares, from both workers on every request; one count per connection
+/// instead stays with the worker that serves it. The CORS service needs `&mut` to be called:
+/// a lock of the connection's own, held only while a request is handed over.
 #[derive(Clone)]
-pub struct Dispatch {
+pub struct Dispatch(Arc<Parts>);
+
+struct Parts {
     peer: SocketAddr,
     app: Router,
-    api: Cors<Api>,
+    api: Mutex<Cors<Api>>,
 }
 
 impl Service<Request> for Dispatch {
@@ -73,18 +81,15 @@ impl Service<Request> for Dispatch {
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
-        if self
-            .api
-            .get_ref()
-            .gateway
-            .routes
-            .has_path(request.uri().path())
-        {
-            return Either::Left(self.api.call(request));
+        let parts = &*self.0;
+        let mut api = parts.api.lock().unwrap_or_else(|e| e.into_inner());
+        if api.get_ref().gateway.routes.has_path(request.uri().path()) {
+            return Either::Left(api.call(request));
         }
+        drop(api);
         // The twin's own handlers (and the gateway as fallback) read the peer from here.
-        request.extensions_mut().insert(ConnectInfo(self.peer));
-        Either::Right(Service::<Request>::call(&mut self.app, request))
+        request.extensions_mut().insert(ConnectInfo(parts.peer));
+        Either::Right(Service::<Request>::call(&mut parts.app.clone(), request))
     }
 }
 
