@@ -7,18 +7,22 @@
 //! middle of the file.
 //!
 //! Group commit: concurrent appends to one group share one write and one `sync_data`. Each
-//! append queues its lines, then takes the group's file lock; whoever holds it writes every line
-//! queued so far and answers all of their appends, so an append already written by the holder
-//! before it returns at once with that answer. Without it, every create waits for its own
-//! fsync behind all the others.
+//! append queues its lines and waits for its answer; the group's writer thread writes every line
+//! queued so far and answers all of their appends at once. Without it, every create waits for its
+//! own fsync behind all the others. An async caller waits without holding a thread: the writer
+//! is the only thread that blocks on the disk, instead of one per waiting append (each a hand-over
+//! to a blocking thread, and a sleep and a wake-up behind the file's lock). The writer goes away
+//! after a second without appends and is started again by the next.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
 
 const SUFFIX: &str = ".jsonl";
 /// Most file systems cap a file name at 255 bytes.
@@ -49,10 +53,15 @@ pub struct LogArchive {
     groups: Mutex<HashMap<String, Arc<Group>>>,
 }
 
+/// How long a group's writer waits for more appends before its thread ends.
+const WRITER_IDLE: Duration = Duration::from_secs(1);
+
 /// One group's appends: those waiting to be written, and the file.
 #[derive(Default)]
 struct Group {
     queue: Mutex<Queue>,
+    /// Lines were queued while the writer waited for some.
+    queued: Condvar,
     /// Held while writing; the flag says the file's tail is known to end on a full line.
     file: Mutex<bool>,
     /// Writes made, each with its `sync_data`.
@@ -63,18 +72,24 @@ struct Group {
 #[derive(Default)]
 struct Queue {
     lines: Vec<u8>,
-    waiting: Vec<Arc<Answer>>,
+    waiting: Vec<oneshot::Sender<Outcome>>,
+    /// The group's writer thread runs.
+    writer: bool,
+    /// It waits for lines: an append must wake it.
+    writer_idle: bool,
 }
 
-/// An append's outcome, set by whoever wrote its lines. `io::Error` is not `Clone`: its kind
-/// and message are kept.
-type Answer = OnceLock<Result<(), (io::ErrorKind, String)>>;
+/// An append's outcome, the same for every append of a write. `io::Error` is not `Clone`: its
+/// kind and message are kept.
+type Outcome = Result<(), (io::ErrorKind, String)>;
 
-fn answered(answer: &Answer) -> Option<io::Result<()>> {
-    answer.get().map(|r| {
-        r.clone()
-            .map_err(|(kind, message)| io::Error::new(kind, message))
-    })
+fn outcome(answer: Result<Outcome, oneshot::error::RecvError>) -> io::Result<()> {
+    match answer {
+        Ok(result) => result.map_err(|(kind, message)| io::Error::new(kind, message)),
+        // The writer went away without answering: whether the lines reached the disk is
+        // unknown, so the append is not acknowledged.
+        Err(_) => Err(io::Error::other("the append was lost by a failed write")),
+    }
 }
 
 impl LogArchive {
@@ -87,11 +102,33 @@ impl LogArchive {
         })
     }
 
-    /// Appends one event per message; `Ok` means the lines are on disk.
+    /// Appends one event per message; `Ok` means the lines are on disk. Blocks the thread:
+    /// not for async code, which has [`LogArchive::append_async`].
     pub fn append(&self, group: &str, messages: &[String]) -> io::Result<()> {
+        match self.enqueue(group, messages)? {
+            Some(answer) => outcome(answer.blocking_recv()),
+            None => Ok(()),
+        }
+    }
+
+    /// [`LogArchive::append`] for async callers: waits for the write without a thread.
+    pub async fn append_async(&self, group: &str, messages: &[String]) -> io::Result<()> {
+        match self.enqueue(group, messages)? {
+            Some(answer) => outcome(answer.await),
+            None => Ok(()),
+        }
+    }
+
+    /// Queues the lines of `messages` for the group's writer (started if not running); `None`
+    /// when there is nothing to write.
+    fn enqueue(
+        &self,
+        group: &str,
+        messages: &[String],
+    ) -> io::Result<Option<oneshot::Receiver<Outcome>>> {
         let path = self.path_for(group)?;
         if messages.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let now = now_millis();
         let mut lines = Vec::new();
@@ -107,41 +144,34 @@ impl LogArchive {
             lines.push(b'\n');
         }
         let group = self.group(group);
-        let answer = Arc::new(Answer::new());
-        {
-            let mut queue = group.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let (reply, answer) = oneshot::channel();
+        let start_writer = {
+            let mut queue = lock(&group.queue);
             queue.lines.extend_from_slice(&lines);
-            queue.waiting.push(Arc::clone(&answer));
+            queue.waiting.push(reply);
+            if queue.writer_idle {
+                queue.writer_idle = false;
+                group.queued.notify_one();
+            }
+            !std::mem::replace(&mut queue.writer, true)
+        };
+        if start_writer {
+            let (dir, writer_group) = (self.dir.clone(), Arc::clone(&group));
+            let started = std::thread::Builder::new()
+                .name("archive-writer".into())
+                .spawn(move || write_queued(&dir, &path, &writer_group));
+            if let Err(e) = started {
+                // Nobody will write what is queued: answer every append waiting for it.
+                let mut queue = lock(&group.queue);
+                queue.writer = false;
+                queue.lines.clear();
+                let failed = Err((e.kind(), format!("no thread for the archive writer: {e}")));
+                for waiting in queue.waiting.drain(..) {
+                    let _ = waiting.send(failed.clone());
+                }
+            }
         }
-        // A panic while holding the lock may have left a torn tail: check it again.
-        let mut tail_clean = group.file.lock().unwrap_or_else(|poisoned| {
-            let mut guard = poisoned.into_inner();
-            *guard = false;
-            guard
-        });
-        if let Some(result) = answered(&answer) {
-            return result;
-        }
-        // Ours is still queued: write it, and everything queued with it.
-        let batch = std::mem::take(&mut *group.queue.lock().unwrap_or_else(|e| e.into_inner()));
-        if batch.waiting.is_empty() {
-            // Taken by a writer that panicked before answering: whether it reached the disk is
-            // unknown, so it is not acknowledged.
-            return Err(io::Error::other("the append was lost by a failed write"));
-        }
-        let result = append_durably(&self.dir, &path, &batch.lines, !*tail_clean);
-        group
-            .writes
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        *tail_clean = result.is_ok();
-        let shared = result
-            .as_ref()
-            .map(|_| ())
-            .map_err(|e| (e.kind(), e.to_string()));
-        for waiting in &batch.waiting {
-            let _ = waiting.set(shared.clone());
-        }
-        result
+        Ok(Some(answer))
     }
 
     /// The group's events, oldest first; a group never written to has none. An incomplete last
@@ -233,6 +263,59 @@ fn decode(encoded: &str) -> Option<String> {
         }
     }
     (encode(&out) == encoded).then_some(out)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A group's writer: writes whatever is queued in one piece, answers its appends, and again,
+/// until nothing has been queued for [`WRITER_IDLE`].
+fn write_queued(dir: &Path, path: &Path, group: &Group) {
+    loop {
+        {
+            let mut queue = lock(&group.queue);
+            while queue.waiting.is_empty() {
+                queue.writer_idle = true;
+                let (guard, wait) = group
+                    .queued
+                    .wait_timeout(queue, WRITER_IDLE)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                queue = guard;
+                if wait.timed_out() && queue.waiting.is_empty() {
+                    queue.writer_idle = false;
+                    queue.writer = false;
+                    return;
+                }
+            }
+            queue.writer_idle = false;
+        }
+        // A panic while holding the lock may have left a torn tail: check it again.
+        let mut tail_clean = group.file.lock().unwrap_or_else(|poisoned| {
+            let mut guard = poisoned.into_inner();
+            *guard = false;
+            guard
+        });
+        let (lines, waiting) = {
+            let mut queue = lock(&group.queue);
+            (
+                std::mem::take(&mut queue.lines),
+                std::mem::take(&mut queue.waiting),
+            )
+        };
+        let result = std::panic::catch_unwind(|| append_durably(dir, path, &lines, !*tail_clean))
+            .unwrap_or_else(|_| Err(io::Error::other("the archive writer panicked")));
+        group
+            .writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *tail_clean = result.is_ok();
+        let shared = result.map_err(|e| (e.kind(), e.to_string()));
+        for waiting in waiting {
+            let _ = waiting.send(shared.clone());
+        }
+    }
 }
 
 fn append_durably(dir: &Path, path: &Path, lines: &[u8], check_tail: bool) -> io::Result<()> {
@@ -476,6 +559,40 @@ mod tests {
             .collect();
         assert_eq!(messages, expected);
         drop(dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn async_appends_share_writes_and_the_idle_writer_goes_away() {
+        let (_dir, archive) = archive();
+        let archive = Arc::new(archive);
+        let tasks: Vec<_> = (0..64)
+            .map(|i| {
+                let archive = Arc::clone(&archive);
+                tokio::spawn(async move { archive.append_async("g", &[format!("m{i}")]).await })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        let messages: HashSet<String> = archive
+            .read("g")
+            .unwrap()
+            .into_iter()
+            .map(|e| e.message)
+            .collect();
+        assert_eq!(messages, (0..64).map(|i| format!("m{i}")).collect());
+        let group = archive.group("g");
+        let writes = group.writes.load(std::sync::atomic::Ordering::Relaxed);
+        assert!((1..=64).contains(&writes), "{writes}");
+        // Idle for longer than WRITER_IDLE: the writer's thread has ended, the next append
+        // starts another.
+        tokio::time::sleep(WRITER_IDLE + Duration::from_millis(300)).await;
+        assert!(!group.queue.lock().unwrap().writer);
+        archive
+            .append_async("g", &strings(&["after"]))
+            .await
+            .unwrap();
+        assert_eq!(archive.read("g").unwrap().last().unwrap().message, "after");
     }
 
     #[test]

@@ -222,23 +222,19 @@ impl EventBus for EmbeddedBus {
             })
             .collect();
         if !jobs.is_empty() {
-            let archive = Arc::clone(&self.archive);
-            // File IO blocks: keep it off the async workers.
-            let outcomes = tokio::task::spawn_blocking(move || {
-                jobs.into_iter()
-                    .map(|(i, group, lines, fault)| {
-                        let outcome = match fault {
-                            Some(reason) => Err(Delivery::TargetRefused(reason)),
-                            None => archive
-                                .append(&group, &lines)
-                                .map_err(|e| Delivery::ArchiveIo(e.to_string())),
-                        };
-                        (i, lines.len() as u64, outcome)
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .await
-            .map_err(|e| BusError::Unavailable(format!("archive task failed: {e}")))?;
+            // The archive's writer does the file IO; this task only waits for its answer.
+            let mut outcomes = Vec::with_capacity(jobs.len());
+            for (i, group, lines, fault) in jobs {
+                let outcome = match fault {
+                    Some(reason) => Err(Delivery::TargetRefused(reason)),
+                    None => self
+                        .archive
+                        .append_async(&group, &lines)
+                        .await
+                        .map_err(|e| Delivery::ArchiveIo(e.to_string())),
+                };
+                outcomes.push((i, lines.len() as u64, outcome));
+            }
 
             let mut io_errors = Vec::new();
             for (i, count, outcome) in outcomes {
