@@ -213,6 +213,8 @@ fn extract_token(authorization: Option<&http::HeaderValue>) -> Result<&str, Auth
 }
 
 struct Parts<'a> {
+    /// The whole token.
+    whole: &'a str,
     header: &'a str,
     payload: &'a str,
     signature: &'a str,
@@ -236,6 +238,7 @@ fn split(token: &str) -> Result<Parts<'_>, AuthError> {
         ));
     }
     Ok(Parts {
+        whole: token,
         header,
         payload,
         signature,
@@ -267,6 +270,9 @@ fn verify_signature(jwk: &Jwk, kid: &str, parts: &Parts<'_>) -> Result<(), AuthE
     {
         return Err(unusable());
     }
+    if verified::before(parts, &rsa.n, &rsa.e) {
+        return Ok(());
+    }
     let n = URL_SAFE_NO_PAD.decode(&rsa.n).map_err(|_| unusable())?;
     let e = URL_SAFE_NO_PAD.decode(&rsa.e).map_err(|_| unusable())?;
     let signature = URL_SAFE_NO_PAD
@@ -279,7 +285,50 @@ fn verify_signature(jwk: &Jwk, kid: &str, parts: &Parts<'_>) -> Result<(), AuthE
             parts.signed.as_bytes(),
             &signature,
         )
-        .map_err(|_| AuthError::BadSignature)
+        .map_err(|_| AuthError::BadSignature)?;
+    verified::remember(parts, &rsa.n, &rsa.e);
+    Ok(())
+}
+
+/// The tokens whose signatures this thread verified, each with the key that verified it.
+///
+/// An RS256 verification costs more than the rest of a request's check together (about 10 µs
+/// here), and a client sends the same token with every request until it expires. The
+/// verification is a function of the key and the token alone, so its result can be kept: a
+/// token is taken as verified only if the same key verified the same bytes. The key is still
+/// looked up in the JWKS and the claims (`exp` and the rest) still checked on every request, so
+/// a key rotated out or an expired token is refused as before.
+mod verified {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    use super::Parts;
+
+    /// Tokens kept per thread; past it, the thread starts over.
+    const KEPT: usize = 256;
+
+    /// Token (`header.payload.signature`) to the key's `n` and `e` (base64url, as in the JWKS).
+    type Kept = HashMap<Box<str>, (Box<str>, Box<str>)>;
+
+    thread_local! {
+        static KEPT_TOKENS: RefCell<Kept> = RefCell::new(HashMap::new());
+    }
+
+    pub(super) fn before(parts: &Parts<'_>, n: &str, e: &str) -> bool {
+        KEPT_TOKENS.with_borrow(|kept| {
+            kept.get(parts.whole)
+                .is_some_and(|(kn, ke)| **kn == *n && **ke == *e)
+        })
+    }
+
+    pub(super) fn remember(parts: &Parts<'_>, n: &str, e: &str) {
+        KEPT_TOKENS.with_borrow_mut(|kept| {
+            if kept.len() >= KEPT {
+                kept.clear();
+            }
+            kept.insert(parts.whole.into(), (n.into(), e.into()));
+        });
+    }
 }
 
 /// A NumericDate claim: absent is `None`, present but not a number is an error.
@@ -402,6 +451,44 @@ mod tests {
         let claims = check(&token).await.unwrap();
         assert_eq!(claims["cognito:username"], "alice");
         assert_eq!(claims["sub"], issuer().sub_for("alice").to_string());
+    }
+
+    #[tokio::test]
+    async fn a_verified_token_is_taken_again_only_with_the_key_that_verified_it() {
+        let token = signed(json!({}));
+        check(&token).await.unwrap();
+        // Kept as verified now; the same bytes again pass.
+        check(&token).await.unwrap();
+        // The JWKS now serves another key under the same kid: the kept result does not count.
+        let mut rotated = crate::auth::issuer::LocalIssuer::from_pkcs8_pem(
+            &other_pem(),
+            ISSUER.into(),
+            CLIENT_ID.into(),
+        )
+        .unwrap()
+        .jwk_set();
+        rotated.keys[0].common.key_id = issuer().jwk_set().keys[0].common.key_id.clone();
+        let after_rotation = JwtAuthorizer::new(
+            ISSUER.into(),
+            vec![CLIENT_ID.into()],
+            JwksSource::Static(rotated),
+        );
+        let err = after_rotation.verify(&token).await.unwrap_err();
+        assert!(matches!(err, AuthError::BadSignature), "{err:?}");
+        // And the claims are still checked every time: another audience refuses it.
+        let elsewhere = JwtAuthorizer::new(
+            ISSUER.into(),
+            vec!["elsewhere".into()],
+            JwksSource::Static(issuer().jwk_set()),
+        );
+        let err = elsewhere.verify(&token).await.unwrap_err();
+        assert!(matches!(err, AuthError::WrongAudience), "{err:?}");
+        // A token differing in its signature alone is verified afresh, and refused.
+        let (signed_part, signature) = token.rsplit_once('.').unwrap();
+        let flipped = if signature.starts_with('A') { "B" } else { "A" };
+        let forged = format!("{signed_part}.{flipped}{}", &signature[1..]);
+        let err = check(&forged).await.unwrap_err();
+        assert!(matches!(err, AuthError::BadSignature), "{err:?}");
     }
 
     #[tokio::test]
