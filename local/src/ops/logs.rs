@@ -7,7 +7,9 @@
 //! each function has its own log group); the function's EMF document of the same request,
 //! kept under the function's group, says it when the lines are read.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
@@ -21,10 +23,42 @@ const LAMBDA_GROUPS: &str = "/aws/lambda/";
 
 /// The store the teed lines go to; set when the console's routes are built.
 static STORE: RwLock<Option<Arc<CloudWatch>>> = RwLock::new(None);
+/// Counts the stores attached. A thread keeps the store it last read with this count, and
+/// reads [`STORE`] again only when the count has moved: taking the lock for every line would
+/// write its count, a cache line both workers share, several times a request.
+static ATTACHED: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static ATTACHED_HERE: RefCell<(u64, Option<Arc<CloudWatch>>)> = const { RefCell::new((0, None)) };
+}
 
 /// Sends the function lines written from now on to `cloudwatch`'s log store.
 pub fn attach(cloudwatch: Arc<CloudWatch>) {
-    *STORE.write().unwrap_or_else(|e| e.into_inner()) = Some(cloudwatch);
+    let mut store = STORE.write().unwrap_or_else(|e| e.into_inner());
+    *store = Some(cloudwatch);
+    ATTACHED.fetch_add(1, Ordering::Release);
+}
+
+/// Runs `f` with the attached store, as this thread last saw it unless another has been
+/// attached since; without cloning it (its count too is shared by both workers).
+fn with_attached(f: impl FnOnce(&CloudWatch)) {
+    ATTACHED_HERE.with(|cell| {
+        let Ok(mut here) = cell.try_borrow_mut() else {
+            // A line written while `f` runs on this thread: read the shared store.
+            if let Some(cloudwatch) = STORE.read().unwrap_or_else(|e| e.into_inner()).as_deref() {
+                f(cloudwatch);
+            }
+            return;
+        };
+        let now = ATTACHED.load(Ordering::Acquire);
+        if here.0 != now {
+            here.1 = STORE.read().unwrap_or_else(|e| e.into_inner()).clone();
+            here.0 = now;
+        }
+        if let Some(cloudwatch) = here.1.as_deref() {
+            f(cloudwatch);
+        }
+    });
 }
 
 /// The `MakeWriter` of the twin's telemetry: every line goes to stdout, and the lines of a
@@ -55,12 +89,11 @@ impl Drop for TeeWriter {
         let Ok(text) = std::str::from_utf8(&self.0) else {
             return;
         };
-        let store = STORE.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(cloudwatch) = store.as_ref() {
+        with_attached(|cloudwatch| {
             for line in text.lines().filter(|l| l.contains("\"request_id\":")) {
                 cloudwatch.keep_log_line(FUNCTION_LINES, line);
             }
-        }
+        });
     }
 }
 
@@ -123,7 +156,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn the_tee_keeps_the_lines_of_requests_only() {
+    fn the_tee_keeps_the_lines_of_requests_only_in_the_store_attached_last() {
         let cloudwatch =
             Arc::new(CloudWatch::load(&crate::cloudwatch::default_repo_dir(), 10).unwrap());
         attach(Arc::clone(&cloudwatch));
@@ -138,6 +171,16 @@ mod tests {
         assert_eq!(kept.len(), 1, "{kept:?}");
         assert_eq!(kept[0].0, FUNCTION_LINES);
         assert!(kept[0].1.contains("r-1"));
+        // Another store attached: this thread's next line goes there, not to the first.
+        let next = Arc::new(CloudWatch::load(&crate::cloudwatch::default_repo_dir(), 10).unwrap());
+        attach(Arc::clone(&next));
+        tee()
+            .write_all(b"{\"request_id\":\"r-2\",\"message\":\"request completed\"}\n")
+            .unwrap();
+        assert_eq!(cloudwatch.kept_lines().len(), 1);
+        let kept = next.kept_lines();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert!(kept[0].1.contains("r-2"));
     }
 
     #[test]
