@@ -116,13 +116,13 @@ fn document<'m>(
     out.push_str("{\"_aws\":{\"Timestamp\":");
     out.push_str(itoa::Buffer::new().format(cx.timestamp_ms));
     out.push_str(",\"CloudWatchMetrics\":[{\"Namespace\":");
-    string(out, cx.namespace)?;
+    json::string(out, cx.namespace)?;
     out.push_str(",\"Dimensions\":[[");
     for (i, (key, _)) in dimensions.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        string(out, key)?;
+        json::string(out, key)?;
     }
     out.push_str("]],\"Metrics\":[");
     for (i, metric) in metrics.clone().enumerate() {
@@ -130,10 +130,10 @@ fn document<'m>(
             out.push(',');
         }
         out.push_str("{\"Name\":");
-        string(out, metric.name)?;
+        json::string(out, metric.name)?;
         if let Some(unit) = metric.unit {
             out.push_str(",\"Unit\":");
-            string(out, unit)?;
+            json::string(out, unit)?;
         }
         if metric.high_resolution {
             out.push_str(",\"StorageResolution\":1");
@@ -143,14 +143,14 @@ fn document<'m>(
     out.push_str("]}]}");
     for (key, value) in dimensions {
         out.push(',');
-        string(out, key)?;
+        json::string(out, key)?;
         out.push(':');
-        string(out, value)?;
+        json::string(out, value)?;
     }
     out.push_str(cx.properties);
     for metric in metrics {
         out.push(',');
-        string(out, metric.name)?;
+        json::string(out, metric.name)?;
         out.push(':');
         match &metric.value {
             Value::Count(n) => out.push_str(itoa::Buffer::new().format(*n)),
@@ -164,18 +164,6 @@ fn document<'m>(
     }
     out.push_str("}\n");
     Ok(())
-}
-
-/// A JSON string; names and units rarely need escaping, so check before taking the slow way.
-fn string(out: &mut String, s: &str) -> fmt::Result {
-    if !json::needs_escape(s) {
-        out.push('"');
-        out.push_str(s);
-        out.push('"');
-        Ok(())
-    } else {
-        json::string(out, s)
-    }
 }
 
 fn values(out: &mut String, part: &[(f64, u32)]) -> fmt::Result {
