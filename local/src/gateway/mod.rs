@@ -106,8 +106,10 @@ impl Gateway {
         );
         let integration_latency = outcome.integration.as_ref().map(|(latency, _, _)| *latency);
         let status = response.status().as_u16();
+        // One measure for the metric and the access log, so that they agree.
+        let latency = started.elapsed();
         self.cloudwatch
-            .record_request(status, started.elapsed(), integration_latency);
+            .record_request(status, latency, integration_latency);
         // The numbers as text, on the stack: the line borrows them.
         let (mut status_text, mut length_text, mut latency_text) = (
             itoa::Buffer::new(),
@@ -136,7 +138,7 @@ impl Gateway {
             status: status_text.format(status),
             protocol: "HTTP/1.1",
             response_length,
-            response_latency: latency_text.format(started.elapsed().as_millis()),
+            response_latency: latency_text.format(latency.as_millis()),
             integration_latency: integration_latency
                 .map_or(DASH, |latency| integration_text.format(latency.as_millis())),
             integration_status,
