@@ -101,7 +101,7 @@ impl<W: Write + ?Sized> Write for Escaped<'_, W> {
 }
 
 /// Writes `s` as a JSON string, quotes included.
-pub(crate) fn string<W: Write + ?Sized>(out: &mut W, s: &str) -> fmt::Result {
+pub fn string<W: Write + ?Sized>(out: &mut W, s: &str) -> fmt::Result {
     out.write_char('"')?;
     Escaped(out).write_str(s)?;
     out.write_char('"')

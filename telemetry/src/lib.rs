@@ -57,7 +57,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use format::{JsonLines, NoFields, SpanFieldsLayer};
-pub use json::{REDACTED, REDACTED_FIELDS, is_redacted};
+pub use json::{REDACTED, REDACTED_FIELDS, is_redacted, string as json_string};
 pub use recorder::STORAGE_RESOLUTION_LABEL;
 pub use request::{RequestIds, RequestLayer, RequestService, ResponseFuture};
 pub use xray::{aws_call_failed, aws_span, daemon_from_env, xray_layer};

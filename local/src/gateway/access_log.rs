@@ -2,13 +2,10 @@
 //! writes on AWS (the Terraform stage's `access_log_settings` uses the same names). As in API
 //! Gateway's JSON access logs, every value is a string and a missing one is `"-"`.
 
-use serde::Serialize;
-
 /// The values of one line, borrowed from the request they describe: a line is written on
 /// every request, and copying each value into a `String` of its own would cost more than
 /// writing it.
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct AccessLog<'a> {
     pub request_id: &'a str,
     pub ip: &'a str,
@@ -29,21 +26,87 @@ pub struct AccessLog<'a> {
 /// `"-"` for what a request never reached (no route, no integration).
 pub const DASH: &str = "-";
 
-impl AccessLog<'_> {
-    /// The keys of a line: the Terraform stage's format and the runbooks' queries use these.
+impl<'a> AccessLog<'a> {
+    /// Each key of a line (`$context` variable names, as the Terraform stage's format and the
+    /// runbooks' queries use them) with its value, in the line's order.
+    fn pairs(&self) -> [(&'static str, &'a str); 14] {
+        [
+            ("requestId", self.request_id),
+            ("ip", self.ip),
+            ("requestTime", self.request_time),
+            ("httpMethod", self.http_method),
+            ("routeKey", self.route_key),
+            ("path", self.path),
+            ("status", self.status),
+            ("protocol", self.protocol),
+            ("responseLength", self.response_length),
+            ("responseLatency", self.response_latency),
+            ("integrationLatency", self.integration_latency),
+            ("integrationStatus", self.integration_status),
+            ("authorizerError", self.authorizer_error),
+            ("integrationErrorMessage", self.integration_error_message),
+        ]
+    }
+
+    /// The keys of a line.
     pub fn field_names() -> Vec<String> {
-        match serde_json::to_value(AccessLog::default()) {
-            Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
-            _ => unreachable!("a struct of strings serializes to an object"),
-        }
+        AccessLog::default()
+            .pairs()
+            .iter()
+            .map(|(name, _)| (*name).to_owned())
+            .collect()
     }
 
     /// The line as JSON, without its newline: written once, kept for the console as it is.
+    /// Written by the telemetry crate's JSON writer, which passes over values with nothing
+    /// to escape in one step (serde_json's writer looks each byte up).
     pub fn line(&self) -> String {
-        serde_json::to_string(self).expect("a struct of strings serializes")
+        let pairs = self.pairs();
+        let mut line = String::with_capacity(
+            pairs
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 6)
+                .sum::<usize>()
+                + 2,
+        );
+        let mut separator = '{';
+        for (name, value) in pairs {
+            line.push(separator);
+            separator = ',';
+            // Writing into a `String` cannot fail.
+            let _ = telemetry::json_string(&mut line, name);
+            line.push(':');
+            let _ = telemetry::json_string(&mut line, value);
+        }
+        line.push('}');
+        line
     }
 
     pub fn write(line: &str) {
         crate::output::line(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_is_one_json_object_of_strings() {
+        let log = AccessLog {
+            request_id: "abc=",
+            path: "/items/\"quoted\"\n",
+            integration_error_message: "tab\there",
+            ..AccessLog::default()
+        };
+        let value: serde_json::Value = serde_json::from_str(&log.line()).unwrap();
+        let object = value.as_object().unwrap();
+        let mut names = AccessLog::field_names();
+        names.sort();
+        assert_eq!(object.keys().cloned().collect::<Vec<_>>(), names);
+        assert_eq!(object["requestId"], "abc=");
+        assert_eq!(object["path"], "/items/\"quoted\"\n");
+        assert_eq!(object["integrationErrorMessage"], "tab\there");
+        assert_eq!(object["ip"], "");
     }
 }
