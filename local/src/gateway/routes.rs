@@ -43,11 +43,30 @@ pub struct RouteTable {
 
 struct Route {
     method: String,
-    template: String,
+    template: Vec<Segment>,
     auth: Auth,
     function: Function,
     /// `METHOD /template`, made once: every request that matches copies it.
     key: String,
+}
+
+/// One `/`-separated part of a template, read once when the table is built.
+enum Segment {
+    Exact(String),
+    /// `{name}`: one non-empty segment.
+    Param(String),
+    /// `{name+}`: the rest of the path.
+    Greedy(String),
+}
+
+impl Segment {
+    fn parse(segment: &str) -> Self {
+        match segment.strip_prefix('{') {
+            Some(inner) if inner.ends_with("+}") => Self::Greedy(inner[..inner.len() - 2].into()),
+            Some(inner) if inner.ends_with('}') => Self::Param(inner[..inner.len() - 1].into()),
+            _ => Self::Exact(segment.into()),
+        }
+    }
 }
 
 impl Route {
@@ -55,7 +74,11 @@ impl Route {
         Self {
             key: format!("{method} {template}"),
             method: method.to_owned(),
-            template,
+            template: template
+                .trim_start_matches('/')
+                .split('/')
+                .map(Segment::parse)
+                .collect(),
             auth,
             function,
         }
@@ -88,28 +111,27 @@ impl Default for RouteTable {
 }
 
 /// How well a template matches: exact segments first, then parameters, then greedy.
-fn match_template(template: &str, path: &str) -> Option<(u8, Vec<(String, String)>)> {
+fn match_template(template: &[Segment], path: &str) -> Option<(u8, Vec<(String, String)>)> {
     let mut params = Vec::new();
-    let mut t = template.trim_start_matches('/').split('/');
+    let mut t = template.iter();
     let mut p = path.trim_start_matches('/').split('/');
     let mut rank = 0;
     loop {
         match (t.next(), p.next()) {
             (None, None) => return Some((rank, params)),
-            (Some(seg), Some(value)) if seg.starts_with('{') && seg.ends_with("+}") => {
+            (Some(Segment::Greedy(name)), Some(value)) => {
                 let rest: Vec<&str> = std::iter::once(value).chain(p).collect();
-                let name = seg.trim_start_matches('{').trim_end_matches("+}");
-                params.push((name.to_owned(), rest.join("/")));
+                params.push((name.clone(), rest.join("/")));
                 return Some((2, params));
             }
-            (Some(seg), Some(value)) if seg.starts_with('{') && seg.ends_with('}') => {
+            (Some(Segment::Param(name)), Some(value)) => {
                 if value.is_empty() {
                     return None;
                 }
-                params.push((seg[1..seg.len() - 1].to_owned(), value.to_owned()));
+                params.push((name.clone(), value.to_owned()));
                 rank = rank.max(1);
             }
-            (Some(seg), Some(value)) if seg == value => {}
+            (Some(Segment::Exact(segment)), Some(value)) if segment == value => {}
             _ => return None,
         }
     }
