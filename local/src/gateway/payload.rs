@@ -87,10 +87,17 @@ pub fn event(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<ApiGatewayV2httpRequest, String> {
-    // Payload 2.0 joins repeated headers with commas and moves cookies to `cookies`.
-    let mut joined = HeaderMap::with_capacity(headers.keys_len());
+    // Payload 2.0 joins repeated headers with commas and moves cookies to `cookies`. Most
+    // requests have neither: their headers are copied as they are.
     let mut cookies = Vec::new();
-    for name in headers.keys() {
+    let as_they_are =
+        headers.len() == headers.keys_len() && !headers.contains_key(http::header::COOKIE);
+    let mut joined = if as_they_are {
+        headers.clone()
+    } else {
+        HeaderMap::with_capacity(headers.keys_len())
+    };
+    for name in headers.keys().filter(|_| !as_they_are) {
         let mut values = headers.get_all(name).iter();
         if name == http::header::COOKIE {
             for value in values {
