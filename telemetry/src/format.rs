@@ -9,6 +9,7 @@
 use std::cell::RefCell;
 use std::fmt::{self, Write};
 use std::ops::Range;
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 use tracing::span::{Attributes, Id, Record};
@@ -70,38 +71,134 @@ where
         out.write_str("\",\"level\":\"")?;
         out.write_str(meta.level().as_str())?;
         out.write_char('"')?;
-        out.write_str(&self.service)?;
-        json::key(&mut out, "target")?;
-        json::string(&mut out, meta.target())?;
+        with_request(|request| {
+            let service = request.and_then(|r| r.service.as_deref());
+            out.write_str(service.unwrap_or(&self.service))?;
+            json::key(&mut out, "target")?;
+            json::string(&mut out, meta.target())?;
 
-        let mut seen = Seen::new(FIXED_KEYS);
-        let mut fields = Fields::new(LineSink {
-            out: &mut out,
-            seen: &mut seen,
-        });
-        event.record(&mut fields);
-        fields.result?;
-        if seen.claim("message") {
-            out.write_str(",\"message\":\"\"")?;
-        }
+            let mut seen = Seen::new(FIXED_KEYS);
+            let mut fields = Fields::new(LineSink {
+                out: &mut out,
+                seen: &mut seen,
+            });
+            event.record(&mut fields);
+            fields.result?;
+            if seen.claim("message") {
+                out.write_str(",\"message\":\"\"")?;
+            }
+            // The request's ids before any span's: they shadow the runtime span's.
+            if let Some(request) = request {
+                write_fields(&mut out, &mut seen, &request.fields)?;
+            }
+            self.write_spans(ctx, &mut out, &mut seen)
+        })?;
+        out.write_str("}\n")
+    }
+}
 
+impl JsonLines {
+    fn write_spans<S, N>(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        out: &mut Writer<'_>,
+        seen: &mut Seen,
+    ) -> fmt::Result
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+        N: for<'a> FormatFields<'a> + 'static,
+    {
         // Innermost span first, so that an inner value shadows an outer one.
         if let Some(scope) = ctx.event_scope() {
             for span in scope {
                 let extensions = span.extensions();
-                let Some(stored) = extensions.get::<SpanFields>() else {
-                    continue;
-                };
-                for (name, value) in stored.iter() {
-                    if seen.claim(name) {
-                        json::key(&mut out, name)?;
-                        out.write_str(value)?;
-                    }
+                if let Some(stored) = extensions.get::<SpanFields>() {
+                    write_fields(out, seen, stored)?;
                 }
             }
         }
-        out.write_str("}\n")
+        Ok(())
     }
+}
+
+/// Each of `stored`'s fields not written yet.
+fn write_fields(out: &mut impl Write, seen: &mut Seen, stored: &SpanFields) -> fmt::Result {
+    for (name, value) in stored.iter() {
+        if seen.claim(name) {
+            json::key(out, name)?;
+            out.write_str(value)?;
+        }
+    }
+    Ok(())
+}
+
+/// What the lines written while a request runs carry: its ids, and the function's service
+/// where its layer names one (the twin runs several functions under one subscriber). Held
+/// for the thread while the request's code runs, as the metrics recorder is, rather than in
+/// a span: a span per request costs its creation, its closing and a lookup per line, and is
+/// made only for a request whose trace is sampled (it is the trace's subsegment).
+#[derive(Debug, Default)]
+pub(crate) struct RequestFields {
+    /// `,"service":"…"`, encoded once.
+    service: Option<Box<str>>,
+    fields: SpanFields,
+}
+
+impl RequestFields {
+    pub(crate) fn new(service: Option<&str>) -> Self {
+        Self {
+            service: service.map(|s| JsonLines::new(s).service),
+            fields: SpanFields::default(),
+        }
+    }
+
+    /// Adds a field, its value written as JSON by `value`.
+    pub(crate) fn push(
+        &mut self,
+        name: &'static str,
+        value: impl FnOnce(&mut String) -> fmt::Result,
+    ) -> fmt::Result {
+        let start = self.fields.values.len();
+        value(&mut self.fields.values)?;
+        let range = start..self.fields.values.len();
+        self.fields.fields.push((name, range));
+        Ok(())
+    }
+}
+
+thread_local! {
+    /// The fields of the request whose code runs on this thread now.
+    static REQUEST: RefCell<Option<Arc<RequestFields>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with `request`'s fields on the lines it writes.
+pub(crate) fn in_request<T>(request: &Arc<RequestFields>, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Arc<RequestFields>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            REQUEST.with(|r| {
+                if let Ok(mut r) = r.try_borrow_mut() {
+                    *r = previous;
+                }
+            });
+        }
+    }
+    // Not replaced while a line is being written on this thread (the code runs inside it).
+    let replaced = REQUEST.with(|r| {
+        r.try_borrow_mut()
+            .ok()
+            .map(|mut r| r.replace(Arc::clone(request)))
+    });
+    let _restore = replaced.map(Restore);
+    f()
+}
+
+fn with_request<T>(f: impl FnOnce(Option<&RequestFields>) -> T) -> T {
+    REQUEST.with(|r| match r.try_borrow() {
+        Ok(request) => f(request.as_deref()),
+        Err(_) => f(None),
+    })
 }
 
 /// RFC 3339, UTC, milliseconds: `2026-11-21T09:15:02.123Z`. All but the milliseconds change

@@ -18,6 +18,7 @@ use pin_project_lite::pin_project;
 use tracing::Span;
 
 use crate::emf::Value;
+use crate::format::{self, RequestFields};
 use crate::json::{self, trace_root};
 use crate::metric_names as names;
 use crate::recorder::{self, Invocation};
@@ -88,6 +89,30 @@ impl<'a> IdsRef<'a> {
         out
     }
 
+    /// What every line of the request carries (the names the contract gives them); the
+    /// trace id only when there is one.
+    fn line_fields(&self, service: Option<&str>, cold_start: bool) -> RequestFields {
+        let mut line = RequestFields::new(service);
+        let _ = line
+            .push("request_id", |out| json::string(out, self.request_id))
+            .and_then(|()| {
+                line.push("function_request_id", |out| {
+                    json::string(out, self.function_request_id)
+                })
+            })
+            .and_then(|()| match self.xray_trace_id {
+                Some(id) => line.push("xray_trace_id", |out| json::string(out, id)),
+                None => Ok(()),
+            })
+            .and_then(|()| {
+                line.push("cold_start", |out| {
+                    out.push_str(if cold_start { "true" } else { "false" });
+                    Ok(())
+                })
+            });
+        line
+    }
+
     fn to_owned(&self) -> RequestIds {
         RequestIds {
             request_id: self.request_id.to_owned(),
@@ -108,8 +133,8 @@ fn api_context(
 }
 
 /// A tower layer for the function's router (`http::Request<B>` → `http::Response<RB>`,
-/// e.g. an axum `Router` over `lambda_http::Request`): each request runs in a span holding
-/// its ids, so every line it logs carries them, and ends with one summary line; the
+/// e.g. an axum `Router` over `lambda_http::Request`): each request's ids are held for its
+/// code while it runs, so every line it logs carries them, and it ends with one summary line; the
 /// metrics it records are flushed once as EMF when it ends, whether it returns, fails,
 /// panics or is cancelled; its spans are subsegments of the Lambda's trace.
 #[derive(Clone, Default)]
@@ -155,8 +180,9 @@ impl RequestLayer {
         Arc::make_mut(&mut self.config)
     }
 
-    /// The `service` dimension of this layer's metrics, instead of the one given to
-    /// [`crate::init`]: the twin serves several functions from one process.
+    /// The `service` of this layer's metrics (their dimension) and of its requests' log lines,
+    /// instead of the one given to [`crate::init`]: the twin serves several functions from one
+    /// process, each named as on Lambda.
     pub fn with_service(mut self, service: &str) -> Self {
         self.config_mut().metrics.service = Some(service.into());
         self
@@ -218,23 +244,28 @@ where
         } else {
             None
         };
-        // ERROR level, not INFO: a span is filtered like an event, and the ids must reach
-        // the WARN and ERROR lines when LOG_LEVEL=ERROR too. The level is never printed.
-        let span = xray::in_scope(parent.is_some(), || {
-            tracing::error_span!(
-                "request",
-                request_id = ids.request_id,
-                function_request_id = ids.function_request_id,
-                xray_trace_id = ids.xray_trace_id,
-                cold_start,
-            )
-        });
         let traced = parent.is_some();
-        if let Some(parent) = parent {
-            // Before the span is first entered: its parent is fixed then.
-            xray::join(&span, parent);
-        }
+        // The trace's subsegment, for a sampled request only: the lines get the ids from
+        // `State::line`. ERROR level, not INFO: the trace layer takes spans at INFO and above.
+        let span = match parent {
+            Some(parent) => {
+                let span = xray::in_scope(true, || {
+                    tracing::error_span!(
+                        "request",
+                        request_id = ids.request_id,
+                        function_request_id = ids.function_request_id,
+                        xray_trace_id = ids.xray_trace_id,
+                        cold_start,
+                    )
+                });
+                // Before the span is first entered: its parent is fixed then.
+                xray::join(&span, parent);
+                span
+            }
+            None => Span::none(),
+        };
         let state = State {
+            line: Arc::new(ids.line_fields(self.config.metrics.service.as_deref(), cold_start)),
             summary: Summary {
                 method: req.method().clone(),
                 route: api_context(req.extensions()).and_then(|c| c.route_key.clone()),
@@ -286,6 +317,8 @@ struct Summary {
 
 /// Everything an unfinished invocation still has to write.
 struct State {
+    /// The fields of its lines.
+    line: Arc<RequestFields>,
     summary: Summary,
     metrics: Invocation,
     /// The ids as EMF properties.
@@ -309,13 +342,29 @@ enum Outcome<'a> {
 impl State {
     /// Runs `f` with this invocation's metrics recorder and sampling decisions.
     fn scope<T>(&self, f: impl FnOnce() -> T) -> T {
-        sampling::in_scope(self.debug_sampled, || {
-            xray::in_scope(self.traced, || self.metrics.in_scope(f))
+        format::in_request(&self.line, || {
+            sampling::in_scope(self.debug_sampled, || {
+                xray::in_scope(self.traced, || self.metrics.in_scope(f))
+            })
         })
     }
 
-    /// The summary line, the standard metrics, the flush; inside the request's span.
+    /// The summary line, the standard metrics, the flush; with the request's ids, inside its
+    /// span when it has one.
     fn finish(self, outcome: Outcome<'_>, latency: Duration, config: &Config, span: &Span) {
+        let line = Arc::clone(&self.line);
+        format::in_request(&line, || {
+            self.finish_in_request(outcome, latency, config, span)
+        });
+    }
+
+    fn finish_in_request(
+        self,
+        outcome: Outcome<'_>,
+        latency: Duration,
+        config: &Config,
+        span: &Span,
+    ) {
         let latency_ms = millis(latency);
         let Summary {
             method,
@@ -392,8 +441,8 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
 }
 
 pin_project! {
-    /// Runs the inner future in the request's span and with the invocation's metrics
-    /// recorder, and finishes the invocation when it ends.
+    /// Runs the inner future with the request's ids, in its span when traced, with the
+    /// invocation's metrics recorder, and finishes the invocation when it ends.
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,

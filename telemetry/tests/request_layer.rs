@@ -62,6 +62,49 @@ async fn every_line_of_a_request_carries_its_ids() {
 }
 
 #[tokio::test]
+async fn the_request_s_ids_win_over_the_runtime_s_and_inner_spans_add_theirs() {
+    use tracing::Instrument;
+    let (out, _guard) = capture(LevelFilter::INFO);
+    let handler = service_fn(|_: Request| {
+        async {
+            tracing::info!("item stored");
+            Ok::<_, Infallible>(http::Response::new(Body::Empty))
+        }
+        .instrument(tracing::info_span!("aws", aws.service = "DynamoDB"))
+    });
+    // The layer names its function's service, as the twin's do: its lines say it.
+    let service = RequestLayer::new().with_service("public").layer(handler);
+    // What lambda_runtime opens around each invocation, with ids of its own here.
+    let runtime = tracing::info_span!(
+        target: "lambda_runtime::layers::trace",
+        "Lambda runtime invoke",
+        requestId = "runtime-request-id",
+        xrayTraceId = "Root=1-00000000-000000000000000000000000",
+        tenantId = "tenant-9",
+    );
+    service
+        .oneshot(invocation("GET", "/public", "GET /public"))
+        .instrument(runtime)
+        .await
+        .unwrap();
+
+    for message in ["item stored", "request completed"] {
+        let line = out.line(message);
+        assert_eq!(line["function_request_id"], FUNCTION_REQUEST_ID, "{line}");
+        assert_eq!(line["xray_trace_id"], TRACE_ID, "{line}");
+        assert_eq!(line["request_id"], API_REQUEST_ID, "{line}");
+        assert_eq!(line["tenant_id"], "tenant-9", "{line}");
+        assert_eq!(line["service"], "public", "{line}");
+    }
+    assert_eq!(out.line("item stored")["aws.service"], "DynamoDB");
+    // A line outside the request: the subscriber's service, no request ids.
+    tracing::info!("between requests");
+    let between = out.line("between requests");
+    assert_eq!(between["service"], "items");
+    assert!(between.get("request_id").is_none(), "{between}");
+}
+
+#[tokio::test]
 async fn the_summary_line_has_method_route_path_status_latency() {
     let (out, _guard) = capture(LevelFilter::INFO);
     let service = RequestLayer::new().layer(service_fn(created));
