@@ -145,10 +145,14 @@ pub(crate) struct RequestFields {
 }
 
 impl RequestFields {
-    pub(crate) fn new(service: Option<&str>) -> Self {
+    /// Room for `fields` fields and `bytes` bytes of values, made once.
+    pub(crate) fn new(service: Option<&str>, fields: usize, bytes: usize) -> Self {
         Self {
             service: service.map(|s| JsonLines::new(s).service),
-            fields: SpanFields::default(),
+            fields: SpanFields {
+                values: String::with_capacity(bytes),
+                fields: Vec::with_capacity(fields),
+            },
         }
     }
 

@@ -92,7 +92,12 @@ impl<'a> IdsRef<'a> {
     /// What every line of the request carries (the names the contract gives them); the
     /// trace id only when there is one.
     fn line_fields(&self, service: Option<&str>, cold_start: bool) -> RequestFields {
-        let mut line = RequestFields::new(service);
+        // Each value's quotes, and `false` for `cold_start`.
+        let bytes = self.request_id.len()
+            + self.function_request_id.len()
+            + self.xray_trace_id.map_or(0, str::len)
+            + 11;
+        let mut line = RequestFields::new(service, 4, bytes);
         let _ = line
             .push("request_id", |out| json::string(out, self.request_id))
             .and_then(|()| {

@@ -328,6 +328,13 @@ mod fast {
         }
     }
 
+    /// A JSON string without escapes, as the text between its quotes; anything else is left
+    /// to the tree.
+    fn plain_string(value: &RawValue) -> Option<&str> {
+        let text = value.get().strip_prefix('"')?.strip_suffix('"')?;
+        (!text.contains('\\')).then_some(text)
+    }
+
     pub(super) fn ingest(
         directives: &Directives,
         store: &MetricStore,
@@ -360,14 +367,16 @@ mod fast {
         };
         let mut values = Vec::with_capacity(read.keys.len());
         for key in &read.keys {
-            let value: &str = serde_json::from_str(document.get(key)?.get()).ok()?;
-            values.push(value);
+            values.push(plain_string(document.get(key)?)?);
         }
         // Each put's value; a declared metric without a value is skipped, as CloudWatch does.
         let mut numbers = Vec::with_capacity(read.puts.len());
         for put in &read.puts {
             numbers.push(match document.get(&put.name) {
-                Some(value) => Some(serde_json::from_str::<f64>(value.get()).ok()?),
+                // A valid JSON value (the parser checked it) that Rust reads as a number is a
+                // JSON number: the other kinds are quoted, bracketed or words it refuses.
+                // Out of range (`1e400`) is left to the tree, which words the error.
+                Some(value) => Some(value.get().parse::<f64>().ok().filter(|n| n.is_finite())?),
                 None => None,
             });
         }
