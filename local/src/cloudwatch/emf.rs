@@ -346,7 +346,12 @@ mod fast {
             Some((timestamp, read, rest)) => {
                 // The members alone, as an object of their own.
                 known = match rest.strip_prefix(',') {
-                    Some(members) => format!("{{{members}"),
+                    Some(members) => {
+                        let mut object = String::with_capacity(members.len() + 1);
+                        object.push('{');
+                        object.push_str(members);
+                        object
+                    }
                     None if rest == "}" => String::from("{}"),
                     None => return None,
                 };
