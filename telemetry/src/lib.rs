@@ -6,10 +6,11 @@
 //!   X-Ray trace layer when a daemon is there (on Lambda, or `AWS_XRAY_DAEMON_ADDRESS` set);
 //!   the `metrics` recorder; a panic hook that writes panics as JSON lines.
 //! - [`RequestLayer`] wraps the router: every line of a request carries `request_id`,
-//!   `function_request_id`, `xray_trace_id` and `cold_start`, and the request ends with one
-//!   `request completed` line (method, route, path, status, latency_ms). Its metrics, the
-//!   handler's and the standard ones of [`metric_names`], are written once as CloudWatch EMF
-//!   when it ends, even on error, panic or cancellation.
+//!   `function_request_id`, `xray_trace_id` and `cold_start` (lines written by its future and
+//!   what it calls; a task it spawns is not the request's, and its lines carry no ids), and the
+//!   request ends with one `request completed` line (method, route, path, status, latency_ms).
+//!   Its metrics, the handler's and the standard ones of [`metric_names`], are written once as
+//!   CloudWatch EMF when it ends, even on error, panic or cancellation.
 //! - [`RequestIds`] gives handlers the same ids, read the same way.
 //!
 //! **Metrics**: record through the `metrics` facade with names from [`metric_names`], e.g.

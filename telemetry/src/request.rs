@@ -251,7 +251,8 @@ where
         };
         let traced = parent.is_some();
         // The trace's subsegment, for a sampled request only: the lines get the ids from
-        // `State::line`. ERROR level, not INFO: the trace layer takes spans at INFO and above.
+        // `State::line`. At ERROR, the span is enabled whatever LOG_LEVEL says, and so are
+        // its fields on the lines of the handler's spans below it.
         let span = match parent {
             Some(parent) => {
                 let span = xray::in_scope(true, || {
