@@ -7,6 +7,7 @@
 //! one segment document. Memory is bounded: past [`MAX_TRACES`] the oldest trace is dropped,
 //! and a trace keeps at most [`MAX_DOCUMENTS_PER_TRACE`] documents.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
@@ -43,9 +46,97 @@ impl std::fmt::Display for Rejected {
     }
 }
 
+/// A segment document as kept: its JSON text (parsed again only when its trace is read) and
+/// what it is found by.
+#[derive(Debug, PartialEq)]
+pub struct Segment {
+    text: String,
+    trace_id: String,
+    /// The `request_id` annotation, when it is a non-empty string.
+    request_id: Option<String>,
+}
+
+/// What a document is kept by, read without building its tree.
+#[derive(Deserialize)]
+struct Keys<'a> {
+    #[serde(borrow)]
+    trace_id: Cow<'a, str>,
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    annotations: Option<Annotations<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Annotations<'a> {
+    #[serde(default, borrow)]
+    request_id: Option<&'a RawValue>,
+}
+
+impl Segment {
+    /// A document's text. Read by its keys alone; a document they do not fit (a key missing
+    /// or not a string, a repeated key, not an object) is read as a tree, which says why.
+    pub fn read(text: &str) -> Result<Self, Rejected> {
+        let Ok(keys) = serde_json::from_str::<Keys>(text) else {
+            let doc: Value = serde_json::from_str(text).map_err(|_| Rejected::NotJson)?;
+            return Self::from_value(&doc);
+        };
+        let _ = keys.id;
+        let request_id = keys
+            .annotations
+            .and_then(|a| a.request_id)
+            .and_then(|r| serde_json::from_str::<String>(r.get()).ok())
+            .filter(|r| !r.is_empty());
+        Ok(Self {
+            text: text.to_owned(),
+            trace_id: keys.trace_id.into_owned(),
+            request_id,
+        })
+    }
+
+    /// A document built as a tree (the twin's own segments, tests).
+    pub fn from_value(doc: &Value) -> Result<Self, Rejected> {
+        if !doc.is_object() {
+            return Err(Rejected::NotASegment("not an object"));
+        }
+        let trace_id = doc
+            .get("trace_id")
+            .and_then(Value::as_str)
+            .ok_or(Rejected::NotASegment("no trace_id"))?
+            .to_owned();
+        if doc.get("id").and_then(Value::as_str).is_none() {
+            return Err(Rejected::NotASegment("no id"));
+        }
+        let request_id = doc
+            .pointer("/annotations/request_id")
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned);
+        Ok(Self {
+            text: doc.to_string(),
+            trace_id,
+            request_id,
+        })
+    }
+
+    /// A document the twin writes itself, with its trace id and no request id annotation.
+    pub fn written(doc: &impl serde::Serialize, trace_id: &str) -> Result<Self, Rejected> {
+        Ok(Self {
+            text: serde_json::to_string(doc).map_err(|_| Rejected::NotJson)?,
+            trace_id: trace_id.to_owned(),
+            request_id: None,
+        })
+    }
+
+    fn document(&self) -> Value {
+        // Text checked when the segment was made.
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+}
+
 #[derive(Default)]
 struct Trace {
-    docs: Vec<Value>,
+    docs: Vec<Segment>,
     /// The request ids that name this trace, forgotten with it.
     request_ids: Vec<String>,
 }
@@ -60,16 +151,8 @@ struct Store {
 }
 
 impl Store {
-    fn insert(&mut self, doc: Value) -> Result<(), Rejected> {
-        let trace_id = doc
-            .get("trace_id")
-            .and_then(Value::as_str)
-            .ok_or(Rejected::NotASegment("no trace_id"))?
-            .to_owned();
-        if doc.get("id").and_then(Value::as_str).is_none() {
-            return Err(Rejected::NotASegment("no id"));
-        }
-        if !self.traces.contains_key(&trace_id) {
+    fn insert(&mut self, segment: Segment) {
+        if !self.traces.contains_key(&segment.trace_id) {
             if self.order.len() == MAX_TRACES
                 && let Some(oldest) = self.order.pop_front()
                 && let Some(evicted) = self.traces.remove(&oldest)
@@ -78,26 +161,21 @@ impl Store {
                     self.by_request.remove(&request_id);
                 }
             }
-            self.order.push_back(trace_id.clone());
+            self.order.push_back(segment.trace_id.clone());
         }
-        let request_id = doc
-            .pointer("/annotations/request_id")
-            .and_then(Value::as_str)
-            .filter(|r| !r.is_empty())
-            .map(str::to_owned);
-        let trace = self.traces.entry(trace_id.clone()).or_default();
-        if let Some(request_id) = request_id {
+        let trace = self.traces.entry(segment.trace_id.clone()).or_default();
+        if let Some(request_id) = &segment.request_id {
             trace.request_ids.push(request_id.clone());
-            self.by_request.insert(request_id, trace_id);
+            self.by_request
+                .insert(request_id.clone(), segment.trace_id.clone());
         }
         if trace.docs.len() < MAX_DOCUMENTS_PER_TRACE {
-            trace.docs.push(doc);
+            trace.docs.push(segment);
         }
-        Ok(())
     }
 
     /// The trace with this trace id, or of the request with this request id.
-    fn trace(&self, id: &str) -> Option<(&str, &[Value])> {
+    fn trace(&self, id: &str) -> Option<(&str, &[Segment])> {
         let trace_id = match self.traces.get_key_value(id) {
             Some((k, _)) => k.as_str(),
             None => self.by_request.get(id)?.as_str(),
@@ -107,22 +185,22 @@ impl Store {
 }
 
 /// Parses one packet: the daemon header line, then the document.
-pub fn parse_packet(packet: &[u8]) -> Result<Value, Rejected> {
+pub fn parse_packet(packet: &[u8]) -> Result<Segment, Rejected> {
     let newline = packet
         .iter()
         .position(|b| *b == b'\n')
         .ok_or(Rejected::NoHeader)?;
-    let header: Value =
+    #[derive(Deserialize)]
+    struct Header<'a> {
+        format: &'a str,
+    }
+    let header: Header =
         serde_json::from_slice(&packet[..newline]).map_err(|_| Rejected::NoHeader)?;
-    if header.get("format").and_then(Value::as_str) != Some("json") {
+    if header.format != "json" {
         return Err(Rejected::NoHeader);
     }
-    let doc: Value =
-        serde_json::from_slice(&packet[newline + 1..]).map_err(|_| Rejected::NotJson)?;
-    if !doc.is_object() {
-        return Err(Rejected::NotASegment("not an object"));
-    }
-    Ok(doc)
+    let text = std::str::from_utf8(&packet[newline + 1..]).map_err(|_| Rejected::NotJson)?;
+    Segment::read(text)
 }
 
 struct Inner {
@@ -160,14 +238,20 @@ impl XrayDaemon {
     /// Keeps a document that did not come over UDP (e.g. the segment the twin writes for
     /// each invocation, as Lambda does for the function).
     pub fn insert(&self, doc: Value) -> Result<(), Rejected> {
-        self.lock().insert(doc)
+        self.insert_segment(Segment::from_value(&doc)?);
+        Ok(())
+    }
+
+    /// Keeps a segment made by [`Segment::written`].
+    pub fn insert_segment(&self, segment: Segment) {
+        self.lock().insert(segment);
     }
 
     /// The documents of a trace, by trace id or request id, ordered by start time.
     pub fn trace(&self, id: &str) -> Option<(String, Vec<Value>)> {
         let store = self.lock();
-        let (trace_id, docs) = store.trace(id)?;
-        let mut docs = docs.to_vec();
+        let (trace_id, segments) = store.trace(id)?;
+        let mut docs: Vec<Value> = segments.iter().map(Segment::document).collect();
         docs.sort_by(|a, b| start_time(a).total_cmp(&start_time(b)));
         Some((trace_id.to_owned(), docs))
     }
@@ -194,8 +278,12 @@ async fn receive(socket: UdpSocket, store: Arc<Mutex<Store>>) {
                 continue;
             }
         };
-        let kept = parse_packet(&buf[..n])
-            .and_then(|doc| store.lock().unwrap_or_else(|e| e.into_inner()).insert(doc));
+        let kept = parse_packet(&buf[..n]).map(|segment| {
+            store
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(segment)
+        });
         if let Err(reason) = kept {
             tracing::warn!(%reason, bytes = n, "xray daemon: packet dropped");
         }
@@ -273,7 +361,8 @@ mod tests {
     fn packets_need_the_header_and_a_segment() {
         let doc = segment("64cb80f63ddc6388", "d364f966d0423f03", 1.0, None);
         let good = format!("{HEADER}{doc}");
-        assert_eq!(parse_packet(good.as_bytes()), Ok(doc));
+        assert_eq!(parse_packet(good.as_bytes()), Segment::from_value(&doc));
+        assert_eq!(parse_packet(good.as_bytes()).unwrap().document(), doc);
         assert_eq!(parse_packet(b"{}"), Err(Rejected::NoHeader));
         assert_eq!(
             parse_packet(b"{\"format\":\"xml\"}\n{}"),
@@ -283,15 +372,32 @@ mod tests {
             parse_packet(format!("{HEADER}not json").as_bytes()),
             Err(Rejected::NotJson)
         );
-        let mut store = Store::default();
+        // The keys read alone or from the tree: the same segment, the same refusals.
+        let packet = |doc: &str| parse_packet(format!("{HEADER}{doc}").as_bytes());
+        for (doc, expected) in [
+            (r#"{"id": "a"}"#, Rejected::NotASegment("no trace_id")),
+            (
+                r#"{"trace_id": "t", "id": 7}"#,
+                Rejected::NotASegment("no id"),
+            ),
+            (r#"[1]"#, Rejected::NotASegment("not an object")),
+        ] {
+            assert_eq!(packet(doc), Err(expected), "{doc}");
+        }
+        let repeated =
+            r#"{"trace_id": "t", "id": "a", "id": "b", "annotations": {"request_id": "r"}}"#;
+        let segment = packet(repeated).unwrap();
         assert_eq!(
-            store.insert(json!({"id": "a"})),
-            Err(Rejected::NotASegment("no trace_id"))
+            (segment.trace_id.as_str(), segment.request_id.as_deref()),
+            ("t", Some("r"))
         );
         assert_eq!(
-            store.insert(json!({"trace_id": TRACE})),
-            Err(Rejected::NotASegment("no id"))
+            segment.document()["id"],
+            "b",
+            "the last of a repeated key, as JSON reads it"
         );
+        let numbered = r#"{"trace_id": "t", "id": "a", "annotations": {"request_id": 5}}"#;
+        assert_eq!(packet(numbered).unwrap().request_id, None);
     }
 
     #[tokio::test]

@@ -24,7 +24,7 @@ use tower::ServiceExt;
 use crate::auth::sigv4::SigV4Verifier;
 use crate::auth::{JwtAuthorizer, claims_as_strings};
 use crate::cloudwatch::CloudWatch;
-use crate::xray_daemon::XrayDaemon;
+use crate::xray_daemon::{Segment, XrayDaemon};
 use access_log::{AccessLog, DASH};
 use payload::EventContext;
 use routes::{Auth, Function, RouteTable};
@@ -372,16 +372,26 @@ impl<'a> FunctionSegment<'a> {
 
 impl Drop for FunctionSegment<'_> {
     fn drop(&mut self) {
-        let doc = serde_json::json!({
-            "name": self.name,
-            "id": self.id,
-            "trace_id": self.trace_id,
-            "start_time": self.start,
-            "end_time": epoch_seconds(),
-            "origin": "AWS::Lambda::Function",
-        });
-        if let Err(err) = self.xray.insert(doc) {
-            tracing::warn!(error = ?err, "function segment not kept");
+        #[derive(serde::Serialize)]
+        struct Document<'d> {
+            name: &'d str,
+            id: &'d str,
+            trace_id: &'d str,
+            start_time: f64,
+            end_time: f64,
+            origin: &'static str,
+        }
+        let doc = Document {
+            name: &self.name,
+            id: &self.id,
+            trace_id: &self.trace_id,
+            start_time: self.start,
+            end_time: epoch_seconds(),
+            origin: "AWS::Lambda::Function",
+        };
+        match Segment::written(&doc, &self.trace_id) {
+            Ok(segment) => self.xray.insert_segment(segment),
+            Err(err) => tracing::warn!(error = ?err, "function segment not kept"),
         }
     }
 }
