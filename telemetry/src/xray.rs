@@ -161,8 +161,9 @@ pub(crate) fn sampled_parent(header: Option<&str>) -> Option<SpanContext> {
             &from_env
         }
     };
-    // Most invocations are not sampled: their ids are never needed, so not parsed.
-    if header.split(';').any(|part| part.trim() == "Sampled=0") {
+    // Most invocations are not sampled: their ids are never needed, so not parsed. Lambda
+    // and API Gateway put the decision last: looked for there first.
+    if header.ends_with(";Sampled=0") || header.split(';').any(|part| part.trim() == "Sampled=0") {
         return None;
     }
     let parent = span_context_from_str(header)?;
