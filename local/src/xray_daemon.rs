@@ -81,6 +81,7 @@ impl Segment {
             let doc: Value = serde_json::from_str(text).map_err(|_| Rejected::NotJson)?;
             return Self::from_value(&doc);
         };
+        // `id` is read only to hold the document to having one, a string.
         let _ = keys.id;
         let request_id = keys
             .annotations
