@@ -87,43 +87,14 @@ pub fn event(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<ApiGatewayV2httpRequest, String> {
-    // Payload 2.0 joins repeated headers with commas and moves cookies to `cookies`. Most
-    // requests have neither: their headers are copied as they are.
+    // Most requests have no repeated header and no cookie: their headers are copied as they are.
     let mut cookies = Vec::new();
-    let as_they_are =
-        headers.len() == headers.keys_len() && !headers.contains_key(http::header::COOKIE);
-    let mut joined = if as_they_are {
-        headers.clone()
-    } else {
-        HeaderMap::with_capacity(headers.keys_len())
-    };
-    for name in headers.keys().filter(|_| !as_they_are) {
-        let mut values = headers.get_all(name).iter();
-        if name == http::header::COOKIE {
-            for value in values {
-                let value = String::from_utf8_lossy(value.as_bytes());
-                cookies.extend(
-                    value
-                        .split(';')
-                        .map(|c| c.trim().to_owned())
-                        .filter(|c| !c.is_empty()),
-                );
-            }
-            continue;
-        }
-        let Some(first) = values.next() else {
-            continue;
+    let joined =
+        if headers.len() == headers.keys_len() && !headers.contains_key(http::header::COOKIE) {
+            headers.clone()
+        } else {
+            join_headers(headers, &mut cookies)?
         };
-        let mut value = first.clone();
-        for next in values {
-            let mut both = Vec::with_capacity(value.len() + 1 + next.len());
-            both.extend_from_slice(value.as_bytes());
-            both.push(b',');
-            both.extend_from_slice(next.as_bytes());
-            value = HeaderValue::from_bytes(&both).map_err(|e| format!("header {name}: {e}"))?;
-        }
-        joined.insert(name.clone(), value);
-    }
     let header = |name| {
         headers
             .get(name)
@@ -194,6 +165,40 @@ pub fn event(
         ),
     };
     Ok(event)
+}
+
+/// The headers as payload 2.0 has them: repeated ones joined with commas, cookies moved to
+/// `cookies`.
+fn join_headers(headers: &HeaderMap, cookies: &mut Vec<String>) -> Result<HeaderMap, String> {
+    let mut joined = HeaderMap::with_capacity(headers.keys_len());
+    for name in headers.keys() {
+        let mut values = headers.get_all(name).iter();
+        if name == http::header::COOKIE {
+            for value in values {
+                let value = String::from_utf8_lossy(value.as_bytes());
+                cookies.extend(
+                    value
+                        .split(';')
+                        .map(|c| c.trim().to_owned())
+                        .filter(|c| !c.is_empty()),
+                );
+            }
+            continue;
+        }
+        let Some(first) = values.next() else {
+            continue;
+        };
+        let mut value = first.clone();
+        for next in values {
+            let mut both = Vec::with_capacity(value.len() + 1 + next.len());
+            both.extend_from_slice(value.as_bytes());
+            both.push(b',');
+            both.extend_from_slice(next.as_bytes());
+            value = HeaderValue::from_bytes(&both).map_err(|e| format!("header {name}: {e}"))?;
+        }
+        joined.insert(name.clone(), value);
+    }
+    Ok(joined)
 }
 
 /// `queryStringParameters`: payload 2.0 joins repeated parameters with commas, and the
