@@ -139,16 +139,21 @@ fn write_fields(out: &mut impl Write, seen: &mut Seen, stored: &SpanFields) -> f
 /// made only for a request whose trace is sampled (it is the trace's subsegment).
 #[derive(Debug, Default)]
 pub(crate) struct RequestFields {
-    /// `,"service":"…"`, encoded once.
-    service: Option<Box<str>>,
+    /// `,"service":"…"`, from [`encoded_service`].
+    service: Option<Arc<str>>,
     fields: SpanFields,
+}
+
+/// `,"service":"…"`, as a line carries it: encoded once per layer, shared by its requests.
+pub(crate) fn encoded_service(service: &str) -> Arc<str> {
+    Arc::from(JsonLines::new(service).service)
 }
 
 impl RequestFields {
     /// Room for `fields` fields and `bytes` bytes of values, made once.
-    pub(crate) fn new(service: Option<&str>, fields: usize, bytes: usize) -> Self {
+    pub(crate) fn new(service: Option<Arc<str>>, fields: usize, bytes: usize) -> Self {
         Self {
-            service: service.map(|s| JsonLines::new(s).service),
+            service,
             fields: SpanFields {
                 values: String::with_capacity(bytes),
                 fields: Vec::with_capacity(fields),

@@ -91,7 +91,7 @@ impl<'a> IdsRef<'a> {
 
     /// What every line of the request carries (the names the contract gives them); the
     /// trace id only when there is one.
-    fn line_fields(&self, service: Option<&str>, cold_start: bool) -> RequestFields {
+    fn line_fields(&self, service: Option<Arc<str>>, cold_start: bool) -> RequestFields {
         // Each value's quotes, and `false` for `cold_start`.
         let bytes = self.request_id.len()
             + self.function_request_id.len()
@@ -154,6 +154,8 @@ struct Config {
     /// per layer, not per process: on Lambda that is the same, and the twin runs several
     /// functions in one process, each with its own cold start.
     cold_start: Arc<AtomicBool>,
+    /// The service on the lines of its requests when the layer names one, encoded once.
+    line_service: Option<Arc<str>>,
 }
 
 impl Default for Config {
@@ -161,6 +163,7 @@ impl Default for Config {
         Self {
             metrics: recorder::Config::from_env(),
             cold_start: Arc::new(AtomicBool::new(true)),
+            line_service: None,
         }
     }
 }
@@ -189,7 +192,9 @@ impl RequestLayer {
     /// instead of the one given to [`crate::init`]: the twin serves several functions from one
     /// process, each named as on Lambda.
     pub fn with_service(mut self, service: &str) -> Self {
-        self.config_mut().metrics.service = Some(service.into());
+        let config = self.config_mut();
+        config.metrics.service = Some(service.into());
+        config.line_service = Some(format::encoded_service(service));
         self
     }
 
@@ -271,7 +276,7 @@ where
             None => Span::none(),
         };
         let state = State {
-            line: Arc::new(ids.line_fields(self.config.metrics.service.as_deref(), cold_start)),
+            line: Arc::new(ids.line_fields(self.config.line_service.clone(), cold_start)),
             summary: Summary {
                 method: req.method().clone(),
                 route: api_context(req.extensions()).and_then(|c| c.route_key.clone()),
