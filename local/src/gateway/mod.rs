@@ -2,6 +2,7 @@
 //! payload 2.0 integration with the functions, request ids and the access log.
 
 pub mod access_log;
+pub mod handler_request;
 pub mod payload;
 pub mod routes;
 pub mod throttle;
@@ -17,7 +18,6 @@ use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
 use http::{HeaderValue, Request, StatusCode, header};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
-use lambda_http::request::LambdaRequest;
 use time::OffsetDateTime;
 use tower::ServiceExt;
 
@@ -415,8 +415,8 @@ async fn invoke(
     trace: String,
     xray: &XrayDaemon,
 ) -> Result<Response, String> {
-    // lambda_http's own event type and conversion, as on Lambda.
-    let request: lambda_http::Request = LambdaRequest::ApiGatewayV2(event).into();
+    // The request lambda_http's own conversion makes of the event, as on Lambda.
+    let request = handler_request::from_event(event);
     let _segment = FunctionSegment::open(xray, function, &trace);
     let deadline = (received + function.timeout).unix_timestamp_nanos() / 1_000_000;
     let mut context = lambda_http::Context::default();
