@@ -325,7 +325,7 @@ mod tests {
             };
             let path = format!("/{}", pick(&mut rng, path_parts, 8));
             let host = pick(&mut rng, host_parts, 6);
-            let host = (rng.u8(..) % 8 != 0).then_some(host.as_str());
+            let host = (rng.usize(..8) != 0).then_some(host.as_str());
             let stage = [None, Some("$default"), Some("prod")][rng.usize(..3)];
             let query = [None, Some(""), Some("a=1&b=2"), Some("x=%zz&a")][rng.usize(..4)];
             let mut e = event(&path, None, stage, query);
@@ -337,7 +337,7 @@ mod tests {
             if rng.bool() {
                 e.request_context.domain_name = Some("api.example.com".into());
             }
-            if rng.u8(..) % 4 == 0 {
+            if rng.usize(..4) == 0 {
                 let proto = ["http", "https", "HTTPS", "ftp"][rng.usize(..4)];
                 e.headers
                     .insert("x-forwarded-proto", HeaderValue::from_static(proto));
