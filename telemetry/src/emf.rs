@@ -208,7 +208,7 @@ fn number(out: &mut String, v: f64) -> fmt::Result {
     if magnitude != 0.0 && !(1e-6..1e16).contains(&magnitude) {
         write!(out, "{v:e}")
     } else {
-        write!(out, "{v}")
+        json::decimal(out, v)
     }
 }
 
