@@ -65,43 +65,74 @@ where
         mut out: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
+        // The line is put together in a `String` of this thread's and handed over in one
+        // write: `Writer` reaches its buffer through a `dyn fmt::Write`, a call per piece.
+        thread_local! {
+            static LINE: RefCell<String> = RefCell::new(String::with_capacity(1024));
+        }
+        LINE.with(|line| match line.try_borrow_mut() {
+            Ok(mut line) => {
+                line.clear();
+                self.write_line(ctx, &mut line, event)?;
+                out.write_str(&line)
+            }
+            // Only if this thread were writing a line already: `tracing` drops an event
+            // raised inside its own dispatch, but a line is not worth a panic.
+            Err(_) => {
+                let mut line = String::with_capacity(1024);
+                self.write_line(ctx, &mut line, event)?;
+                out.write_str(&line)
+            }
+        })
+    }
+}
+
+impl JsonLines {
+    fn write_line<S, N>(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        out: &mut String,
+        event: &Event<'_>,
+    ) -> fmt::Result
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+        N: for<'a> FormatFields<'a> + 'static,
+    {
         let meta = event.metadata();
-        out.write_str("{\"timestamp\":\"")?;
-        timestamp(&mut out, OffsetDateTime::now_utc())?;
-        out.write_str("\",\"level\":\"")?;
-        out.write_str(meta.level().as_str())?;
-        out.write_char('"')?;
+        out.push_str("{\"timestamp\":\"");
+        timestamp(out, OffsetDateTime::now_utc())?;
+        out.push_str("\",\"level\":\"");
+        out.push_str(meta.level().as_str());
+        out.push('"');
         with_request(|request| {
             let service = request.and_then(|r| r.service.as_deref());
-            out.write_str(service.unwrap_or(&self.service))?;
-            json::key(&mut out, "target")?;
-            json::string(&mut out, meta.target())?;
+            out.push_str(service.unwrap_or(&self.service));
+            json::key(out, "target")?;
+            json::string(out, meta.target())?;
 
             let mut seen = Seen::new(FIXED_KEYS);
             let mut fields = Fields::new(LineSink {
-                out: &mut out,
+                out: &mut *out,
                 seen: &mut seen,
             });
             event.record(&mut fields);
             fields.result?;
             if seen.claim("message") {
-                out.write_str(",\"message\":\"\"")?;
+                out.push_str(",\"message\":\"\"");
             }
             // The request's ids before any span's: they shadow the runtime span's.
             if let Some(request) = request {
-                write_fields(&mut out, &mut seen, &request.fields)?;
+                write_fields(out, &mut seen, &request.fields)?;
             }
-            self.write_spans(ctx, &mut out, &mut seen)
+            Self::write_spans(ctx, out, &mut seen)
         })?;
-        out.write_str("}\n")
+        out.push_str("}\n");
+        Ok(())
     }
-}
 
-impl JsonLines {
     fn write_spans<S, N>(
-        &self,
         ctx: &FmtContext<'_, S, N>,
-        out: &mut Writer<'_>,
+        out: &mut String,
         seen: &mut Seen,
     ) -> fmt::Result
     where

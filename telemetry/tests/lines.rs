@@ -189,3 +189,23 @@ fn a_long_line_of_fields_stays_one_line() {
     let line = out.line("many");
     assert_eq!(line.as_object().unwrap().len(), 5 + 16);
 }
+
+#[test]
+fn a_field_that_logs_while_its_line_is_written_leaves_the_line_whole() {
+    // `tracing` drops an event raised inside its own dispatch: the outer line is written
+    // whole, and the lines after it too.
+    struct Chatty;
+    impl fmt::Display for Chatty {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            tracing::info!(depth = 2, "inner line");
+            f.write_str("rendered")
+        }
+    }
+    let out = with_lines(|| {
+        tracing::info!(value = %Chatty, "outer line");
+        tracing::info!(value = %Chatty, "second line");
+    });
+    assert_eq!(out.line("outer line")["value"], "rendered");
+    assert_eq!(out.line("second line")["value"], "rendered");
+    assert_eq!(out.lines().len(), 2);
+}
