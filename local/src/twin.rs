@@ -310,6 +310,8 @@ impl Twin {
                     Arc::clone(&fallback).handle(request, peer)
                 },
             )
+            // Each handler made a route once, not on every request (see `public_router`).
+            .with_state(())
             .layer(cors.clone());
         Ok(Self {
             addr,

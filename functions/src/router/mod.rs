@@ -80,5 +80,8 @@ pub fn public_router() -> Router {
         .route("/public", get(public))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
+        // Makes each handler a route now: until a router is given its state, axum builds the
+        // route of a handler (and wraps it in every layer) again on every request.
+        .with_state(())
         .layer(panic::ProblemOnPanicLayer)
 }
