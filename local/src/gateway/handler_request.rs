@@ -67,27 +67,64 @@ fn plain_uri(event: &ApiGatewayV2httpRequest) -> Option<Uri> {
     Uri::try_from(uri).ok()
 }
 
-/// A path the URL parser leaves as it is: starts with `/`, no empty segment, no `.` or `..`
-/// segment, only characters it neither encodes nor reads specially (no `%`, `\`, `?`, `#`).
+/// A path the URL parser leaves as it is: starts with `/`, no empty segment but a last one,
+/// no `.` or `..` segment, only characters it neither encodes nor reads specially (no `%`,
+/// `\`, `?`, `#`). One pass over the bytes: this runs on every request.
 fn plain_path(path: &str) -> bool {
     let Some(rest) = path.strip_prefix('/') else {
         return false;
     };
-    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b);
-    let mut segments = rest.split('/').peekable();
-    while let Some(segment) = segments.next() {
-        // A trailing `/` leaves one empty last segment, which the parser keeps.
-        let last = segments.peek().is_none();
-        let plain = (!segment.is_empty() || last)
-            && segment != "."
-            && segment != ".."
-            && segment.bytes().all(allowed);
-        if !plain {
+    let mut segment = 0..0;
+    for (i, &b) in rest.as_bytes().iter().enumerate() {
+        if b == b'/' {
+            segment.end = i;
+            if !plain_segment(&rest[segment.clone()]) {
+                return false;
+            }
+            segment.start = i + 1;
+        } else if !PATH_BYTES[usize::from(b)] {
             return false;
         }
     }
-    true
+    // The last segment may be empty (a trailing `/`, which the parser keeps).
+    let last = &rest[segment.start..];
+    last.is_empty() || plain_segment(last)
 }
+
+fn plain_segment(segment: &str) -> bool {
+    !matches!(segment, "" | "." | "..")
+}
+
+/// The path's plain bytes: letters, digits and `-._~!$&'()*+,;=:@`.
+const PATH_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+            );
+        b += 1;
+    }
+    table
+};
 
 /// A host (and port) the URL parser writes back unchanged for `scheme`: lowercase labels of
 /// letters, digits and `-` (no punycode), or a dotted-quad address; a port without leading
@@ -108,14 +145,14 @@ fn plain_authority(authority: &str, scheme: &str) -> bool {
             return false;
         }
     }
+    let plain_bytes = host
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    if !plain_bytes {
+        return false;
+    }
     let labels = || host.split('.');
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && !l.starts_with("xn--")
-            && l.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    };
-    if !labels().all(label_ok) {
+    if !labels().all(|l| !l.is_empty() && !l.starts_with("xn--")) {
         return false;
     }
     // A host whose last label starts like a number is read as an IPv4 address and rewritten
@@ -135,7 +172,8 @@ fn plain_authority(authority: &str, scheme: &str) -> bool {
 /// lambda_http's conversion with the URI already written.
 fn build(event: ApiGatewayV2httpRequest, uri: Uri) -> lambda_http::Request {
     // The query string parameters come from the raw query, as the library reads them.
-    let query: QueryMap = match &event.raw_query_string {
+    let query: QueryMap = match event.raw_query_string.as_deref() {
+        Some("") => QueryMap::default(),
         Some(raw) => raw.parse().unwrap_or_default(),
         None => event.query_string_parameters,
     };
