@@ -47,6 +47,14 @@ impl RequestIds {
     pub fn from_parts(parts: &http::request::Parts) -> Self {
         IdsRef::new(&parts.extensions, &parts.headers).to_owned()
     }
+
+    /// API Gateway's request id alone, borrowed (empty when there is none): for code that
+    /// needs no other id and no copy.
+    pub fn request_id_of(extensions: &Extensions) -> &str {
+        api_context(extensions)
+            .and_then(|c| c.request_id.as_deref())
+            .unwrap_or("")
+    }
 }
 
 /// The ids borrowed from the request: the layer needs no copies of them.
@@ -69,9 +77,7 @@ impl<'a> IdsRef<'a> {
             .map(trace_root)
             .filter(|v| !v.is_empty());
         Self {
-            request_id: api_context(extensions)
-                .and_then(|c| c.request_id.as_deref())
-                .unwrap_or(""),
+            request_id: RequestIds::request_id_of(extensions),
             function_request_id: lambda.map_or("", |c| c.request_id.as_str()),
             xray_trace_id,
             trace_header,
