@@ -64,17 +64,21 @@ fn with_attached(f: impl FnOnce(&CloudWatch)) {
 /// The `MakeWriter` of the twin's telemetry: every line goes to stdout, and the lines of a
 /// request (they carry `request_id`) to the attached store too.
 pub fn tee() -> TeeWriter {
-    // Room for a usual line from the start, rather than growing into it a few bytes at a time.
-    TeeWriter(Vec::with_capacity(512))
+    TeeWriter(Vec::new())
 }
 
-/// One event's bytes, written out when the event is done (dropped): appended to the twin's
-/// output in one piece, so concurrent requests never interleave inside a line.
+/// One event's bytes, appended to the twin's output in one piece, so concurrent requests
+/// never interleave inside a line. The fmt layer writes each event whole in one call, which
+/// goes out at once; pieces (an `io::Write` may be given them) wait for the event to end.
 pub struct TeeWriter(Vec<u8>);
 
 impl std::io::Write for TeeWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.extend_from_slice(buf);
+        if self.0.is_empty() && buf.ends_with(b"\n") {
+            emit(buf);
+        } else {
+            self.0.extend_from_slice(buf);
+        }
         Ok(buf.len())
     }
 
@@ -85,16 +89,23 @@ impl std::io::Write for TeeWriter {
 
 impl Drop for TeeWriter {
     fn drop(&mut self) {
-        crate::output::write(&[&self.0]);
-        let Ok(text) = std::str::from_utf8(&self.0) else {
-            return;
-        };
-        with_attached(|cloudwatch| {
-            for line in text.lines().filter(|l| l.contains("\"request_id\":")) {
-                cloudwatch.keep_log_line(FUNCTION_LINES, line);
-            }
-        });
+        if !self.0.is_empty() {
+            emit(&self.0);
+        }
     }
+}
+
+/// Writes whole lines out, and keeps those of a request.
+fn emit(bytes: &[u8]) {
+    crate::output::write(&[bytes]);
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return;
+    };
+    with_attached(|cloudwatch| {
+        for line in text.lines().filter(|l| l.contains("\"request_id\":")) {
+            cloudwatch.keep_log_line(FUNCTION_LINES, line);
+        }
+    });
 }
 
 /// `lines` (group, line) with each function line under its function's group: the group of
@@ -155,8 +166,12 @@ mod tests {
 
     use serde_json::json;
 
+    /// The attached store is the process's: tests that attach one take turns.
+    static ATTACHING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn the_tee_keeps_the_lines_of_requests_only_in_the_store_attached_last() {
+        let _turn = ATTACHING.lock().unwrap_or_else(|e| e.into_inner());
         let cloudwatch =
             Arc::new(CloudWatch::load(&crate::cloudwatch::default_repo_dir(), 10).unwrap());
         attach(Arc::clone(&cloudwatch));
@@ -181,6 +196,23 @@ mod tests {
         let kept = next.kept_lines();
         assert_eq!(kept.len(), 1, "{kept:?}");
         assert!(kept[0].1.contains("r-2"));
+    }
+
+    #[test]
+    fn an_event_written_in_pieces_is_kept_whole_when_it_ends() {
+        let _turn = ATTACHING.lock().unwrap_or_else(|e| e.into_inner());
+        let cloudwatch =
+            Arc::new(CloudWatch::load(&crate::cloudwatch::default_repo_dir(), 10).unwrap());
+        attach(Arc::clone(&cloudwatch));
+        let mut writer = tee();
+        writer.write_all(b"{\"request_id\":\"r-3\",").unwrap();
+        writer.write_all(b"\"message\":\"a\"}\n").unwrap();
+        // Not out before the event ends: its pieces would be lines of their own.
+        assert!(cloudwatch.kept_lines().is_empty());
+        drop(writer);
+        let kept = cloudwatch.kept_lines();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!(kept[0].1, "{\"request_id\":\"r-3\",\"message\":\"a\"}");
     }
 
     #[test]
