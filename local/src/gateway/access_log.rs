@@ -26,25 +26,36 @@ pub struct AccessLog<'a> {
 /// `"-"` for what a request never reached (no route, no integration).
 pub const DASH: &str = "-";
 
+/// A key with what precedes its value on a line, `,"name":`, spelled once.
+macro_rules! key {
+    ($name:literal) => {
+        ($name, concat!(",\"", $name, "\":"))
+    };
+}
+
 impl<'a> AccessLog<'a> {
     /// Each key of a line (`$context` variable names, as the Terraform stage's format and the
-    /// runbooks' queries use them) with its value, in the line's order.
-    fn pairs(&self) -> [(&'static str, &'a str); 14] {
+    /// runbooks' queries use them) with what precedes its value, and the value, in the line's
+    /// order.
+    fn pairs(&self) -> [((&'static str, &'static str), &'a str); 14] {
         [
-            ("requestId", self.request_id),
-            ("ip", self.ip),
-            ("requestTime", self.request_time),
-            ("httpMethod", self.http_method),
-            ("routeKey", self.route_key),
-            ("path", self.path),
-            ("status", self.status),
-            ("protocol", self.protocol),
-            ("responseLength", self.response_length),
-            ("responseLatency", self.response_latency),
-            ("integrationLatency", self.integration_latency),
-            ("integrationStatus", self.integration_status),
-            ("authorizerError", self.authorizer_error),
-            ("integrationErrorMessage", self.integration_error_message),
+            (key!("requestId"), self.request_id),
+            (key!("ip"), self.ip),
+            (key!("requestTime"), self.request_time),
+            (key!("httpMethod"), self.http_method),
+            (key!("routeKey"), self.route_key),
+            (key!("path"), self.path),
+            (key!("status"), self.status),
+            (key!("protocol"), self.protocol),
+            (key!("responseLength"), self.response_length),
+            (key!("responseLatency"), self.response_latency),
+            (key!("integrationLatency"), self.integration_latency),
+            (key!("integrationStatus"), self.integration_status),
+            (key!("authorizerError"), self.authorizer_error),
+            (
+                key!("integrationErrorMessage"),
+                self.integration_error_message,
+            ),
         ]
     }
 
@@ -53,29 +64,27 @@ impl<'a> AccessLog<'a> {
         AccessLog::default()
             .pairs()
             .iter()
-            .map(|(name, _)| (*name).to_owned())
+            .map(|((name, _), _)| (*name).to_owned())
             .collect()
     }
 
     /// The line as JSON, without its newline: written once, kept for the console as it is.
     /// Written by the telemetry crate's JSON writer, which passes over values with nothing
-    /// to escape in one step (serde_json's writer looks each byte up).
+    /// to escape in one step (serde_json's writer looks each byte up); each key with its
+    /// punctuation in one piece.
     pub fn line(&self) -> String {
         let pairs = self.pairs();
         let mut line = String::with_capacity(
             pairs
                 .iter()
-                .map(|(k, v)| k.len() + v.len() + 6)
+                .map(|((_, key), v)| key.len() + v.len() + 2)
                 .sum::<usize>()
                 + 2,
         );
-        let mut separator = "{\"";
-        for (name, value) in pairs {
-            // The names are plain identifiers: nothing in them to escape.
-            line.push_str(separator);
-            separator = ",\"";
-            line.push_str(name);
-            line.push_str("\":");
+        line.push('{');
+        for ((_, key), value) in pairs {
+            // The first key's comma is the one the line does not have.
+            line.push_str(if line.len() == 1 { &key[1..] } else { key });
             // Writing into a `String` cannot fail.
             let _ = telemetry::json_string(&mut line, value);
         }

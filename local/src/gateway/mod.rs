@@ -264,7 +264,7 @@ impl Gateway {
             &ctx,
             parts.method.as_str(),
             &parts.uri,
-            &parts.headers,
+            parts.headers,
             &body,
         ) {
             Ok(event) => event,

@@ -84,38 +84,40 @@ pub fn event(
     ctx: &EventContext<'_>,
     method: &str,
     uri: &http::Uri,
-    headers: &HeaderMap,
+    headers: HeaderMap,
     body: &[u8],
 ) -> Result<ApiGatewayV2httpRequest, String> {
-    // Most requests have no repeated header and no cookie: their headers are copied as they are.
-    let mut cookies = Vec::new();
-    let joined =
-        if headers.len() == headers.keys_len() && !headers.contains_key(http::header::COOKIE) {
-            headers.clone()
-        } else {
-            join_headers(headers, &mut cookies)?
-        };
     let header = |name| {
         headers
             .get(name)
             .and_then(|v: &HeaderValue| v.to_str().ok())
     };
-    let user_agent = header(http::header::USER_AGENT).unwrap_or("");
+    let user_agent = header(http::header::USER_AGENT).unwrap_or("").to_owned();
     let domain = header(http::header::HOST).unwrap_or("localhost");
+    let domain_prefix = domain.split('.').next().unwrap_or(domain).to_owned();
+    let domain = domain.to_owned();
     let query = uri.query().unwrap_or("");
+    // Most requests have no repeated header and no cookie: their headers go on as they are.
+    let mut cookies = Vec::new();
+    let joined =
+        if headers.len() == headers.keys_len() && !headers.contains_key(http::header::COOKIE) {
+            headers
+        } else {
+            join_headers(&headers, &mut cookies)?
+        };
 
     let mut http = ApiGatewayV2httpRequestContextHttpDescription::default();
     http.method = method.parse().map_err(|_| format!("method {method}"))?;
     http.path = Some(uri.path().to_owned());
     http.protocol = Some("HTTP/1.1".to_owned());
     http.source_ip = Some(ctx.source_ip.to_owned());
-    http.user_agent = Some(user_agent.to_owned());
+    http.user_agent = Some(user_agent);
 
     let mut context = ApiGatewayV2httpRequestContext::default();
     context.account_id = Some(ctx.account_id.to_owned());
     context.apiid = Some(ctx.api_id.to_owned());
-    context.domain_name = Some(domain.to_owned());
-    context.domain_prefix = Some(domain.split('.').next().unwrap_or(domain).to_owned());
+    context.domain_name = Some(domain);
+    context.domain_prefix = Some(domain_prefix);
     context.http = http;
     context.request_id = Some(ctx.request_id.to_owned());
     context.route_key = Some(ctx.matched.route_key.clone());
@@ -296,7 +298,8 @@ mod tests {
             received: OffsetDateTime::from_unix_timestamp(1_795_300_937).unwrap(),
         };
         let uri: http::Uri = "/items/abc?limit=5&x=1&x=2".parse().unwrap();
-        let event = serde_json::to_value(event(&ctx, "GET", &uri, &headers, b"").unwrap()).unwrap();
+        let event =
+            serde_json::to_value(event(&ctx, "GET", &uri, headers.clone(), b"").unwrap()).unwrap();
         // The documented payload 2.0 shape, field by field.
         assert_eq!(event["version"], "2.0");
         assert_eq!(event["routeKey"], "GET /items/{id}");
@@ -373,7 +376,7 @@ mod tests {
         };
         let uri: http::Uri = "/internal/events/replay".parse().unwrap();
         let event =
-            serde_json::to_value(event(&ctx, "POST", &uri, &HeaderMap::new(), b"{}").unwrap())
+            serde_json::to_value(event(&ctx, "POST", &uri, HeaderMap::new(), b"{}").unwrap())
                 .unwrap();
         assert_eq!(
             event["requestContext"]["authorizer"]["iam"]["accessKey"],
