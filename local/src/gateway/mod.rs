@@ -11,6 +11,7 @@ pub mod xray_sampling;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -437,7 +438,16 @@ async fn invoke(
     };
     // Run in this task, not a spawned one: no hand-over to another worker per request. The
     // panic is caught here and the future dropped on timeout, as a task would be aborted.
-    match tokio::time::timeout(function.timeout, AssertUnwindSafe(call).catch_unwind()).await {
+    let deadline = tokio::time::Instant::now() + function.timeout;
+    let mut call = std::pin::pin!(AssertUnwindSafe(call).catch_unwind());
+    // Most invocations are done at their first poll and need no timer: a timer takes the
+    // runtime's timer lock when it is dropped, even one never set.
+    let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
+    let ended = match first {
+        Poll::Ready(ended) => Ok(ended),
+        Poll::Pending => tokio::time::timeout_at(deadline, call).await,
+    };
+    match ended {
         // Lambda stops a timed-out invocation; so does the twin.
         Err(_) => Err(format!(
             "Task timed out after {:.2} seconds",
@@ -445,5 +455,65 @@ async fn invoke(
         )),
         Ok(Err(_panic)) => Err("the function panicked".into()),
         Ok(Ok(result)) => result,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use axum::routing::get;
+
+    async fn host(timeout: Duration) -> (FunctionHost, XrayDaemon) {
+        async fn slow() -> &'static str {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "late"
+        }
+        async fn brief() -> &'static str {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            "brief"
+        }
+        async fn at_once() -> &'static str {
+            "at once"
+        }
+        let cloudwatch =
+            CloudWatch::load(&crate::cloudwatch::default_repo_dir(), 10).expect("a store");
+        let host = FunctionHost {
+            name: "items".into(),
+            arn: "arn:aws:lambda:eu-west-1:000000000000:function:items-api-items".into(),
+            timeout,
+            service: axum::Router::new()
+                .route("/slow", get(slow))
+                .route("/brief", get(brief))
+                .route("/at-once", get(at_once)),
+            metrics: cloudwatch.function_metrics("items-api-items"),
+        };
+        let xray = XrayDaemon::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("a UDP port");
+        (host, xray)
+    }
+
+    async fn call(host: &FunctionHost, xray: &XrayDaemon, path: &str) -> Result<String, String> {
+        let mut event = ApiGatewayV2httpRequest::default();
+        event.raw_path = Some(path.into());
+        event.request_context.http.method = http::Method::GET;
+        let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0".to_owned();
+        let response = invoke(host, event, OffsetDateTime::now_utc(), trace, xray).await?;
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        Ok(String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn an_invocation_past_its_timeout_fails_as_lambda_says_and_others_answer() {
+        let (host, xray) = host(Duration::from_millis(200)).await;
+        // Done at the first poll, done after waiting within the timeout, and past it.
+        assert_eq!(call(&host, &xray, "/at-once").await.unwrap(), "at once");
+        assert_eq!(call(&host, &xray, "/brief").await.unwrap(), "brief");
+        // Stopped at its timeout (left to finish, it would answer "late").
+        let late = call(&host, &xray, "/slow").await;
+        assert_eq!(late.unwrap_err(), "Task timed out after 0.20 seconds");
     }
 }
