@@ -173,6 +173,9 @@ pub(crate) struct RequestFields {
     /// `,"service":"…"`, from [`encoded_service`].
     service: Option<Arc<str>>,
     fields: SpanFields,
+    /// Where `fields`' values hold a field written with its key (`,"name":"…"`), for the
+    /// EMF document's properties: encoded once for both.
+    property: Range<usize>,
 }
 
 /// `,"service":"…"`, as a line carries it: encoded once per layer, shared by its requests.
@@ -189,7 +192,26 @@ impl RequestFields {
                 values: String::with_capacity(bytes),
                 fields: Vec::with_capacity(fields),
             },
+            property: 0..0,
         }
+    }
+
+    /// Adds a field, as [`RequestFields::push`] does, that is also the EMF property.
+    pub(crate) fn push_property(
+        &mut self,
+        name: &'static str,
+        value: impl FnOnce(&mut String) -> fmt::Result,
+    ) -> fmt::Result {
+        let start = self.fields.values.len();
+        json::key(&mut self.fields.values, name)?;
+        self.push(name, value)?;
+        self.property = start..self.fields.values.len();
+        Ok(())
+    }
+
+    /// The EMF property (`,"name":"…"`), empty when none was pushed.
+    pub(crate) fn property(&self) -> &str {
+        &self.fields.values[self.property.clone()]
     }
 
     /// Adds a field, its value written as JSON by `value`.

@@ -84,28 +84,23 @@ impl<'a> IdsRef<'a> {
         }
     }
 
-    /// The id as an EMF property (`,"request_id":"…"`): the same name as on log lines, never
-    /// a dimension (one metric per request id would be the bill). Lambda's request id and the
-    /// trace id are left to the log lines: the summary line ties them to `request_id`, and
-    /// every byte here is paid on every invocation.
-    fn properties(&self) -> String {
-        let mut out = String::with_capacity(16 + self.request_id.len());
-        let _ = json::key(&mut out, "request_id")
-            .and_then(|()| json::string(&mut out, self.request_id));
-        out
-    }
-
     /// What every line of the request carries (the names the contract gives them); the
     /// trace id only when there is one.
+    ///
+    /// `request_id` is also the EMF property (`,"request_id":"…"`): the same name as on log
+    /// lines, never a dimension (one metric per request id would be the bill). Lambda's
+    /// request id and the trace id are left to the log lines: the summary line ties them to
+    /// `request_id`, and every byte of a document is paid on every invocation.
     fn line_fields(&self, service: Option<Arc<str>>, cold_start: bool) -> RequestFields {
-        // Each value's quotes, and `false` for `cold_start`.
+        // Each value's quotes, `false` for `cold_start`, the property's key.
         let bytes = self.request_id.len()
             + self.function_request_id.len()
             + self.xray_trace_id.map_or(0, str::len)
-            + 11;
+            + 11
+            + 16;
         let mut line = RequestFields::new(service, 4, bytes);
         let _ = line
-            .push("request_id", |out| json::string(out, self.request_id))
+            .push_property("request_id", |out| json::string(out, self.request_id))
             .and_then(|()| {
                 line.push("function_request_id", |out| {
                     json::string(out, self.function_request_id)
@@ -283,13 +278,8 @@ where
         };
         let state = State {
             line: Arc::new(ids.line_fields(self.config.line_service.clone(), cold_start)),
-            summary: Summary {
-                method: req.method().clone(),
-                route: api_context(req.extensions()).and_then(|c| c.route_key.clone()),
-                path: req.uri().path().to_owned(),
-            },
+            summary: Summary::of(&req),
             metrics: Invocation::new(),
-            properties: ids.properties(),
             cold_start: cold_start.then(|| function_name(req.extensions())),
             debug_sampled: sampling::decide(),
             traced,
@@ -326,10 +316,38 @@ fn function_name(extensions: &Extensions) -> String {
 /// What the summary line needs from the request, taken before the request moves on.
 struct Summary {
     method: Method,
+    /// The concrete path (no query string: that may hold cursors), then the route key.
+    text: String,
+    /// Where the path ends in `text`.
+    path_len: usize,
+    /// Whether the request had a route key.
+    routed: bool,
+}
+
+impl Summary {
+    fn of<B>(req: &http::Request<B>) -> Self {
+        let path = req.uri().path();
+        let route = api_context(req.extensions()).and_then(|c| c.route_key.as_deref());
+        let mut text = String::with_capacity(path.len() + route.map_or(0, str::len));
+        text.push_str(path);
+        text.push_str(route.unwrap_or(""));
+        Self {
+            method: req.method().clone(),
+            text,
+            path_len: path.len(),
+            routed: route.is_some(),
+        }
+    }
+
+    /// The path.
+    fn path(&self) -> &str {
+        &self.text[..self.path_len]
+    }
+
     /// The route key, e.g. `POST /items`: a path template, so a low-cardinality field.
-    route: Option<String>,
-    /// The concrete path (no query string: that may hold cursors).
-    path: String,
+    fn route(&self) -> Option<&str> {
+        self.routed.then(|| &self.text[self.path_len..])
+    }
 }
 
 /// Everything an unfinished invocation still has to write.
@@ -338,8 +356,6 @@ struct State {
     line: Arc<RequestFields>,
     summary: Summary,
     metrics: Invocation,
-    /// The ids as EMF properties.
-    properties: String,
     /// `Some(function name)` on the cold start.
     cold_start: Option<String>,
     /// This invocation logs at DEBUG whatever the level.
@@ -383,12 +399,8 @@ impl State {
         span: &Span,
     ) {
         let latency_ms = millis(latency);
-        let Summary {
-            method,
-            route,
-            path,
-        } = &self.summary;
-        let (method, route) = (method.as_str(), route.as_deref());
+        let summary = &self.summary;
+        let (method, route, path) = (summary.method.as_str(), summary.route(), summary.path());
         let status = match outcome {
             Outcome::Response(status) => {
                 tracing::info!(method, route, path, status, latency_ms, "request completed");
@@ -436,7 +448,7 @@ impl State {
             &config.metrics,
             &self.metrics,
             &recorder::Flush {
-                properties: &self.properties,
+                properties: self.line.property(),
                 cold_start: self.cold_start.as_deref(),
                 standard: &standard,
             },
