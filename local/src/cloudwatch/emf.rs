@@ -118,6 +118,7 @@ mod fast {
     use serde_json::value::RawValue;
 
     use super::MetricStore;
+    use crate::cloudwatch::per_thread::PerThread;
     use crate::cloudwatch::store::MetricHandle;
 
     #[derive(Deserialize)]
@@ -215,8 +216,11 @@ mod fast {
     }
 
     /// The directives read so far, with their text. Bounded: a twin's functions write a few.
+    /// Each thread keeps its own (and its own series found for them): every request's
+    /// document is matched here, and a list both workers lock and share counts in would
+    /// move between their cores on every request.
     #[derive(Default)]
-    pub(super) struct Directives(Mutex<Vec<(Box<str>, Arc<Read>)>>);
+    pub(super) struct Directives(PerThread<Vec<(Box<str>, Arc<Read>)>>);
 
     const MAX_DIRECTIVES: usize = 256;
 
@@ -248,7 +252,7 @@ mod fast {
             }
             let timestamp = rest[..digits].parse().ok()?;
             let rest = rest[digits..].strip_prefix(DIRECTIVES_KEY)?;
-            let all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            let all = self.0.mine();
             all.iter().find_map(|(text, read)| {
                 // A text is one whole JSON array: what follows it is the metadata's end.
                 let after = rest.strip_prefix(&**text)?.strip_prefix('}')?;
@@ -258,7 +262,7 @@ mod fast {
 
         fn read(&self, text: &str) -> Option<Arc<Read>> {
             {
-                let all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+                let all = self.0.mine();
                 if let Some((_, read)) = all.iter().find(|(known, _)| **known == *text) {
                     return Some(Arc::clone(read));
                 }
@@ -294,8 +298,7 @@ mod fast {
                 puts,
                 series: Mutex::default(),
             });
-            let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            remember(&mut all, (text.into(), Arc::clone(&read)));
+            remember(&mut self.0.mine(), (text.into(), Arc::clone(&read)));
             Some(read)
         }
     }
