@@ -12,6 +12,7 @@ pub mod gateway;
 pub mod html;
 pub mod ops;
 pub mod output;
+pub(crate) mod per_thread;
 pub mod settings;
 pub mod twin;
 pub mod twin_api;

@@ -1,67 +1,88 @@
-//! The twin's standard output: lines are appended to a buffer that one writer thread empties,
+//! The twin's standard output: lines are appended to buffers that one writer thread empties,
 //! many lines a `write`. A request's lines (its function's log line and EMF document, its
 //! access-log line) would otherwise cost three system calls each; now the writer wakes when
-//! the first line comes, lets the lines of the next millisecond join it and writes them all. Lines keep the order in which they were appended; a line is never split.
+//! the first line comes, lets the lines of the next millisecond join it and writes them all.
+//! A line is never split, and the lines of a thread keep the order in which it appended them.
+//!
+//! Each thread appends to a buffer of its own (every request appends three times, and one
+//! buffer behind one lock would move between the workers' cores each time); the writer takes
+//! them one after the other, so lines of different threads within a millisecond come out
+//! grouped by thread.
 //!
 //! A reader that stops reading holds the twin up, as a blocked pipe would: past
-//! [`MAX_BUFFERED`] bytes, appending waits for the writer.
+//! [`MAX_BUFFERED`] bytes in a thread's buffer, appending waits for the writer.
 
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use crate::per_thread::PerThread;
 
 /// How long the writer lets lines gather once the first has come.
-const GATHER: std::time::Duration = std::time::Duration::from_millis(1);
+const GATHER: Duration = Duration::from_millis(1);
 
-/// How much may wait to be written before appending waits too.
+/// How much may wait in one thread's buffer before its appending waits too.
 const MAX_BUFFERED: usize = 8 * 1024 * 1024;
 
-#[derive(Default)]
-struct State {
-    buffer: Vec<u8>,
-    /// The writer is waiting for lines: an append must wake it.
-    idle: bool,
-    /// The writer holds bytes it has not finished writing.
-    writing: bool,
-}
+/// How long a waiting appender or flush sleeps before it looks again.
+const RECHECK: Duration = Duration::from_millis(10);
 
 #[derive(Default)]
 struct Output {
-    state: Mutex<State>,
-    /// Lines were appended to an empty buffer.
+    buffers: PerThread<Vec<u8>>,
+    /// The writer waits for lines: an append must wake it. Read by every append, written
+    /// only when the writer goes to sleep or is woken.
+    idle: AtomicBool,
+    /// The writer holds bytes it has not finished writing.
+    writing: Mutex<bool>,
+    /// Lines were appended while the writer was idle.
     appended: Condvar,
     /// A batch was written.
     written: Condvar,
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Output {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn pending(&self) -> bool {
+        self.buffers.each().any(|buffer| !buffer.is_empty())
     }
 
     fn run(&self, mut sink: impl std::io::Write) {
-        let mut spare = Vec::new();
+        let mut batch = Vec::new();
         loop {
             {
-                let mut state = self.lock();
-                while state.buffer.is_empty() {
-                    state.idle = true;
-                    state = self.appended.wait(state).unwrap_or_else(|e| e.into_inner());
+                let mut writing = lock(&self.writing);
+                loop {
+                    // Idle first, then look: an append either sees `idle` and wakes the
+                    // writer, or appended before the look and is found by it.
+                    self.idle.store(true, Ordering::SeqCst);
+                    fence(Ordering::SeqCst);
+                    if self.pending() {
+                        self.idle.store(false, Ordering::SeqCst);
+                        break;
+                    }
+                    writing = self
+                        .appended
+                        .wait(writing)
+                        .unwrap_or_else(|e| e.into_inner());
                 }
+                *writing = true;
             }
             // Let the lines of the next moment join the batch: a wake-up and a write a
             // millisecond at most, however many lines, rather than one per line.
             std::thread::sleep(GATHER);
-            let mut batch = {
-                let mut state = self.lock();
-                state.idle = false;
-                state.writing = true;
-                std::mem::replace(&mut state.buffer, std::mem::take(&mut spare))
-            };
+            for mut buffer in self.buffers.each() {
+                batch.extend_from_slice(&buffer);
+                buffer.clear();
+            }
             // Nothing to do about a closed stdout but carry on serving.
             let _ = sink.write_all(&batch);
             let _ = sink.flush();
             batch.clear();
-            spare = batch;
-            self.lock().writing = false;
+            *lock(&self.writing) = false;
             self.written.notify_all();
         }
     }
@@ -77,23 +98,40 @@ impl Output {
     }
 
     fn append(&self, parts: &[&[u8]]) {
-        let mut state = self.lock();
-        while state.buffer.len() > MAX_BUFFERED {
-            state = self.written.wait(state).unwrap_or_else(|e| e.into_inner());
+        let mut buffer = self.buffers.mine();
+        while buffer.len() > MAX_BUFFERED {
+            drop(buffer);
+            self.wake();
+            let writing = lock(&self.writing);
+            drop(self.written.wait_timeout(writing, RECHECK));
+            buffer = self.buffers.mine();
         }
         for part in parts {
-            state.buffer.extend_from_slice(part);
+            buffer.extend_from_slice(part);
         }
-        if state.idle {
-            state.idle = false;
+        drop(buffer);
+        fence(Ordering::SeqCst);
+        if self.idle.load(Ordering::SeqCst) {
+            self.wake();
+        }
+    }
+
+    /// Wakes the writer if it waits for lines.
+    fn wake(&self) {
+        let _writing = lock(&self.writing);
+        if self.idle.swap(false, Ordering::SeqCst) {
             self.appended.notify_one();
         }
     }
 
     fn flush(&self) {
-        let mut state = self.lock();
-        while !state.buffer.is_empty() || state.writing {
-            state = self.written.wait(state).unwrap_or_else(|e| e.into_inner());
+        loop {
+            self.wake();
+            let writing = lock(&self.writing);
+            if !*writing && !self.pending() {
+                return;
+            }
+            drop(self.written.wait_timeout(writing, RECHECK));
         }
     }
 }
@@ -168,6 +206,28 @@ mod tests {
         }
         assert_eq!(next, [10_000; 4]);
         assert!(writes < 40_000, "{writes} writes for 40,000 lines");
+    }
+
+    #[test]
+    fn a_line_appended_while_the_writer_goes_idle_still_comes_out() {
+        // Each line is appended around the moment the writer finds nothing and sleeps; it
+        // must wake for it without a flush (a lost wake-up would leave the line waiting).
+        let sink = Sink::default();
+        let output = Output::start(sink.clone());
+        let mut rng = fastrand::Rng::with_seed(3);
+        for n in 0..300u32 {
+            std::thread::sleep(Duration::from_micros(rng.u64(900..1300)));
+            let line = format!("{n}\n");
+            let appender = std::thread::spawn(move || output.append(&[line.as_bytes()]));
+            appender.join().unwrap();
+            let expected = format!("{n}\n");
+            let mut waited = Duration::ZERO;
+            while !String::from_utf8_lossy(&sink.0.lock().unwrap().0).ends_with(&expected) {
+                assert!(waited < Duration::from_secs(5), "line {n} never written");
+                std::thread::sleep(Duration::from_micros(200));
+                waited += Duration::from_micros(200);
+            }
+        }
     }
 
     #[test]

@@ -118,8 +118,8 @@ mod fast {
     use serde_json::value::RawValue;
 
     use super::MetricStore;
-    use crate::cloudwatch::per_thread::PerThread;
     use crate::cloudwatch::store::MetricHandle;
+    use crate::per_thread::PerThread;
 
     #[derive(Deserialize)]
     struct Metadata<'a> {

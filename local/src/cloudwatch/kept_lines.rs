@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use super::per_thread::PerThread;
+use crate::per_thread::PerThread;
 
 /// How many lines the search reads: the latest this many.
 pub const KEPT_LOG_LINES: usize = 20_000;

@@ -11,7 +11,6 @@ pub mod clock;
 pub mod emf;
 mod kept_lines;
 pub mod math;
-mod per_thread;
 pub mod query;
 pub mod store;
 pub mod table;

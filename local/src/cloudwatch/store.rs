@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
 
-use super::per_thread::PerThread;
+use crate::per_thread::PerThread;
 
 /// How long values are kept, seconds.
 pub const RETENTION_SECS: i64 = 3 * 3600;
@@ -437,8 +437,8 @@ impl MetricStore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::per_thread::PARTS;
     use super::*;
+    use crate::per_thread::PARTS;
 
     fn id() -> MetricId {
         MetricId::new("AWS/ApiGateway", "Latency", &[("ApiId", "local")])
