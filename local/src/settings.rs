@@ -107,6 +107,11 @@ pub struct ServeArgs {
     /// CORS allowed origins (repeat the flag); any origin when not given.
     #[arg(long = "cors-origin")]
     pub cors_origins: Vec<String>,
+    /// Threads that accept and serve requests, each with a runtime and a listener of its own
+    /// on the port, among which Linux spreads the connections; 0 is one per core. Elsewhere
+    /// (no such spreading) requests are served by the process's runtime.
+    #[arg(long, default_value_t = 0)]
+    pub serve_threads: usize,
     /// Function timeout, seconds (as the Lambda's `timeout`).
     #[arg(long, default_value_t = 10)]
     pub function_timeout: u64,

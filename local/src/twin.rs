@@ -33,6 +33,7 @@ use crate::twin_api;
 use crate::xray_daemon::XrayDaemon;
 
 mod dispatch;
+mod serving;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -140,6 +141,8 @@ pub struct Twin {
     pub issuer_url: String,
     pub audience: String,
     listener: TcpListener,
+    /// Threads that serve requests (see `serving`).
+    threads: usize,
     app: Router,
     gateway: Arc<Gateway>,
     cors: CorsLayer,
@@ -208,8 +211,8 @@ impl Twin {
     pub async fn bind(args: &ServeArgs, xray: XrayDaemon) -> Result<Self, BoxError> {
         let dir = &args.data_dir;
         std::fs::create_dir_all(dir).map_err(|e| format!("data folder {}: {e}", dir.display()))?;
-        let listener = TcpListener::bind(args.addr)
-            .await
+        let threads = serving::threads(args.serve_threads);
+        let listener = serving::listen(args.addr, threads > 1)
             .map_err(|e| format!("listen on {}: {e}", args.addr))?;
         let addr = listener.local_addr()?;
 
@@ -318,6 +321,7 @@ impl Twin {
             issuer_url,
             audience: args.audience.clone(),
             listener,
+            threads,
             app,
             gateway,
             cors,
@@ -331,6 +335,10 @@ impl Twin {
             gateway: self.gateway,
             cors: self.cors,
         };
+        if self.threads > 1 {
+            return serving::on_threads(self.listener, self.threads, service, shutdown_signal())
+                .await;
+        }
         axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await?;
