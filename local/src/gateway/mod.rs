@@ -438,14 +438,14 @@ async fn invoke(
     };
     // Run in this task, not a spawned one: no hand-over to another worker per request. The
     // panic is caught here and the future dropped on timeout, as a task would be aborted.
-    let deadline = tokio::time::Instant::now() + function.timeout;
+    let times_out = tokio::time::Instant::now() + function.timeout;
     let mut call = std::pin::pin!(AssertUnwindSafe(call).catch_unwind());
     // Most invocations are done at their first poll and need no timer: a timer takes the
     // runtime's timer lock when it is dropped, even one never set.
     let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
     let ended = match first {
         Poll::Ready(ended) => Ok(ended),
-        Poll::Pending => tokio::time::timeout_at(deadline, call).await,
+        Poll::Pending => tokio::time::timeout_at(times_out, call).await,
     };
     match ended {
         // Lambda stops a timed-out invocation; so does the twin.
