@@ -97,6 +97,27 @@ impl TwinProcess {
         assert!(status.success(), "kill -9");
     }
 
+    /// Sends SIGTERM: the twin stops taking connections and finishes the requests in flight.
+    pub fn sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM");
+    }
+
+    /// The process's exit status, waiting for it at most `within`.
+    pub fn exit_status(&mut self, within: std::time::Duration) -> std::process::ExitStatus {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(started.elapsed() < within, "the twin did not exit");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Every stdout line so far. The twin writes a request's lines before it answers, but the
     /// thread that reads its stdout may not have read them yet: wait until the lines settle
     /// (no new one for 30 ms, at most 1 s).

@@ -1,5 +1,6 @@
 //! `kill -9` during a stream of acknowledged creates: after a restart every acknowledged item
-//! is there, and the store and the archive open cleanly.
+//! is there, and the store and the archive open cleanly. SIGTERM during requests: they are
+//! answered, and the twin exits cleanly.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -84,4 +85,34 @@ async fn check(twin: &TwinProcess, acknowledged: &[(usize, String)]) {
     }
     // The archive reads cleanly after the crash: a torn last line is skipped, nothing else.
     twin.archive().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_in_flight_at_sigterm_are_answered_before_the_twin_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each `GET /public` takes 600 ms: SIGTERM comes while several are in flight, on
+    // whichever serving threads took their connections.
+    let mut args = FAST.to_vec();
+    args.extend(["--fault", "public=slow:600ms"]);
+    let mut twin = TwinProcess::start_in(dir.path(), &args);
+    let client = twin.client.clone();
+    let in_flight: Vec<_> = (0..6)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.get("/public", &[]).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    twin.sigterm();
+    for request in in_flight {
+        let reply = request
+            .await
+            .unwrap()
+            .expect("an answer, not a dropped connection");
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
+    let status = tokio::task::spawn_blocking(move || twin.exit_status(Duration::from_secs(20)))
+        .await
+        .unwrap();
+    assert!(status.success(), "{status}");
 }
