@@ -190,17 +190,26 @@ impl Series {
         } else {
             60
         };
+        let start = secs - secs.rem_euclid(width);
         let mut buckets = self.parts.mine();
-        let bucket = buckets.entry(secs - secs.rem_euclid(width)).or_default();
+        // Nearly every put is to the newest bucket: found without a search. A new bucket
+        // (once a period) is when the ones past retention go.
+        let newest = buckets.last_key_value().is_some_and(|(t, _)| *t == start);
+        let bucket = match buckets.last_entry() {
+            Some(last) if newest => last.into_mut(),
+            _ => {
+                let oldest = secs - RETENTION_SECS;
+                while buckets.first_key_value().is_some_and(|(t, _)| *t < oldest) {
+                    buckets.pop_first();
+                }
+                buckets.entry(start).or_default()
+            }
+        };
         for &(v, n) in values {
             if v.is_finite() && n > 0 {
                 // -0 and 0 are one value.
                 *bucket.values.entry((v + 0.0).to_bits()).or_default() += n;
             }
-        }
-        let oldest = secs - RETENTION_SECS;
-        while buckets.first_key_value().is_some_and(|(t, _)| *t < oldest) {
-            buckets.pop_first();
         }
     }
 
@@ -579,6 +588,20 @@ mod tests {
             [base + 61, base + 62]
         );
         assert_eq!(store.list()[0].1.storage_resolution, 1);
+    }
+
+    #[test]
+    fn a_value_for_an_older_minute_lands_in_it_between_newer_ones() {
+        let store = MetricStore::new();
+        let base = 1_800_000_000;
+        for (at, value) in [(base + 65, 1.0), (base + 5, 10.0), (base + 70, 2.0)] {
+            store.put_value(id(), at * 1000, value, None);
+        }
+        let sums = store.statistic(&id(), Statistic::Sum, base, base + 120, 60);
+        assert_eq!(
+            sums.into_iter().collect::<Vec<_>>(),
+            [(base, 10.0), (base + 60, 3.0)]
+        );
     }
 
     #[test]
