@@ -190,26 +190,17 @@ impl Series {
         } else {
             60
         };
-        let start = secs - secs.rem_euclid(width);
         let mut buckets = self.parts.mine();
-        // Nearly every put is to the newest bucket: found without a search. A new bucket
-        // (once a period) is when the ones past retention go.
-        let newest = buckets.last_key_value().is_some_and(|(t, _)| *t == start);
-        let bucket = match buckets.last_entry() {
-            Some(last) if newest => last.into_mut(),
-            _ => {
-                let oldest = secs - RETENTION_SECS;
-                while buckets.first_key_value().is_some_and(|(t, _)| *t < oldest) {
-                    buckets.pop_first();
-                }
-                buckets.entry(start).or_default()
-            }
-        };
+        let bucket = buckets.entry(secs - secs.rem_euclid(width)).or_default();
         for &(v, n) in values {
             if v.is_finite() && n > 0 {
                 // -0 and 0 are one value.
                 *bucket.values.entry((v + 0.0).to_bits()).or_default() += n;
             }
+        }
+        let oldest = secs - RETENTION_SECS;
+        while buckets.first_key_value().is_some_and(|(t, _)| *t < oldest) {
+            buckets.pop_first();
         }
     }
 
