@@ -129,24 +129,26 @@ impl Gateway {
             ),
             None => (DASH, DASH),
         };
-        let access_log = AccessLog {
-            request_id: &request_id,
-            ip: &source_ip,
-            request_time: &payload::clf_time(received),
-            http_method: method.as_str(),
-            route_key: outcome.route_key.as_deref().unwrap_or(DASH),
-            path: &path,
-            status: status_text.format(status),
-            protocol: "HTTP/1.1",
-            response_length,
-            response_latency: latency_text.format(latency.as_millis()),
-            integration_latency: integration_latency
-                .map_or(DASH, |latency| integration_text.format(latency.as_millis())),
-            integration_status,
-            authorizer_error: outcome.authorizer_error.as_deref().unwrap_or(DASH),
-            integration_error_message: integration_error,
-        };
-        let line = access_log.line();
+        let line = payload::with_clf_time(received, |request_time| {
+            AccessLog {
+                request_id: &request_id,
+                ip: &source_ip,
+                request_time,
+                http_method: method.as_str(),
+                route_key: outcome.route_key.as_deref().unwrap_or(DASH),
+                path: &path,
+                status: status_text.format(status),
+                protocol: "HTTP/1.1",
+                response_length,
+                response_latency: latency_text.format(latency.as_millis()),
+                integration_latency: integration_latency
+                    .map_or(DASH, |latency| integration_text.format(latency.as_millis())),
+                integration_status,
+                authorizer_error: outcome.authorizer_error.as_deref().unwrap_or(DASH),
+                integration_error_message: integration_error,
+            }
+            .line()
+        });
         AccessLog::write(&line);
         self.cloudwatch
             .keep_log_line(crate::cloudwatch::ACCESS_LOG_GROUP, &line);

@@ -48,16 +48,26 @@ pub fn source_ip(ip: IpAddr) -> String {
 /// `$context.requestTime`: `21/Nov/2026:22:42:17 +0000`. It changes once a second: each
 /// thread formats it once a second, not once a request.
 pub fn clf_time(t: OffsetDateTime) -> String {
+    with_clf_time(t, str::to_owned)
+}
+
+/// [`clf_time`] lent to `f`, for a reader that needs no copy (the access-log line).
+pub fn with_clf_time<T>(t: OffsetDateTime, f: impl FnOnce(&str) -> T) -> T {
     thread_local! {
         static LAST: std::cell::RefCell<(i64, String)> =
             const { std::cell::RefCell::new((i64::MIN, String::new())) };
     }
-    LAST.with_borrow_mut(|(second, text)| {
+    LAST.with(|last| {
+        let Ok(mut last) = last.try_borrow_mut() else {
+            // Only if `f` asked again on this thread.
+            return f(&format_clf_time(t));
+        };
+        let (second, text) = &mut *last;
         if *second != t.unix_timestamp() {
             *second = t.unix_timestamp();
             *text = format_clf_time(t);
         }
-        text.clone()
+        f(text)
     })
 }
 
