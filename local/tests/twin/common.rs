@@ -90,20 +90,20 @@ impl TwinProcess {
     /// Sends SIGKILL: no shutdown code runs, as in a crash. Shared handles stay usable (their
     /// requests fail), and the process is reaped on drop.
     pub fn sigkill(&self) {
-        let status = Command::new("kill")
-            .args(["-9", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -9");
+        self.signal("-9");
     }
 
     /// Sends SIGTERM: the twin stops taking connections and finishes the requests in flight.
     pub fn sigterm(&self) {
+        self.signal("-TERM");
+    }
+
+    fn signal(&self, signal: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([signal, &self.child.id().to_string()])
             .status()
             .unwrap();
-        assert!(status.success(), "kill -TERM");
+        assert!(status.success(), "kill {signal}");
     }
 
     /// The process's exit status, waiting for it at most `within`.
