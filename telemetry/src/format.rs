@@ -70,19 +70,20 @@ where
         thread_local! {
             static LINE: RefCell<String> = RefCell::new(String::with_capacity(1024));
         }
-        LINE.with(|line| match line.try_borrow_mut() {
-            Ok(mut line) => {
-                line.clear();
-                self.write_line(ctx, &mut line, event)?;
-                out.write_str(&line)
-            }
-            // Only if this thread were writing a line already: `tracing` drops an event
-            // raised inside its own dispatch, but a line is not worth a panic.
-            Err(_) => {
-                let mut line = String::with_capacity(1024);
-                self.write_line(ctx, &mut line, event)?;
-                out.write_str(&line)
-            }
+        LINE.with(|kept| {
+            let mut held = kept.try_borrow_mut();
+            // A fresh one only if this thread were writing a line already: `tracing` drops
+            // an event raised inside its own dispatch, but a line is not worth a panic.
+            let mut fresh = String::new();
+            let line = match &mut held {
+                Ok(line) => {
+                    line.clear();
+                    &mut **line
+                }
+                Err(_) => &mut fresh,
+            };
+            self.write_line(ctx, line, event)?;
+            out.write_str(line)
         })
     }
 }
