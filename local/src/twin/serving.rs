@@ -98,16 +98,20 @@ pub async fn on_threads(
             for end in rest {
                 let _ = end.await;
             }
-            return ended.unwrap_or_else(|_| Err("a serving thread ended".into()));
+            return ended.unwrap_or_else(gone);
         }
     };
     let _ = stop.send(true);
     // Each finishes the requests it has in flight.
     for end in ends.into_inner() {
-        end.await
-            .unwrap_or_else(|_| Err("a serving thread ended".into()))?;
+        end.await.unwrap_or_else(gone)?;
     }
     result
+}
+
+/// A thread's answer when it ended without one (it panicked).
+fn gone(_: oneshot::error::RecvError) -> Result<(), BoxError> {
+    Err("a serving thread ended".into())
 }
 
 enum Listener {
