@@ -14,7 +14,9 @@ use functions::adapters::embedded::config::FileConfig;
 use functions::adapters::embedded::store::RedbItemStore;
 use http::{HeaderName, HeaderValue, Method};
 use tokio::net::TcpListener;
+use tower::layer::util::Stack;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::auth::sigv4::{LocalCredentials, SigV4Verifier};
 use crate::auth::{JwksSource, JwtAuthorizer, LocalIssuer, RemoteJwks};
@@ -145,7 +147,7 @@ pub struct Twin {
     threads: usize,
     app: Router,
     gateway: Arc<Gateway>,
-    cors: CorsLayer,
+    cors: CorsRules,
 }
 
 fn function(
@@ -180,7 +182,15 @@ fn function(
     }
 }
 
-fn cors(origins: &[String]) -> Result<CorsLayer, BoxError> {
+/// The API's CORS rules, answering with a fixed `Vary` of their own: tower-http's would join
+/// its list of names into a new value on every response.
+pub type CorsRules = Stack<CorsLayer, SetResponseHeaderLayer<HeaderValue>>;
+
+/// What a CORS answer depends on, besides the path: the request's origin and a preflight's
+/// method and headers (the list tower-http sends by default).
+const CORS_VARY: &str = "origin, access-control-request-method, access-control-request-headers";
+
+fn cors(origins: &[String]) -> Result<CorsRules, BoxError> {
     let allow_origin = if origins.is_empty() {
         AllowOrigin::any()
     } else {
@@ -190,7 +200,7 @@ fn cors(origins: &[String]) -> Result<CorsLayer, BoxError> {
             .collect::<Result<Vec<_>, _>>()?;
         AllowOrigin::list(list)
     };
-    Ok(CorsLayer::new()
+    let rules = CorsLayer::new()
         .allow_origin(allow_origin)
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers([
@@ -203,7 +213,12 @@ fn cors(origins: &[String]) -> Result<CorsLayer, BoxError> {
             HeaderName::from_static("apigw-requestid"),
             HeaderName::from_static("idempotent-replayed"),
         ])
-        .max_age(Duration::from_secs(300)))
+        .max_age(Duration::from_secs(300))
+        .vary([]);
+    // Outside the rules: a preflight, answered by them alone, has it too.
+    let vary =
+        SetResponseHeaderLayer::appending(http::header::VARY, HeaderValue::from_static(CORS_VARY));
+    Ok(Stack::new(rules, vary))
 }
 
 impl Twin {

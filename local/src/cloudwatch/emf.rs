@@ -84,14 +84,17 @@ impl EmfReader {
     pub fn ingest_shifted(&self, store: &MetricStore, text: &str, shift_ms: i64) -> usize {
         text.lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|line| match self.ingest_line_shifted(store, line, shift_ms) {
-                Ok(n) => n,
-                Err(err) => {
-                    tracing::warn!(error = %err, "EMF document not taken into the metric store");
-                    0
-                }
-            })
+            .map(|line| self.ingest_line_logged(store, line, shift_ms))
             .sum()
+    }
+
+    /// [`Self::ingest_line_shifted`], a document not taken logged as a warning (0 put).
+    pub fn ingest_line_logged(&self, store: &MetricStore, line: &str, shift_ms: i64) -> usize {
+        self.ingest_line_shifted(store, line, shift_ms)
+            .unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "EMF document not taken into the metric store");
+                0
+            })
     }
 }
 
@@ -338,6 +341,152 @@ mod fast {
         (!text.contains('\\')).then_some(text)
     }
 
+    /// One member's value as [`flat_members`] reads it.
+    #[derive(Clone, Copy)]
+    pub(super) enum Flat<'a> {
+        /// A string without escapes: the text between its quotes.
+        Text(&'a str),
+        /// A JSON number, as written.
+        Number(&'a str),
+    }
+
+    /// The members after a known metadata (`,"name":value…}`, the rest of the line), when
+    /// each name is a string without escapes and each value such a string or a number: all a
+    /// function's documents hold. Anything else (whitespace, escapes, arrays, objects, words,
+    /// invalid JSON) is `None`, for the parser.
+    ///
+    /// serde_json reads the same members (and more) for about four times the work, most of
+    /// what reading a document costs; a request writes one.
+    pub(super) fn flat_members(mut rest: &str) -> Option<Vec<(&str, Flat<'_>)>> {
+        let mut members = Vec::with_capacity(8);
+        loop {
+            if rest == "}" {
+                return Some(members);
+            }
+            let (name, after) = plain_quoted(rest.strip_prefix(',')?)?;
+            let after = after.strip_prefix(':')?;
+            let (value, after) = if after.starts_with('"') {
+                let (text, after) = plain_quoted(after)?;
+                (Flat::Text(text), after)
+            } else {
+                let length = number_length(after.as_bytes())?;
+                (Flat::Number(&after[..length]), &after[length..])
+            };
+            members.push((name, value));
+            rest = after;
+        }
+    }
+
+    /// A leading `"…"` without escapes or control characters: its text and what follows it.
+    fn plain_quoted(text: &str) -> Option<(&str, &str)> {
+        let body = text.strip_prefix('"')?;
+        let end = body
+            .bytes()
+            .position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
+        (body.as_bytes()[end] == b'"').then(|| (&body[..end], &body[end + 1..]))
+    }
+
+    /// The length of the JSON number `text` starts with: `-?(0|[1-9][0-9]*)(\.[0-9]+)?
+    /// ([eE][+-]?[0-9]+)?`.
+    fn number_length(text: &[u8]) -> Option<usize> {
+        let digits = |from: usize| {
+            text[from..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count()
+        };
+        let mut at = usize::from(text.first() == Some(&b'-'));
+        match digits(at) {
+            0 => return None,
+            n if n > 1 && text[at] == b'0' => return None,
+            n => at += n,
+        }
+        if text.get(at) == Some(&b'.') {
+            match digits(at + 1) {
+                0 => return None,
+                n => at += 1 + n,
+            }
+        }
+        if matches!(text.get(at), Some(b'e' | b'E')) {
+            at += 1;
+            if matches!(text.get(at), Some(b'+' | b'-')) {
+                at += 1;
+            }
+            match digits(at) {
+                0 => return None,
+                n => at += n,
+            }
+        }
+        Some(at)
+    }
+
+    /// A document whose metadata is a known text and whose members are all flat: read
+    /// without a parser.
+    fn ingest_flat(
+        read: &Read,
+        store: &MetricStore,
+        timestamp: i64,
+        members: &[(&str, Flat<'_>)],
+    ) -> Option<usize> {
+        // Of repeated names the last, as a JSON object keeps.
+        let get = |name: &str| {
+            members
+                .iter()
+                .rev()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| *value)
+        };
+        // A second `_aws` member wins in JSON (the last of a name): the full parse reads it.
+        if get("_aws").is_some() {
+            return None;
+        }
+        let mut values = Vec::with_capacity(read.keys.len());
+        for key in &read.keys {
+            match get(key)? {
+                Flat::Text(text) => values.push(text),
+                Flat::Number(_) => return None,
+            }
+        }
+        let mut numbers = Vec::with_capacity(read.puts.len());
+        for put in &read.puts {
+            numbers.push(match get(&put.name) {
+                Some(Flat::Number(text)) => Some(number(text)?),
+                Some(Flat::Text(_)) => return None,
+                None => None,
+            });
+        }
+        Some(read.put_all(store, &values, timestamp, numbers))
+    }
+
+    /// A JSON number as the store takes it; out of range (`1e400`) is left to the tree, which
+    /// words the error.
+    fn number(text: &str) -> Option<f64> {
+        text.parse::<f64>().ok().filter(|n| n.is_finite())
+    }
+
+    impl Read {
+        /// Puts each number (one per put; a declared metric without a value is skipped, as
+        /// CloudWatch does) under these dimension values.
+        fn put_all(
+            &self,
+            store: &MetricStore,
+            values: &[&str],
+            timestamp: i64,
+            numbers: Vec<Option<f64>>,
+        ) -> usize {
+            let handles = self.series(store, values);
+            let mut put = 0;
+            for ((spec, handle), number) in self.puts.iter().zip(handles.iter()).zip(numbers) {
+                if let Some(number) = number {
+                    let unit = spec.unit.as_deref();
+                    handle.put(timestamp, &[(number, 1)], unit, spec.high_resolution);
+                    put += 1;
+                }
+            }
+            put
+        }
+    }
+
     pub(super) fn ingest(
         directives: &Directives,
         store: &MetricStore,
@@ -347,6 +496,9 @@ mod fast {
         let known;
         let (document, timestamp, read) = match directives.known_head(line) {
             Some((timestamp, read, rest)) => {
+                if let Some(members) = flat_members(rest) {
+                    return ingest_flat(&read, store, timestamp + shift_ms, &members);
+                }
                 // The members alone, as an object of their own.
                 known = match rest.strip_prefix(',') {
                     Some(members) => {
@@ -377,28 +529,16 @@ mod fast {
         for key in &read.keys {
             values.push(plain_string(document.get(key)?)?);
         }
-        // Each put's value; a declared metric without a value is skipped, as CloudWatch does.
         let mut numbers = Vec::with_capacity(read.puts.len());
         for put in &read.puts {
             numbers.push(match document.get(&put.name) {
                 // A valid JSON value (the parser checked it) that Rust reads as a number is a
                 // JSON number: the other kinds are quoted, bracketed or words it refuses.
-                // Out of range (`1e400`) is left to the tree, which words the error.
-                Some(value) => Some(value.get().parse::<f64>().ok().filter(|n| n.is_finite())?),
+                Some(value) => Some(number(value.get())?),
                 None => None,
             });
         }
-        let handles = read.series(store, &values);
-        let timestamp = timestamp + shift_ms;
-        let mut put = 0;
-        for ((spec, handle), number) in read.puts.iter().zip(handles.iter()).zip(numbers) {
-            if let Some(number) = number {
-                let unit = spec.unit.as_deref();
-                handle.put(timestamp, &[(number, 1)], unit, spec.high_resolution);
-                put += 1;
-            }
-        }
-        Some(put)
+        Some(read.put_all(store, &values, timestamp + shift_ms, numbers))
     }
 }
 
@@ -649,6 +789,84 @@ mod tests {
         }
         assert_eq!(sum().get(&start), Some(&13.0), "nothing put by those");
     }
+    #[test]
+    fn flat_members_read_as_the_tree_reads_them() {
+        // Each value as a metric's and as a dimension's: a reader that knows the metadata
+        // reads plain members itself; whatever it reads must match the tree's reading.
+        let values = [
+            "0",
+            "-0",
+            "7",
+            "12.5",
+            "1e3",
+            "1E+3",
+            "2.5e-3",
+            "0.1",
+            "-4.75",
+            "9007199254740993",
+            "01",
+            "1.",
+            ".5",
+            "-",
+            "1e",
+            "1e+",
+            "--1",
+            "1e400",
+            "-1e400",
+            "1x",
+            "true",
+            "null",
+            "[1]",
+            "{}",
+            " 1",
+            "1 ",
+            r#""x""#,
+            r#""""#,
+            r#""items""#,
+            r#""it\u0065ms""#,
+            "\"a\tb\"",
+            r#""a\"b""#,
+            r#""open"#,
+        ];
+        let mut flat = 0;
+        for value in values {
+            let as_metric = doc(value);
+            let as_dimension =
+                doc("3").replace(r#""service":"items""#, &format!(r#""service":{value}"#));
+            for line in [as_metric, as_dimension] {
+                let (fast_store, tree_store) = (MetricStore::new(), MetricStore::new());
+                // A reader finds its series once, in one store: a reader per store, made to
+                // know the metadata by a document that puts nothing.
+                let reader = EmfReader::default();
+                let nothing = doc("1").replace(r#","Requests":1,"RequestLatency":1"#, "");
+                assert_eq!(reader.ingest_line_shifted(&fast_store, &nothing, 0), Ok(0));
+                let fast = reader.ingest_line_shifted(&fast_store, &line, 0);
+                let tree = ingest_any(&tree_store, &line, 0);
+                assert_eq!(fast.is_ok(), tree.is_ok(), "{line}: {fast:?} {tree:?}");
+                assert_eq!(fast.as_ref().ok(), tree.as_ref().ok(), "{line}");
+                assert_eq!(
+                    format!("{:?}", fast_store.list()),
+                    format!("{:?}", tree_store.list()),
+                    "{line}"
+                );
+                let start = T - T % 60;
+                for id in fast_store.list().into_iter().map(|(id, _)| id) {
+                    for stat in [Statistic::Sum, Statistic::SampleCount] {
+                        assert_eq!(
+                            fast_store.statistic(&id, stat, start, start + 60, 60),
+                            tree_store.statistic(&id, stat, start, start + 60, 60),
+                            "{line}"
+                        );
+                    }
+                }
+                let rest = reader.directives.known_head(&line).map(|(_, _, rest)| rest);
+                flat += usize::from(rest.and_then(fast::flat_members).is_some());
+            }
+        }
+        // The 12 valid JSON numbers and the 3 strings without escapes, in either place.
+        assert_eq!(flat, (12 + 3) * 2, "flat readings");
+    }
+
     #[test]
     fn the_telemetry_crate_s_documents_are_read() {
         let store = MetricStore::new();

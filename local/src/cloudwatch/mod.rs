@@ -223,9 +223,9 @@ impl CloudWatch {
     /// Takes one flush of a function's EMF documents, written to `log_group`.
     pub fn ingest_emf(&self, log_group: &str, documents: &str) {
         // The functions stamp their documents with real time: move them onto the twin's clock.
-        self.emf
-            .ingest_shifted(&self.store, documents, self.clock.offset_ms());
+        let shift_ms = self.clock.offset_ms();
         for line in documents.lines().filter(|l| !l.trim().is_empty()) {
+            self.emf.ingest_line_logged(&self.store, line, shift_ms);
             self.keep_log_line(log_group, line);
         }
     }

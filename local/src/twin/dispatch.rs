@@ -17,9 +17,11 @@ use axum::response::Response;
 use axum::serve::IncomingStream;
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Either};
+use http::HeaderValue;
 use tokio::net::TcpListener;
 use tower::{Layer, Service};
-use tower_http::cors::{Cors, CorsLayer};
+use tower_http::cors::Cors;
+use tower_http::set_header::SetResponseHeader;
 
 use crate::gateway::Gateway;
 
@@ -28,7 +30,7 @@ use crate::gateway::Gateway;
 pub struct Connections {
     pub app: Router,
     pub gateway: Arc<Gateway>,
-    pub cors: CorsLayer,
+    pub cors: crate::twin::CorsRules,
 }
 
 impl Service<IncomingStream<'_, TcpListener>> for Connections {
@@ -53,6 +55,9 @@ impl Service<IncomingStream<'_, TcpListener>> for Connections {
     }
 }
 
+/// The gateway behind the API's CORS rules.
+type ApiService = SetResponseHeader<Cors<Api>, HeaderValue>;
+
 /// One connection's requests, each to its part of the twin.
 ///
 /// hyper clones the service for every request. Cloned field by field, that would touch the
@@ -66,14 +71,14 @@ pub struct Dispatch(Arc<Parts>);
 struct Parts {
     peer: SocketAddr,
     app: Router,
-    api: Mutex<Cors<Api>>,
+    api: Mutex<ApiService>,
 }
 
 impl Service<Request> for Dispatch {
     type Response = Response;
     type Error = Infallible;
     type Future =
-        Either<<Cors<Api> as Service<Request>>::Future, <Router as Service<Request>>::Future>;
+        Either<<ApiService as Service<Request>>::Future, <Router as Service<Request>>::Future>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         // Both parts are always ready.
@@ -83,7 +88,13 @@ impl Service<Request> for Dispatch {
     fn call(&mut self, mut request: Request) -> Self::Future {
         let parts = &*self.0;
         let mut api = parts.api.lock().unwrap_or_else(|e| e.into_inner());
-        if api.get_ref().gateway.routes.has_path(request.uri().path()) {
+        if api
+            .get_ref()
+            .get_ref()
+            .gateway
+            .routes
+            .has_path(request.uri().path())
+        {
             return Either::Left(api.call(request));
         }
         drop(api);

@@ -236,6 +236,15 @@ async fn gateway_answers_like_api_gateway() {
         headers.contains("authorization") && headers.contains("content-type"),
         "{headers}"
     );
+    // Caches keep answers apart by what CORS reads: on a preflight and on any other answer.
+    let vary = "origin, access-control-request-method, access-control-request-headers";
+    assert_eq!(preflight.header("vary"), Some(vary));
+    let reply = twin
+        .client
+        .get("/public", &[("origin", "http://localhost:5173")])
+        .await
+        .unwrap();
+    assert_eq!(reply.header("vary"), Some(vary));
 }
 
 #[tokio::test]
