@@ -301,7 +301,10 @@ impl Gateway {
         }
         self.cloudwatch.invocation_started(&function.metrics);
         let started = Instant::now();
-        let result = invoke(function, event, received, trace, &self.xray).await;
+        // Converted before the call: an async fn keeps its arguments for its whole life, and
+        // the event (over a kilobyte) would be carried, and copied, in every future above it.
+        let request = handler_request(function, event, received, trace);
+        let result = invoke(function, request, &self.xray).await;
         let latency = started.elapsed();
         self.cloudwatch
             .invocation_ended(&function.metrics, latency, result.is_err());
@@ -409,25 +412,34 @@ fn new_function_request_id() -> String {
         .to_string()
 }
 
-/// One Lambda invocation: read the event as the runtime does, attach the Lambda context, run
-/// the handler within its timeout (a panic fails the invocation, not the twin).
-async fn invoke(
+/// The request `function`'s handler receives for `event` on Lambda: lambda_http's own
+/// conversion, with the Lambda context attached as the runtime does.
+fn handler_request(
     function: &FunctionHost,
     event: ApiGatewayV2httpRequest,
     received: OffsetDateTime,
     trace: String,
-    xray: &XrayDaemon,
-) -> Result<Response, String> {
-    // The request lambda_http's own conversion makes of the event, as on Lambda.
+) -> lambda_http::Request {
     let request = handler_request::from_event(event);
-    let _segment = FunctionSegment::open(xray, function, &trace);
     let deadline = (received + function.timeout).unix_timestamp_nanos() / 1_000_000;
     let mut context = lambda_http::Context::default();
     context.request_id = new_function_request_id();
     context.deadline = deadline as u64;
     context.invoked_function_arn = function.arn.clone();
     context.xray_trace_id = Some(trace);
-    let request = lambda_http::RequestExt::with_lambda_context(request, context);
+    lambda_http::RequestExt::with_lambda_context(request, context)
+}
+
+/// One Lambda invocation: run the handler within its timeout (a panic fails the invocation,
+/// not the twin).
+async fn invoke(
+    function: &FunctionHost,
+    request: lambda_http::Request,
+    xray: &XrayDaemon,
+) -> Result<Response, String> {
+    let trace = lambda_http::RequestExt::lambda_context_ref(&request)
+        .and_then(|context| context.xray_trace_id.as_deref());
+    let _segment = trace.and_then(|trace| FunctionSegment::open(xray, function, trace));
     let service = function.service.clone();
     let call = async move {
         let response = service.oneshot(request).await.map_err(|e| e.to_string())?;
@@ -501,7 +513,8 @@ mod tests {
         event.raw_path = Some(path.into());
         event.request_context.http.method = http::Method::GET;
         let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0".to_owned();
-        let response = invoke(host, event, OffsetDateTime::now_utc(), trace, xray).await?;
+        let request = handler_request(host, event, OffsetDateTime::now_utc(), trace);
+        let response = invoke(host, request, xray).await?;
         let body = axum::body::to_bytes(response.into_body(), 1024)
             .await
             .unwrap();
