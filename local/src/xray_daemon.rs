@@ -9,7 +9,8 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -20,8 +21,6 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
-use tokio::net::UdpSocket;
-use tokio::task::JoinHandle;
 
 pub const MAX_TRACES: usize = 10_000;
 pub const MAX_DOCUMENTS_PER_TRACE: usize = 1_000;
@@ -207,12 +206,24 @@ pub fn parse_packet(packet: &[u8]) -> Result<Segment, Rejected> {
 struct Inner {
     store: Arc<Mutex<Store>>,
     addr: SocketAddr,
-    task: JoinHandle<()>,
+    stop: Arc<AtomicBool>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.task.abort();
+        self.stop.store(true, Ordering::Relaxed);
+        // An empty datagram wakes the receiving thread to see it is done.
+        let mut to = self.addr;
+        if to.ip().is_unspecified() {
+            to.set_ip(match to {
+                SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        let from = SocketAddr::new(to.ip(), 0);
+        if let Ok(socket) = UdpSocket::bind(from) {
+            let _ = socket.send_to(&[], to);
+        }
     }
 }
 
@@ -223,11 +234,15 @@ pub struct XrayDaemon(Arc<Inner>);
 impl XrayDaemon {
     /// Binds the UDP socket at `addr` (port 0 for any) and starts receiving.
     pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
-        let socket = UdpSocket::bind(addr).await?;
+        let socket = UdpSocket::bind(addr)?;
         let addr = socket.local_addr()?;
         let store = Arc::new(Mutex::new(Store::default()));
-        let task = tokio::spawn(receive(socket, Arc::clone(&store)));
-        Ok(Self(Arc::new(Inner { store, addr, task })))
+        let stop = Arc::new(AtomicBool::new(false));
+        let (kept, stopped) = (Arc::clone(&store), Arc::clone(&stop));
+        std::thread::Builder::new()
+            .name("xray-daemon".into())
+            .spawn(move || receive(&socket, &kept, &stopped))?;
+        Ok(Self(Arc::new(Inner { store, addr, stop })))
     }
 
     /// Where the functions send segments: the value for `AWS_XRAY_DAEMON_ADDRESS`, or
@@ -268,10 +283,18 @@ fn start_time(doc: &Value) -> f64 {
         .unwrap_or(f64::MAX)
 }
 
-async fn receive(socket: UdpSocket, store: Arc<Mutex<Store>>) {
+/// Receives until `stop` is set (and a datagram wakes it to see so). A thread of its own,
+/// blocked in `recv`: a datagram wakes it directly. As a task on the twin's main runtime,
+/// each of the functions' datagrams woke that runtime's idle workers (its I/O driver's
+/// thread, which then roused another to look for work), several context switches each.
+fn receive(socket: &UdpSocket, store: &Mutex<Store>, stop: &AtomicBool) {
     let mut buf = vec![0; MAX_PACKET + 64];
     loop {
-        let n = match socket.recv(&mut buf).await {
+        let received = socket.recv(&mut buf);
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let n = match received {
             Ok(n) => n,
             Err(error) => {
                 // ICMP errors from earlier sends surface here on some systems: not fatal.
@@ -436,6 +459,27 @@ mod tests {
             get_json(&daemon, "/_twin/traces/1-00000000-000000000000000000000000").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert!(missing["message"].is_string());
+    }
+
+    #[tokio::test]
+    async fn a_dropped_daemon_stops_receiving_and_frees_its_port() {
+        let daemon = XrayDaemon::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let addr = daemon.local_addr();
+        let clone = daemon.clone();
+        drop(daemon);
+        assert!(
+            UdpSocket::bind(addr).is_err(),
+            "a clone still listens: the port is held"
+        );
+        drop(clone);
+        // The receiving thread sees it is done, returns, and closes the socket.
+        let freed = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            UdpSocket::bind(addr).is_ok()
+        });
+        assert!(freed, "{addr} still bound");
     }
 
     #[tokio::test]

@@ -7,10 +7,12 @@
 //! whose trace header says `Sampled=1`, so an unsampled invocation sends nothing and spans
 //! outside invocations (the runtime's own, a twin's gateway) cost no UDP packet.
 //!
-//! Spans are exported one by one as they end (the simple processor), not batched: Lambda
-//! freezes the process when the invocation returns, which would strand a batch, and one
-//! non-blocking UDP send per span costs less than a batch thread and its flush per
-//! invocation.
+//! Spans are exported one by one as they end, not batched: Lambda freezes the process when
+//! the invocation returns, which would strand a batch, and one non-blocking UDP send per span
+//! costs less than a batch thread and its flush per invocation. The SDK's simple processor
+//! does that, but behind one lock held for the whole export: invocations ending spans on two
+//! threads at once queue on it (a futex sleep and wake-up each), though the exporter sends
+//! through `&self`, a datagram a call. [`EachSpan`] is that processor without the lock.
 //!
 //! Most invocations are not sampled (X-Ray's default rule: one a second and 5 % of the
 //! rest). Their spans never reach the trace layer: the request layer reads `Sampled=` from
@@ -27,7 +29,8 @@ use opentelemetry_aws::trace::XrayIdGenerator;
 use opentelemetry_aws::trace::xray_propagator::span_context_from_str;
 use opentelemetry_aws::xray_exporter::daemon_client::XrayDaemonClient;
 use opentelemetry_aws::xray_exporter::{SegmentTranslator, XrayExporter};
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter, SpanProcessor};
 use tracing::level_filters::LevelFilter;
 use tracing::subscriber::Interest;
 use tracing::{Level, Metadata, Span, Subscriber};
@@ -107,7 +110,7 @@ where
     let translator = SegmentTranslator::new().with_indexed_attrs(ANNOTATED.map(String::from));
     let exporter = XrayExporter::new(XrayDaemonClient::new(daemon)?).with_translator(translator);
     let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter)
+        .with_span_processor(EachSpan::new(exporter))
         .with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)))
         .with_id_generator(XrayIdGenerator::default())
         .build();
@@ -134,6 +137,48 @@ where
                 })
                 .with_max_level_hint(LevelFilter::INFO),
         ))
+}
+
+/// Exports each sampled span when it ends, on the thread that ends it, as the SDK's
+/// `SimpleSpanProcessor` does, but without its lock (see the module's notes).
+#[derive(Debug)]
+struct EachSpan<E> {
+    exporter: E,
+    shut_down: AtomicBool,
+}
+
+impl<E> EachSpan<E> {
+    fn new(exporter: E) -> Self {
+        Self {
+            exporter,
+            shut_down: AtomicBool::new(false),
+        }
+    }
+}
+
+impl<E: SpanExporter> SpanProcessor for EachSpan<E> {
+    fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &opentelemetry::Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        if !span.span_context.is_sampled() || self.shut_down.load(Ordering::Relaxed) {
+            return;
+        }
+        // As the SDK's processor: a failed export (the daemon gone) costs this span only.
+        let _ = futures_executor::block_on(self.exporter.export(vec![span]));
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.exporter.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> OTelSdkResult {
+        self.shut_down.store(true, Ordering::Relaxed);
+        self.exporter.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.exporter.set_resource(resource);
+    }
 }
 
 fn is_error(meta: &Metadata<'_>) -> bool {

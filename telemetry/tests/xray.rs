@@ -223,3 +223,81 @@ async fn a_5xx_marks_the_invocation_as_a_fault() {
     assert_eq!(summary["request_id"], "req-503");
     assert!(!logs.text().contains("table.name"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn invocations_ending_spans_on_several_threads_at_once_lose_none() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use tracing::instrument::WithSubscriber;
+
+    let daemon = Daemon::new();
+    // Drained while the invocations run: their datagrams outgrow the socket's buffer.
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let socket = daemon.0.try_clone().unwrap();
+        let (received, done) = (Arc::clone(&received), Arc::clone(&done));
+        std::thread::spawn(move || {
+            let mut buf = vec![0; 65_536];
+            loop {
+                match socket.recv(&mut buf) {
+                    Ok(n) => {
+                        let packet = std::str::from_utf8(&buf[..n]).unwrap();
+                        let doc = packet.strip_prefix(DAEMON_HEADER).unwrap();
+                        received
+                            .lock()
+                            .unwrap()
+                            .push(serde_json::from_str::<Value>(doc).unwrap());
+                    }
+                    Err(_) if done.load(Ordering::Relaxed) => break,
+                    Err(_) => {}
+                }
+            }
+        })
+    };
+    let dispatch = tracing::Dispatch::new(
+        tracing_subscriber::registry()
+            .with(telemetry::layer("items", Capture::default()).with_filter(LevelFilter::ERROR))
+            .with(telemetry::xray_layer(daemon.0.local_addr().unwrap()).unwrap()),
+    );
+    let service = RequestLayer::new()
+        .with_metrics_output(|_| ())
+        .layer(service_fn(handler));
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let invocations = 64;
+    let tasks: Vec<_> = (0..invocations)
+        .map(|i| {
+            let header = format!("Root=1-{seconds:08x}-{i:024x};Parent=53995c3f42cd8ad8;Sampled=1");
+            let req = invocation_with(&format!("req-{i}"), "fn-1", Some(&header), "{}");
+            tokio::spawn(
+                service
+                    .clone()
+                    .oneshot(req)
+                    .with_subscriber(dispatch.clone()),
+            )
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    // Quiet for a read timeout once every datagram is in.
+    std::thread::sleep(Duration::from_millis(300));
+    done.store(true, Ordering::Relaxed);
+    reader.join().unwrap();
+    let docs = received.lock().unwrap();
+    // Each invocation: its own subsegment and its three AWS calls', under its own trace.
+    assert_eq!(docs.len(), invocations * 4);
+    for i in 0..invocations {
+        let trace_id = format!("1-{seconds:08x}-{i:024x}");
+        let names: Vec<&str> = docs
+            .iter()
+            .filter(|d| d["trace_id"] == trace_id.as_str())
+            .map(|d| d["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names.len(), 4, "{trace_id}: {names:?}");
+        assert!(names.contains(&"request"), "{names:?}");
+    }
+}
