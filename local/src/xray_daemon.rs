@@ -493,6 +493,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn segments_sent_in_bursts_and_after_a_pause_are_all_kept() {
+        let daemon = XrayDaemon::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let packet = format!(
+            "{HEADER}{}",
+            segment("64cb80f63ddc6388", "d364f966d0423f03", 1.0, None)
+        );
+        let send = || {
+            client
+                .send_to(packet.as_bytes(), daemon.local_addr())
+                .unwrap()
+        };
+        // Bursts a few naps apart: the receiver drains between naps, and waits once idle.
+        for _ in 0..20 {
+            for _ in 0..40 {
+                send();
+            }
+            std::thread::sleep(Duration::from_millis(3));
+        }
+        wait_for(&daemon, TRACE, 800).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        send();
+        assert_eq!(wait_for(&daemon, TRACE, 801).await.len(), 801);
+    }
+
+    #[tokio::test]
     async fn a_dropped_daemon_stops_receiving_and_frees_its_port() {
         let daemon = XrayDaemon::bind("127.0.0.1:0".parse().unwrap())
             .await
