@@ -253,57 +253,17 @@ impl Gateway {
             iam,
             received,
         };
-        let upstream = parts
-            .headers
-            .get("x-amzn-trace-id")
-            .and_then(|v| v.to_str().ok());
-        let upstream = Upstream::parse(upstream);
-        let trace = payload::new_trace_header(
-            received,
-            upstream.root,
-            self.xray_sampler.decide(&upstream, received),
-        );
-        let event = match payload::event(
-            &ctx,
-            parts.method.as_str(),
-            &parts.uri,
-            parts.headers,
-            &body,
-        ) {
-            Ok(event) => event,
-            Err(error) => {
-                tracing::error!(error = %error, "no event for the request");
+        let (function, request) = match self.integration(ctx, parts, &body) {
+            Ok(found) => found,
+            Err(outcome) => {
                 return Outcome {
                     route_key,
-                    ..Outcome::gateway(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+                    ..outcome
                 };
             }
         };
-        let function = match matched.function {
-            Function::Public => &self.public,
-            Function::Items => &self.items,
-        };
-        let function_name = function.arn.rsplit(':').next().unwrap_or(&function.name);
-        let fault_target = crate::faults::function::target_of(matched.function);
-        if crate::faults::function::throttled(&self.faults, fault_target) {
-            // Lambda refuses the invocation (429 `TooManyRequestsException`, "Rate Exceeded.");
-            // an HTTP API answers its client 500, as for any failed integration.
-            self.cloudwatch.invocation_throttled(function_name);
-            return Outcome {
-                response: gateway_message(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Internal Server Error",
-                ),
-                route_key,
-                authorizer_error: None,
-                integration: Some((Duration::ZERO, Some(429), Some("Rate Exceeded.".into()))),
-            };
-        }
         self.cloudwatch.invocation_started(&function.metrics);
         let started = Instant::now();
-        // Converted before the call: an async fn keeps its arguments for its whole life, and
-        // the event (over a kilobyte) would be carried, and copied, in every future above it.
-        let request = handler_request(function, event, received, trace);
         let result = invoke(function, request, &self.xray).await;
         let latency = started.elapsed();
         self.cloudwatch
@@ -331,6 +291,60 @@ impl Gateway {
                 }
             }
         }
+    }
+}
+
+impl Gateway {
+    /// The function a matched route integrates and the request its handler receives, or
+    /// the answer when it is not invoked (its route key for the caller to add). Not async:
+    /// what it builds on the way (the event, the request's parts) is gone before the
+    /// invocation is awaited, rather than carried, and copied, in the request's future.
+    fn integration(
+        &self,
+        ctx: EventContext<'_>,
+        parts: http::request::Parts,
+        body: &[u8],
+    ) -> Result<(&FunctionHost, lambda_http::Request), Outcome> {
+        let upstream = parts
+            .headers
+            .get("x-amzn-trace-id")
+            .and_then(|v| v.to_str().ok());
+        let upstream = Upstream::parse(upstream);
+        let trace = payload::new_trace_header(
+            ctx.received,
+            upstream.root,
+            self.xray_sampler.decide(&upstream, ctx.received),
+        );
+        let event =
+            match payload::event(&ctx, parts.method.as_str(), &parts.uri, parts.headers, body) {
+                Ok(event) => event,
+                Err(error) => {
+                    tracing::error!(error = %error, "no event for the request");
+                    return Err(Outcome::gateway(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "Internal Server Error",
+                    ));
+                }
+            };
+        let function = match ctx.matched.function {
+            Function::Public => &self.public,
+            Function::Items => &self.items,
+        };
+        let function_name = function.arn.rsplit(':').next().unwrap_or(&function.name);
+        let fault_target = crate::faults::function::target_of(ctx.matched.function);
+        if crate::faults::function::throttled(&self.faults, fault_target) {
+            // Lambda refuses the invocation (429 `TooManyRequestsException`, "Rate Exceeded.");
+            // an HTTP API answers its client 500, as for any failed integration.
+            self.cloudwatch.invocation_throttled(function_name);
+            return Err(Outcome {
+                integration: Some((Duration::ZERO, Some(429), Some("Rate Exceeded.".into()))),
+                ..Outcome::gateway(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+            });
+        }
+        // The event is turned into the handler's request here: an async fn keeps its
+        // arguments for its whole life, and the event is over a kilobyte.
+        let request = handler_request(function, event, ctx.received, trace);
+        Ok((function, request))
     }
 }
 
