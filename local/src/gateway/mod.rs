@@ -258,7 +258,7 @@ impl Gateway {
             Err(outcome) => {
                 return Outcome {
                     route_key,
-                    ..outcome
+                    ..*outcome
                 };
             }
         };
@@ -304,7 +304,7 @@ impl Gateway {
         ctx: EventContext<'_>,
         parts: http::request::Parts,
         body: &[u8],
-    ) -> Result<(&FunctionHost, lambda_http::Request), Outcome> {
+    ) -> Result<(&FunctionHost, lambda_http::Request), Box<Outcome>> {
         let upstream = parts
             .headers
             .get("x-amzn-trace-id")
@@ -320,10 +320,10 @@ impl Gateway {
                 Ok(event) => event,
                 Err(error) => {
                     tracing::error!(error = %error, "no event for the request");
-                    return Err(Outcome::gateway(
+                    return Err(Box::new(Outcome::gateway(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         "Internal Server Error",
-                    ));
+                    )));
                 }
             };
         let function = match ctx.matched.function {
@@ -336,10 +336,10 @@ impl Gateway {
             // Lambda refuses the invocation (429 `TooManyRequestsException`, "Rate Exceeded.");
             // an HTTP API answers its client 500, as for any failed integration.
             self.cloudwatch.invocation_throttled(function_name);
-            return Err(Outcome {
+            return Err(Box::new(Outcome {
                 integration: Some((Duration::ZERO, Some(429), Some("Rate Exceeded.".into()))),
                 ..Outcome::gateway(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
-            });
+            }));
         }
         // The event is turned into the handler's request here: an async fn keeps its
         // arguments for its whole life, and the event is over a kilobyte.
