@@ -292,13 +292,12 @@ impl Gateway {
             }
         }
     }
-}
 
-impl Gateway {
     /// The function a matched route integrates and the request its handler receives, or
     /// the answer when it is not invoked (its route key for the caller to add). Not async:
-    /// what it builds on the way (the event, the request's parts) is gone before the
-    /// invocation is awaited, rather than carried, and copied, in the request's future.
+    /// what it builds on the way (the event, over a kilobyte, and the request's parts) is
+    /// gone before the invocation is awaited, rather than carried, and copied, in the
+    /// request's future (an async fn keeps its arguments for its whole life).
     fn integration(
         &self,
         ctx: EventContext<'_>,
@@ -341,8 +340,6 @@ impl Gateway {
                 ..Outcome::gateway(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
             }));
         }
-        // The event is turned into the handler's request here: an async fn keeps its
-        // arguments for its whole life, and the event is over a kilobyte.
         let request = handler_request(function, event, ctx.received, trace);
         Ok((function, request))
     }
