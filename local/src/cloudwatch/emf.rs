@@ -355,8 +355,8 @@ mod fast {
     /// function's documents hold. Anything else (whitespace, escapes, arrays, objects, words,
     /// invalid JSON) is `None`, for the parser.
     ///
-    /// serde_json reads the same members (and more) for about four times the work, most of
-    /// what reading a document costs; a request writes one.
+    /// serde_json's reading of the same members was most of what reading a document cost
+    /// (about 5k instructions of a `GET /public`'s 74k); a request writes one.
     pub(super) fn flat_members(mut rest: &str) -> Option<Vec<(&str, Flat<'_>)>> {
         let mut members = Vec::with_capacity(8);
         loop {
