@@ -176,8 +176,9 @@ fn function(
             names::ACCOUNT_ID
         ),
         timeout,
-        // The `service` of the function's EMF, as on AWS (the process's is the twin's).
-        service: service.layer(metrics),
+        // The `service` of the function's EMF, as on AWS (the process's is the twin's). Around
+        // the router as a whole, as the Lambda binaries have it.
+        service: tower::Layer::layer(&metrics, service),
         metrics: lambda_metrics,
     }
 }

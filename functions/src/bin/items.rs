@@ -4,6 +4,7 @@
 
 use functions::adapters::aws::{app_state, sdk_config};
 use functions::settings::ItemsSettings;
+use tower::Layer;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -13,6 +14,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let state = app_state(&sdk, &settings.aws_resources())
         .await
         .map_err(|e| format!("items: cannot read the configuration secret: {e}"))?;
-    let app = functions::router(state).layer(telemetry::RequestLayer::new());
+    // Around the router as a whole (see the `public` function).
+    let app = telemetry::RequestLayer::new().layer(functions::router(state));
     lambda_http::run(app).await
 }

@@ -41,7 +41,7 @@ pub struct FunctionHost {
     pub name: String,
     pub arn: String,
     pub timeout: Duration,
-    pub service: axum::Router,
+    pub service: telemetry::RequestService<axum::Router>,
     /// Lambda's metrics of the function.
     pub metrics: crate::cloudwatch::FunctionMetrics,
 }
@@ -507,10 +507,13 @@ mod tests {
             name: "items".into(),
             arn: "arn:aws:lambda:eu-west-1:000000000000:function:items-api-items".into(),
             timeout,
-            service: axum::Router::new()
-                .route("/slow", get(slow))
-                .route("/brief", get(brief))
-                .route("/at-once", get(at_once)),
+            service: tower::Layer::layer(
+                &telemetry::RequestLayer::new().with_metrics_output(|_| ()),
+                axum::Router::new()
+                    .route("/slow", get(slow))
+                    .route("/brief", get(brief))
+                    .route("/at-once", get(at_once)),
+            ),
             metrics: cloudwatch.function_metrics("items-api-items"),
         };
         let xray = XrayDaemon::bind("127.0.0.1:0".parse().unwrap())
