@@ -153,7 +153,7 @@ pub struct Twin {
 fn function(
     name: &str,
     timeout: Duration,
-    service: Router,
+    service: crate::faults::function::Misbehave<Router>,
     cloudwatch: &Arc<CloudWatch>,
 ) -> FunctionHost {
     let function_name = format!("items-api-{name}");

@@ -7,48 +7,42 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use axum::extract::Request;
 use axum::response::Response;
 use futures_util::future::{BoxFuture, Either};
-use tower::{Layer, Service, ServiceExt};
+use http::Request;
+use tower::{Service, ServiceExt};
 
 use super::{Faults, Kind, Target, injected};
 
-/// `router` with the `slow` and `panic` faults of `target` around it. The router's own panic
+/// `router` with the `slow` and `panic` faults of `target` around it, as a whole (`Router::layer`
+/// would wrap each route, a boxed service and future more a request). The router's own panic
 /// layer stays inside: an injected panic escapes it and fails the invocation.
-pub fn around(router: axum::Router, faults: &Arc<Faults>, target: Target) -> axum::Router {
-    router.layer(Misbehave {
-        inner: (),
+pub fn around(
+    router: axum::Router,
+    faults: &Arc<Faults>,
+    target: Target,
+) -> Misbehave<axum::Router> {
+    Misbehave {
+        inner: router,
         faults: Arc::clone(faults),
         target,
-    })
+    }
 }
 
-/// The layer and its service. A request that no fault hits goes straight to the router, with
-/// nothing boxed or cloned: every invocation passes here, faults or not.
+/// A function's handler with its faults. A request that no fault hits goes straight to the
+/// handler, with nothing boxed or cloned: every invocation passes here, faults or not.
 #[derive(Clone)]
-struct Misbehave<S> {
+pub struct Misbehave<S> {
     inner: S,
     faults: Arc<Faults>,
     target: Target,
 }
 
-impl<S> Layer<S> for Misbehave<()> {
-    type Service = Misbehave<S>;
-
-    fn layer(&self, inner: S) -> Misbehave<S> {
-        Misbehave {
-            inner,
-            faults: Arc::clone(&self.faults),
-            target: self.target,
-        }
-    }
-}
-
-impl<S> Service<Request> for Misbehave<S>
+impl<S, B> Service<Request<B>> for Misbehave<S>
 where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S: Service<Request<B>, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    B: Send + 'static,
 {
     type Response = Response;
     type Error = Infallible;
@@ -58,7 +52,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
+    fn call(&mut self, request: Request<B>) -> Self::Future {
         let delay = self.faults.delay(self.target);
         let target = self.target;
         let panics = move || -> BoxFuture<'static, Result<Response, Infallible>> {

@@ -41,7 +41,7 @@ pub struct FunctionHost {
     pub name: String,
     pub arn: String,
     pub timeout: Duration,
-    pub service: telemetry::RequestService<axum::Router>,
+    pub service: telemetry::RequestService<crate::faults::function::Misbehave<axum::Router>>,
     /// Lambda's metrics of the function.
     pub metrics: crate::cloudwatch::FunctionMetrics,
 }
@@ -509,10 +509,14 @@ mod tests {
             timeout,
             service: tower::Layer::layer(
                 &telemetry::RequestLayer::new().with_metrics_output(|_| ()),
-                axum::Router::new()
-                    .route("/slow", get(slow))
-                    .route("/brief", get(brief))
-                    .route("/at-once", get(at_once)),
+                crate::faults::function::around(
+                    axum::Router::new()
+                        .route("/slow", get(slow))
+                        .route("/brief", get(brief))
+                        .route("/at-once", get(at_once)),
+                    &Arc::new(crate::faults::Faults::new(std::iter::empty())),
+                    crate::faults::Target::Items,
+                ),
             ),
             metrics: cloudwatch.function_metrics("items-api-items"),
         };
