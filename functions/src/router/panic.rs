@@ -4,12 +4,14 @@
 
 use std::any::Any;
 use std::convert::Infallible;
+use std::future::{Future, Ready};
 use std::panic::AssertUnwindSafe;
-use std::task::{Context, Poll};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
+use futures_util::future::{CatchUnwind, Either};
 use http::Request;
 use tower::{Layer, Service};
 
@@ -63,17 +65,23 @@ impl PanicContext {
         let (id, path) = self.text.split_at(self.id_len);
         Problem::new(kind, detail, id).with_instance(path)
     }
+
+    /// The answer to a panic: logged at ERROR, a `500` problem with the request's id.
+    fn answer(&self, payload: &(dyn Any + Send)) -> Response {
+        tracing::error!(panic = message(payload), "handler panicked");
+        self.problem(Kind::Internal, "the request failed inside the API")
+            .into_response()
+    }
 }
 
 impl<S, B> Service<Request<B>> for ProblemOnPanic<S>
 where
-    S: Service<Request<B>, Response = Response, Error = Infallible> + Send + 'static,
-    S::Future: Send + 'static,
-    B: Send + 'static,
+    S: Service<Request<B>, Response = Response, Error = Infallible>,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+    /// A named future rather than a boxed one: every request passes here.
+    type Future = Either<Ready<Result<Response, Infallible>>, Caught<S::Future>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -82,21 +90,37 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let context = PanicContext::of(&request);
         // A panic while building the future is caught as well as one while polling it.
-        let call = std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(request)));
-        Box::pin(async move {
-            let outcome = match call {
-                Ok(future) => AssertUnwindSafe(future).catch_unwind().await,
-                Err(payload) => Err(payload),
-            };
-            match outcome {
-                Ok(result) => result,
-                Err(payload) => {
-                    tracing::error!(panic = message(&*payload), "handler panicked");
-                    Ok(context
-                        .problem(Kind::Internal, "the request failed inside the API")
-                        .into_response())
-                }
-            }
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(request))) {
+            Ok(future) => Either::Right(Caught {
+                inner: AssertUnwindSafe(future).catch_unwind(),
+                context: Some(context),
+            }),
+            Err(payload) => Either::Left(std::future::ready(Ok(context.answer(&*payload)))),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The inner service's future, a panic in it answered as a problem.
+    pub struct Caught<F> {
+        #[pin]
+        inner: CatchUnwind<AssertUnwindSafe<F>>,
+        context: Option<PanicContext>,
+    }
+}
+
+impl<F: Future<Output = Result<Response, Infallible>>> Future for Caught<F> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        Poll::Ready(match ready!(this.inner.poll(cx)) {
+            Ok(result) => result,
+            Err(payload) => match this.context.take() {
+                Some(context) => Ok(context.answer(&*payload)),
+                // Polled again after its answer: a caller's bug, not a request's.
+                None => std::panic::resume_unwind(payload),
+            },
         })
     }
 }
@@ -158,5 +182,24 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(fine.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn a_panic_while_the_call_is_made_is_answered_too() {
+        let service = ProblemOnPanicLayer.layer(tower::service_fn(
+            |_: Request<axum::body::Body>| -> std::future::Ready<Result<Response, Infallible>> {
+                panic!("no future made")
+            },
+        ));
+        let request = Request::get("/made")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = service.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 500);
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(problem["instance"], "/made");
     }
 }
