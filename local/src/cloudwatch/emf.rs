@@ -332,6 +332,41 @@ mod fast {
             remember(&mut series, (values, Arc::clone(&handles)));
             handles
         }
+
+        /// Reads a document's dimension values and metric values through `get` (a member by
+        /// name), `text` and `number` (its value as a plain string, as a number), and puts
+        /// them; `None` for a document to leave to the tree. A declared metric without a
+        /// value is skipped, as CloudWatch does.
+        fn read_and_put<'a, M: Copy>(
+            &self,
+            store: &MetricStore,
+            timestamp: i64,
+            get: impl Fn(&str) -> Option<M>,
+            text: impl Fn(M) -> Option<&'a str>,
+            number: impl Fn(M) -> Option<f64>,
+        ) -> Option<usize> {
+            let mut values = Vec::with_capacity(self.keys.len());
+            for key in &self.keys {
+                values.push(text(get(key)?)?);
+            }
+            let mut numbers = Vec::with_capacity(self.puts.len());
+            for put in &self.puts {
+                numbers.push(match get(&put.name) {
+                    Some(value) => Some(number(value)?),
+                    None => None,
+                });
+            }
+            let handles = self.series(store, &values);
+            let mut put = 0;
+            for ((spec, handle), number) in self.puts.iter().zip(handles.iter()).zip(numbers) {
+                if let Some(number) = number {
+                    let unit = spec.unit.as_deref();
+                    handle.put(timestamp, &[(number, 1)], unit, spec.high_resolution);
+                    put += 1;
+                }
+            }
+            Some(put)
+        }
     }
 
     /// A JSON string without escapes, as the text between its quotes; anything else is left
@@ -440,51 +475,25 @@ mod fast {
         if get("_aws").is_some() {
             return None;
         }
-        let mut values = Vec::with_capacity(read.keys.len());
-        for key in &read.keys {
-            match get(key)? {
-                Flat::Text(text) => values.push(text),
-                Flat::Number(_) => return None,
-            }
-        }
-        let mut numbers = Vec::with_capacity(read.puts.len());
-        for put in &read.puts {
-            numbers.push(match get(&put.name) {
-                Some(Flat::Number(text)) => Some(number(text)?),
-                Some(Flat::Text(_)) => return None,
-                None => None,
-            });
-        }
-        Some(read.put_all(store, &values, timestamp, numbers))
+        read.read_and_put(
+            store,
+            timestamp,
+            get,
+            |value| match value {
+                Flat::Text(text) => Some(text),
+                Flat::Number(_) => None,
+            },
+            |value| match value {
+                Flat::Number(text) => number(text),
+                Flat::Text(_) => None,
+            },
+        )
     }
 
     /// A JSON number as the store takes it; out of range (`1e400`) is left to the tree, which
     /// words the error.
     fn number(text: &str) -> Option<f64> {
         text.parse::<f64>().ok().filter(|n| n.is_finite())
-    }
-
-    impl Read {
-        /// Puts each number (one per put; a declared metric without a value is skipped, as
-        /// CloudWatch does) under these dimension values.
-        fn put_all(
-            &self,
-            store: &MetricStore,
-            values: &[&str],
-            timestamp: i64,
-            numbers: Vec<Option<f64>>,
-        ) -> usize {
-            let handles = self.series(store, values);
-            let mut put = 0;
-            for ((spec, handle), number) in self.puts.iter().zip(handles.iter()).zip(numbers) {
-                if let Some(number) = number {
-                    let unit = spec.unit.as_deref();
-                    handle.put(timestamp, &[(number, 1)], unit, spec.high_resolution);
-                    put += 1;
-                }
-            }
-            put
-        }
     }
 
     pub(super) fn ingest(
@@ -525,20 +534,15 @@ mod fast {
                 (document, timestamp, read)
             }
         };
-        let mut values = Vec::with_capacity(read.keys.len());
-        for key in &read.keys {
-            values.push(plain_string(document.get(key)?)?);
-        }
-        let mut numbers = Vec::with_capacity(read.puts.len());
-        for put in &read.puts {
-            numbers.push(match document.get(&put.name) {
-                // A valid JSON value (the parser checked it) that Rust reads as a number is a
-                // JSON number: the other kinds are quoted, bracketed or words it refuses.
-                Some(value) => Some(number(value.get())?),
-                None => None,
-            });
-        }
-        Some(read.put_all(store, &values, timestamp + shift_ms, numbers))
+        // A valid JSON value (the parser checked it) that Rust reads as a number is a JSON
+        // number: the other kinds are quoted, bracketed or words it refuses.
+        read.read_and_put(
+            store,
+            timestamp + shift_ms,
+            |name| document.get(name),
+            plain_string,
+            |value| number(value.get()),
+        )
     }
 }
 
