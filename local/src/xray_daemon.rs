@@ -400,6 +400,13 @@ mod tests {
         (status, serde_json::from_slice(&bytes).unwrap())
     }
 
+    /// A daemon on a free loopback port.
+    async fn local_daemon() -> XrayDaemon {
+        XrayDaemon::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap()
+    }
+
     async fn wait_for(daemon: &XrayDaemon, id: &str, n: usize) -> Vec<Value> {
         for _ in 0..200 {
             if let Some((_, docs)) = daemon.trace(id)
@@ -457,9 +464,7 @@ mod tests {
 
     #[tokio::test]
     async fn segments_sent_over_udp_are_served_by_trace_id_and_request_id() {
-        let daemon = XrayDaemon::bind("127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
+        let daemon = local_daemon().await;
         let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         // Sent in end order (children first), as the functions do.
         let child = segment("64cb80f63ddc6388", "d364f966d0423f03", 2.0, None);
@@ -494,9 +499,7 @@ mod tests {
 
     #[tokio::test]
     async fn segments_sent_in_bursts_and_after_a_pause_are_all_kept() {
-        let daemon = XrayDaemon::bind("127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
+        let daemon = local_daemon().await;
         let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let packet = format!(
             "{HEADER}{}",
@@ -522,9 +525,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_daemon_stops_receiving_and_frees_its_port() {
-        let daemon = XrayDaemon::bind("127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
+        let daemon = local_daemon().await;
         let addr = daemon.local_addr();
         let clone = daemon.clone();
         drop(daemon);
@@ -543,9 +544,7 @@ mod tests {
 
     #[tokio::test]
     async fn memory_is_bounded() {
-        let daemon = XrayDaemon::bind("127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
+        let daemon = local_daemon().await;
         for i in 0..=MAX_TRACES {
             let mut doc = segment("64cb80f63ddc6388", "d364f966d0423f03", 1.0, None);
             doc["trace_id"] = json!(format!("1-6b023677-{i:024}"));
