@@ -6,7 +6,7 @@
 //! answer percentiles on. Data older than [`RETENTION_SECS`] is dropped: the dashboards look
 //! three hours back and the alarms a few minutes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -161,9 +161,55 @@ impl Aggregate {
     }
 }
 
-/// Bucket start (seconds since the epoch) to values; buckets are 60 s, or 1 s for
-/// high-resolution metrics.
-type Buckets = BTreeMap<i64, Bucket>;
+/// Buckets by start (seconds since the epoch), ascending; buckets are 60 s, or 1 s for
+/// high-resolution metrics. Nearly every put goes to the latest bucket, which is looked at
+/// before any search (a tree would be searched on each of a request's dozen puts).
+#[derive(Default)]
+struct Buckets(VecDeque<(i64, Bucket)>);
+
+impl Buckets {
+    /// The bucket starting at `start`, made if there is none.
+    fn at(&mut self, start: i64) -> &mut Bucket {
+        let buckets = &mut self.0;
+        let index = match buckets.back() {
+            Some((last, _)) if *last == start => buckets.len() - 1,
+            // An earlier bucket: values may be put up to two weeks back.
+            Some((last, _)) if *last > start => {
+                match buckets.binary_search_by_key(&start, |(t, _)| *t) {
+                    Ok(index) => index,
+                    Err(index) => {
+                        buckets.insert(index, (start, Bucket::default()));
+                        index
+                    }
+                }
+            }
+            _ => {
+                buckets.push_back((start, Bucket::default()));
+                buckets.len() - 1
+            }
+        };
+        &mut buckets[index].1
+    }
+
+    /// Drops the buckets starting before `oldest`.
+    fn drop_before(&mut self, oldest: i64) {
+        while self.0.front().is_some_and(|(t, _)| *t < oldest) {
+            self.0.pop_front();
+        }
+    }
+
+    /// The buckets starting in `range`, ascending.
+    fn range(&self, range: std::ops::Range<i64>) -> impl Iterator<Item = &(i64, Bucket)> {
+        let first = self.0.partition_point(|(t, _)| *t < range.start);
+        self.0
+            .range(first..)
+            .take_while(move |(t, _)| *t < range.end)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
 
 #[derive(Default)]
 struct Series {
@@ -191,17 +237,14 @@ impl Series {
             60
         };
         let mut buckets = self.parts.mine();
-        let bucket = buckets.entry(secs - secs.rem_euclid(width)).or_default();
+        let bucket = buckets.at(secs - secs.rem_euclid(width));
         for &(v, n) in values {
             if v.is_finite() && n > 0 {
                 // -0 and 0 are one value.
                 *bucket.values.entry((v + 0.0).to_bits()).or_default() += n;
             }
         }
-        let oldest = secs - RETENTION_SECS;
-        while buckets.first_key_value().is_some_and(|(t, _)| *t < oldest) {
-            buckets.pop_first();
-        }
+        buckets.drop_before(secs - RETENTION_SECS);
     }
 
     fn is_empty(&self) -> bool {
@@ -507,6 +550,34 @@ mod tests {
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].1.unit.as_deref(), Some("Milliseconds"));
         assert_eq!(listed[0].1.storage_resolution, 60);
+    }
+
+    #[test]
+    fn values_put_out_of_order_land_in_their_minutes() {
+        let store = MetricStore::new();
+        let base = 1_800_000_000;
+        // Latest first, then earlier minutes (before the first, between two), then the
+        // latest and an earlier one again.
+        for (minute, value) in [(5, 1.0), (0, 2.0), (3, 4.0), (5, 8.0), (0, 16.0), (1, 32.0)] {
+            store.put_value(id(), (base + minute * 60 + 7) * 1000, value, None);
+        }
+        let sums = store.statistic(&id(), Statistic::Sum, base, base + 600, 60);
+        assert_eq!(
+            sums.into_iter().collect::<Vec<_>>(),
+            [
+                (base, 18.0),
+                (base + 60, 32.0),
+                (base + 180, 4.0),
+                (base + 300, 9.0)
+            ]
+        );
+        // A range that starts and ends between buckets.
+        let middle = store.statistic(&id(), Statistic::Sum, base + 30, base + 200, 60);
+        assert_eq!(middle.into_values().sum::<f64>(), 36.0);
+        // A put past the retention drops what is older than it.
+        store.put_value(id(), (base + RETENTION_SECS + 120) * 1000, 64.0, None);
+        let all = store.statistic(&id(), Statistic::Sum, base, base + 2 * RETENTION_SECS, 60);
+        assert_eq!(all.into_values().sum::<f64>(), 4.0 + 9.0 + 64.0);
     }
 
     #[test]

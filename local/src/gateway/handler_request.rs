@@ -15,6 +15,9 @@ use lambda_http::aws_lambda_events::encodings::Body;
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::request::{LambdaRequest, RequestContext};
 
+/// Named once: a lookup by a name as text parses the name first.
+const X_FORWARDED_PROTO: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
+
 /// The handler's request for `event`, as lambda_http makes it.
 pub fn from_event(event: ApiGatewayV2httpRequest) -> lambda_http::Request {
     match plain_uri(&event) {
@@ -43,7 +46,7 @@ fn plain_uri(event: &ApiGatewayV2httpRequest) -> Option<Uri> {
         .or(event.request_context.domain_name.as_deref());
     let mut uri = String::with_capacity(64);
     if let Some(host) = host {
-        let scheme = match event.headers.get("x-forwarded-proto") {
+        let scheme = match event.headers.get(&X_FORWARDED_PROTO) {
             None => "https",
             Some(v) => match v.as_bytes() {
                 b"https" => "https",
@@ -145,28 +148,33 @@ fn plain_authority(authority: &str, scheme: &str) -> bool {
             return false;
         }
     }
-    let plain_bytes = host
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
-    if !plain_bytes {
-        return false;
-    }
-    let labels = || host.split('.');
-    if !labels().all(|l| !l.is_empty() && !l.starts_with("xn--")) {
-        return false;
+    // One pass over the host, label by label: this runs on every request.
+    let mut labels = 0;
+    let mut octets = true;
+    let mut last_numeric = false;
+    for label in host.split('.') {
+        let plain = !label.is_empty()
+            && !label.starts_with("xn--")
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !plain {
+            return false;
+        }
+        labels += 1;
+        octets &= is_octet(label);
+        last_numeric = label.as_bytes()[0].is_ascii_digit();
     }
     // A host whose last label starts like a number is read as an IPv4 address and rewritten
     // (`127.1` becomes `127.0.0.1`); only its canonical form is written back unchanged.
-    let last = labels().next_back().unwrap_or_default();
-    if last.starts_with(|c: char| c.is_ascii_digit()) {
-        return labels().count() == 4
-            && labels().all(|l| {
-                l.bytes().all(|b| b.is_ascii_digit())
-                    && (l == "0" || !l.starts_with('0'))
-                    && l.parse::<u8>().is_ok()
-            });
-    }
-    true
+    !last_numeric || (labels == 4 && octets)
+}
+
+/// A decimal from 0 to 255 without leading zeros.
+fn is_octet(label: &str) -> bool {
+    label.bytes().all(|b| b.is_ascii_digit())
+        && (label == "0" || !label.starts_with('0'))
+        && label.parse::<u8>().is_ok()
 }
 
 /// lambda_http's conversion with the URI already written.

@@ -98,7 +98,9 @@ impl Gateway {
         let source_ip = payload::source_ip(peer.ip());
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        let outcome = self.route(request, &source_ip, &request_id, received).await;
+        let outcome = self
+            .route(request, &source_ip, &request_id, received, started)
+            .await;
 
         let mut response = outcome.response;
         response.headers_mut().insert(
@@ -161,8 +163,9 @@ impl Gateway {
         source_ip: &str,
         request_id: &str,
         received: OffsetDateTime,
+        arrived: Instant,
     ) -> Outcome {
-        if !self.throttle.try_acquire() {
+        if !self.throttle.try_acquire_at(arrived) {
             return Outcome::gateway(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
         }
         let (parts, mut body) = request.into_parts();
@@ -264,7 +267,7 @@ impl Gateway {
         };
         self.cloudwatch.invocation_started(&function.metrics);
         let started = Instant::now();
-        let result = invoke(function, request, &self.xray).await;
+        let result = invoke(function, request, &self.xray, started).await;
         let latency = started.elapsed();
         self.cloudwatch
             .invocation_ended(&function.metrics, latency, result.is_err());
@@ -441,12 +444,13 @@ fn handler_request(
     lambda_http::RequestExt::with_lambda_context(request, context)
 }
 
-/// One Lambda invocation: run the handler within its timeout (a panic fails the invocation,
-/// not the twin).
+/// One Lambda invocation, started at `started`: run the handler within its timeout (a panic
+/// fails the invocation, not the twin).
 async fn invoke(
     function: &FunctionHost,
     request: lambda_http::Request,
     xray: &XrayDaemon,
+    started: Instant,
 ) -> Result<Response, String> {
     let trace = lambda_http::RequestExt::lambda_context_ref(&request)
         .and_then(|context| context.xray_trace_id.as_deref());
@@ -463,7 +467,7 @@ async fn invoke(
     };
     // Run in this task, not a spawned one: no hand-over to another worker per request. The
     // panic is caught here and the future dropped on timeout, as a task would be aborted.
-    let times_out = tokio::time::Instant::now() + function.timeout;
+    let times_out = tokio::time::Instant::from_std(started) + function.timeout;
     let mut call = std::pin::pin!(AssertUnwindSafe(call).catch_unwind());
     // Most invocations are done at their first poll and need no timer: a timer takes the
     // runtime's timer lock when it is dropped, even one never set.
@@ -532,7 +536,7 @@ mod tests {
         event.request_context.http.method = http::Method::GET;
         let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0".to_owned();
         let request = handler_request(host, event, OffsetDateTime::now_utc(), trace);
-        let response = invoke(host, request, xray).await?;
+        let response = invoke(host, request, xray, Instant::now()).await?;
         let body = axum::body::to_bytes(response.into_body(), 1024)
             .await
             .unwrap();

@@ -48,6 +48,9 @@ struct Route {
     function: Function,
     /// `METHOD /template`, made once: every request that matches copies it.
     key: String,
+    /// The template itself when it has no parameter: a path equal to it matches, with
+    /// nothing to split or compare segment by segment.
+    exact_path: Option<String>,
 }
 
 /// One `/`-separated part of a template, read once when the table is built.
@@ -71,16 +74,28 @@ impl Segment {
 
 impl Route {
     fn new(method: &str, template: String, auth: Auth, function: Function) -> Self {
+        let segments: Vec<Segment> = template
+            .trim_start_matches('/')
+            .split('/')
+            .map(Segment::parse)
+            .collect();
+        let exact = segments.iter().all(|s| matches!(s, Segment::Exact(_)));
         Self {
             key: format!("{method} {template}"),
             method: method.to_owned(),
-            template: template
-                .trim_start_matches('/')
-                .split('/')
-                .map(Segment::parse)
-                .collect(),
+            template: segments,
             auth,
             function,
+            exact_path: exact.then_some(template),
+        }
+    }
+
+    fn matched(&self, path_parameters: Vec<(String, String)>) -> Matched {
+        Matched {
+            route_key: self.key.clone(),
+            auth: self.auth,
+            function: self.function,
+            path_parameters,
         }
     }
 }
@@ -140,6 +155,14 @@ fn match_template(template: &[Segment], path: &str) -> Option<(u8, Vec<(String, 
 impl RouteTable {
     /// The best route for a request, or `None` (API Gateway answers `404 Not Found`).
     pub fn find(&self, method: &str, path: &str) -> Option<Matched> {
+        // A route without parameters for this very method and path: nothing ranks higher.
+        if let Some(route) = self
+            .routes
+            .iter()
+            .find(|r| r.method == method && r.exact_path.as_deref() == Some(path))
+        {
+            return Some(route.matched(Vec::new()));
+        }
         self.routes
             .iter()
             .filter(|r| r.method == method || r.method == "ANY")
@@ -149,19 +172,18 @@ impl RouteTable {
             })
             // Lowest rank (most specific) first; an exact method beats ANY.
             .min_by_key(|(rank, exact, ..)| (*rank, !*exact))
-            .map(|(_, _, route, params)| Matched {
-                route_key: route.key.clone(),
-                auth: route.auth,
-                function: route.function,
-                path_parameters: params,
-            })
+            .map(|(_, _, route, params)| route.matched(params))
     }
 
     /// Whether any route exists for this path, whatever the method (for CORS preflight).
     pub fn has_path(&self, path: &str) -> bool {
         self.routes
             .iter()
-            .any(|r| match_template(&r.template, path).is_some())
+            .any(|r| r.exact_path.as_deref() == Some(path))
+            || self
+                .routes
+                .iter()
+                .any(|r| match_template(&r.template, path).is_some())
     }
 }
 
@@ -209,5 +231,31 @@ mod tests {
         }
         assert!(t.has_path("/items"));
         assert!(!t.has_path("/nope"));
+    }
+
+    #[test]
+    fn paths_equal_to_a_template_or_matching_it_segment_by_segment_agree() {
+        let t = RouteTable::default();
+        // Leading slashes are trimmed before segments are compared: such a path matches as
+        // its plain form does.
+        for path in [
+            "/public",
+            "//public",
+            "/items",
+            "//items",
+            "/items/x",
+            "/internal/a/b",
+        ] {
+            assert!(t.has_path(path), "{path}");
+            let plain = format!("/{}", path.trim_start_matches('/'));
+            let method = if path.contains("internal") {
+                "POST"
+            } else {
+                "GET"
+            };
+            assert_eq!(t.find(method, path), t.find(method, &plain), "{path}");
+            assert!(t.find(method, path).is_some(), "{path}");
+        }
+        assert_eq!(t.find("GET", "/public/"), None);
     }
 }

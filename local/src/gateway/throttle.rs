@@ -21,11 +21,8 @@ impl TokenBucket {
     }
 
     /// Takes one token if there is one.
-    pub fn try_acquire(&self) -> bool {
-        self.try_acquire_at(Instant::now())
-    }
-
-    fn try_acquire_at(&self, now: Instant) -> bool {
+    /// Takes a token for a request that arrived at `now`.
+    pub fn try_acquire_at(&self, now: Instant) -> bool {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let (tokens, last) = *state;
         let elapsed = now.saturating_duration_since(last).as_secs_f64();
