@@ -58,6 +58,7 @@ pub(crate) fn trace_root(header: &str) -> &str {
 /// Whether `s` holds a byte JSON escapes (a quote, a backslash, a control character). Most
 /// values hold none, and every key and value of a line is checked: eight bytes at a time in a
 /// word (the compiler does not vectorise a byte loop this short), with no early exit.
+#[inline]
 pub(crate) fn needs_escape(s: &str) -> bool {
     const ONES: u64 = u64::from_ne_bytes([1; 8]);
     const HIGH: u64 = ONES * 0x80;
@@ -69,14 +70,25 @@ pub(crate) fn needs_escape(s: &str) -> bool {
             | below(x ^ (ONES * u64::from(b'"')), 1)
             | below(x ^ (ONES * u64::from(b'\\')), 1)
     };
-    let mut chunks = s.as_bytes().chunks_exact(8);
-    let mut found = false;
-    for chunk in &mut chunks {
-        found |= special(u64::from_ne_bytes(chunk.try_into().expect("8 bytes")));
+    let bytes = s.as_bytes();
+    let word = |at: usize| u64::from_ne_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    let half = |at: usize| u64::from(u32::from_ne_bytes(bytes[at..at + 4].try_into().expect("4")));
+    // The bytes past the last whole word are read in a word that ends with the string's end
+    // (overlapping bytes already read, which changes no "any"), rather than one at a time:
+    // most keys and values are a few bytes past a multiple of eight.
+    match bytes.len() {
+        0..4 => bytes
+            .iter()
+            .any(|&b| (b < 0x20) | (b == b'"') | (b == b'\\')),
+        4..8 => special(half(0) | (half(bytes.len() - 4) << 32)),
+        n => {
+            let mut found = special(word(n - 8));
+            for at in (0..n - 8).step_by(8) {
+                found |= special(word(at));
+            }
+            found
+        }
     }
-    chunks.remainder().iter().fold(found, |found, &b| {
-        found | (b < 0x20) | (b == b'"') | (b == b'\\')
-    })
 }
 
 /// Writes a finite `v` exactly as `Display` does (`3`, `0.125`, `-0`), through the shortest
@@ -282,16 +294,42 @@ impl<S: Sink> Visit for Fields<S> {
 }
 
 /// Names already written on a line, so that a name appears once: JSON readers disagree
-/// on duplicate keys. Fixed size to stay off the heap; past it, names are not checked.
+/// on duplicate keys. Fixed size to stay off the heap; past [`SEEN_NAMES`], names are not
+/// checked.
+///
+/// Every name of a line is checked against those before it: a small open-addressing set,
+/// keyed by a tag of each name's length and first bytes, rather than a list compared name
+/// by name (a few hundred comparisons a line, many of names of the same length).
 pub(crate) struct Seen {
-    names: [&'static str; 48],
+    /// A slot's tag (with its top bit set), or 0 for an empty slot.
+    tags: [u64; SLOTS],
+    names: [&'static str; SLOTS],
     len: usize,
 }
 
+const SEEN_NAMES: usize = 48;
+/// A power of two, a third more than the names: probes stay short.
+const SLOTS: usize = 64;
+
+/// A name's length and up to its first eight bytes, in one word with the top bit set:
+/// names with different tags differ, and no tag is 0.
+fn tag(name: &str) -> u64 {
+    let bytes = name.as_bytes();
+    let half = |at: usize| u64::from(u32::from_ne_bytes(bytes[at..at + 4].try_into().expect("4")));
+    let head = match bytes.len() {
+        0..4 => bytes.iter().fold(0, |tag, &b| tag << 8 | u64::from(b)),
+        4..8 => half(0) | half(bytes.len() - 4) << 32,
+        _ => u64::from_ne_bytes(bytes[..8].try_into().expect("8 bytes")),
+    };
+    (head ^ (bytes.len() as u64).rotate_right(8)) | 1 << 63
+}
+
 impl Seen {
+    #[inline]
     pub fn new(reserved: &[&'static str]) -> Self {
         let mut seen = Self {
-            names: [""; 48],
+            tags: [0; SLOTS],
+            names: [""; SLOTS],
             len: 0,
         };
         for name in reserved {
@@ -302,11 +340,20 @@ impl Seen {
 
     /// True when `name` was not written yet (and now counts as written).
     pub fn claim(&mut self, name: &'static str) -> bool {
-        if self.names[..self.len].contains(&name) {
-            return false;
+        let tag = tag(name);
+        // Fibonacci hashing: the tag's top bits spread by a multiply.
+        let mut slot =
+            (tag.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SLOTS.trailing_zeros())) as usize;
+        loop {
+            match self.tags[slot] {
+                0 => break,
+                known if known == tag && self.names[slot] == name => return false,
+                _ => slot = (slot + 1) % SLOTS,
+            }
         }
-        if let Some(slot) = self.names.get_mut(self.len) {
-            *slot = name;
+        if self.len < SEEN_NAMES {
+            self.tags[slot] = tag;
+            self.names[slot] = name;
             self.len += 1;
         }
         true
@@ -453,5 +500,37 @@ mod tests {
         assert!(!seen.claim("level"));
         assert!(seen.claim("a"));
         assert!(!seen.claim("a"));
+    }
+
+    /// Names of every length up to 20, differing in one byte anywhere or in length alone:
+    /// each is new once, whatever else was claimed, and equal names (as different strings)
+    /// are one.
+    #[test]
+    fn names_alike_in_tag_or_length_are_told_apart() {
+        let mut names: Vec<&'static str> = Vec::new();
+        for len in 0..=20 {
+            let base = "abcdefghijklmnopqrstuvwxyz"[..len].to_owned();
+            names.push(Box::leak(base.clone().into_boxed_str()));
+            for at in 0..len {
+                let mut other = base.clone().into_bytes();
+                other[at] = b'_';
+                names.push(Box::leak(
+                    String::from_utf8(other).unwrap().into_boxed_str(),
+                ));
+            }
+        }
+        let mut rng = fastrand::Rng::with_seed(5);
+        for _ in 0..200 {
+            rng.shuffle(&mut names);
+            let chosen = &names[..SEEN_NAMES];
+            let mut seen = Seen::new(&[]);
+            for name in chosen {
+                assert!(seen.claim(name), "{name}");
+            }
+            for name in chosen {
+                let copy: &'static str = Box::leak(name.to_string().into_boxed_str());
+                assert!(!seen.claim(copy), "{name}");
+            }
+        }
     }
 }
