@@ -139,36 +139,46 @@ impl Segment {
 struct Trace {
     docs: Vec<Segment>,
     /// The request ids that name this trace, forgotten with it.
-    request_ids: Vec<String>,
+    request_ids: Vec<Box<str>>,
 }
+
+/// Keyed by ids from the functions' segments (and so from callers' trace headers): a fast
+/// hash seeded for each process, as a twin on one machine needs no more.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 #[derive(Default)]
 struct Store {
-    traces: HashMap<String, Trace>,
+    traces: Map<Arc<str>, Trace>,
     /// Trace ids, oldest first, for eviction.
-    order: VecDeque<String>,
+    order: VecDeque<Arc<str>>,
     /// API Gateway request id → trace id.
-    by_request: HashMap<String, String>,
+    by_request: Map<Box<str>, Arc<str>>,
 }
 
 impl Store {
     fn insert(&mut self, segment: Segment) {
-        if !self.traces.contains_key(&segment.trace_id) {
-            if self.order.len() == MAX_TRACES
-                && let Some(oldest) = self.order.pop_front()
-                && let Some(evicted) = self.traces.remove(&oldest)
-            {
-                for request_id in evicted.request_ids {
-                    self.by_request.remove(&request_id);
+        let trace_id = match self.traces.get_key_value(segment.trace_id.as_str()) {
+            Some((trace_id, _)) => Arc::clone(trace_id),
+            None => {
+                if self.order.len() == MAX_TRACES
+                    && let Some(oldest) = self.order.pop_front()
+                    && let Some(evicted) = self.traces.remove(&oldest)
+                {
+                    for request_id in evicted.request_ids {
+                        self.by_request.remove(&request_id);
+                    }
                 }
+                let trace_id: Arc<str> = segment.trace_id.as_str().into();
+                self.order.push_back(Arc::clone(&trace_id));
+                self.traces.insert(Arc::clone(&trace_id), Trace::default());
+                trace_id
             }
-            self.order.push_back(segment.trace_id.clone());
-        }
-        let trace = self.traces.entry(segment.trace_id.clone()).or_default();
+        };
+        let trace = self.traces.get_mut(&trace_id).expect("kept above");
         if let Some(request_id) = &segment.request_id {
-            trace.request_ids.push(request_id.clone());
+            trace.request_ids.push(request_id.as_str().into());
             self.by_request
-                .insert(request_id.clone(), segment.trace_id.clone());
+                .insert(request_id.as_str().into(), Arc::clone(&trace_id));
         }
         if trace.docs.len() < MAX_DOCUMENTS_PER_TRACE {
             trace.docs.push(segment);
@@ -178,8 +188,8 @@ impl Store {
     /// The trace with this trace id, or of the request with this request id.
     fn trace(&self, id: &str) -> Option<(&str, &[Segment])> {
         let trace_id = match self.traces.get_key_value(id) {
-            Some((k, _)) => k.as_str(),
-            None => self.by_request.get(id)?.as_str(),
+            Some((k, _)) => &**k,
+            None => &**self.by_request.get(id)?,
         };
         Some((trace_id, &self.traces.get(trace_id)?.docs))
     }
