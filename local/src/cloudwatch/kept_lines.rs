@@ -160,7 +160,7 @@ mod tests {
         // A line longer than a chunk has one of its own.
         let long = "x".repeat(CHUNK_BYTES + 10);
         lines.keep("long", &long);
-        let group = |n: usize| if n % 3 == 0 { "a" } else { "b" };
+        let group = |n: usize| if n.is_multiple_of(3) { "a" } else { "b" };
         for n in 0..KEPT_LOG_LINES + 2_000 {
             lines.keep(group(n), &format!("line {n}"));
         }
