@@ -211,7 +211,7 @@ fn cors(origins: &[String]) -> Result<CorsRules, BoxError> {
         ])
         .expose_headers([
             http::header::LOCATION,
-            HeaderName::from_static("apigw-requestid"),
+            crate::gateway::REQUEST_ID_HEADER,
             HeaderName::from_static("idempotent-replayed"),
         ])
         .max_age(Duration::from_secs(300))

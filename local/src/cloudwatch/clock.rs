@@ -15,7 +15,8 @@ pub struct TwinClock {
     offset_ms: AtomicI64,
 }
 
-fn real_ms() -> i64 {
+/// Milliseconds since the epoch, real time.
+pub fn real_ms() -> i64 {
     // Seconds and milliseconds apart: read on every metric put, and the nanoseconds as one
     // number would take a 128-bit division.
     let since_epoch = std::time::SystemTime::now()
@@ -28,6 +29,12 @@ impl TwinClock {
     /// Milliseconds since the epoch, on the twin's clock.
     pub fn now_ms(&self) -> i64 {
         real_ms() + self.offset_ms()
+    }
+
+    /// The twin's time of `real_ms` (milliseconds since the epoch, real time, as a caller read
+    /// it already).
+    pub fn at_ms(&self, real_ms: i64) -> i64 {
+        real_ms + self.offset_ms()
     }
 
     /// Seconds since the epoch, on the twin's clock.

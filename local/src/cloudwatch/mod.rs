@@ -269,10 +269,17 @@ impl CloudWatch {
             .put_value(self.clock.now_ms(), value, unit);
     }
 
-    /// What API Gateway publishes for one request: `Count`, `4xx` and `5xx` (0 or 1 each, so
-    /// that `Average` is a rate), `Latency`, and `IntegrationLatency` when the function ran.
-    pub fn record_request(&self, status: u16, latency: Duration, integration: Option<Duration>) {
-        let now = self.clock.now_ms();
+    /// What API Gateway publishes for one request, answered at `real_ms` (real time, as the
+    /// gateway measured the request): `Count`, `4xx` and `5xx` (0 or 1 each, so that
+    /// `Average` is a rate), `Latency`, and `IntegrationLatency` when the function ran.
+    pub fn record_request(
+        &self,
+        status: u16,
+        latency: Duration,
+        integration: Option<Duration>,
+        real_ms: i64,
+    ) {
+        let now = self.clock.at_ms(real_ms);
         let [count, e4xx, e5xx, latency_ms, integration_ms] = &self.api.0;
         count.put_value(now, 1.0, "Count");
         let is_4xx = (400..500).contains(&status);
@@ -294,17 +301,24 @@ impl CloudWatch {
             .clone()
     }
 
-    /// An invocation starts: `ConcurrentExecutions` is the number running, as Lambda reports
-    /// it (its `Maximum` is what the dashboard shows).
-    pub fn invocation_started(&self, function: &FunctionMetrics) {
-        let now = self.clock.now_ms();
+    /// An invocation starts at `real_ms` (real time): `ConcurrentExecutions` is the number
+    /// running, as Lambda reports it (its `Maximum` is what the dashboard shows).
+    pub fn invocation_started(&self, function: &FunctionMetrics, real_ms: i64) {
+        let now = self.clock.at_ms(real_ms);
         let running = function.0.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         function.0.series[0].put_value(now, running as f64, "Count");
     }
 
-    /// An invocation ends: `Invocations`, `Errors` (0 or 1) and `Duration`.
-    pub fn invocation_ended(&self, function: &FunctionMetrics, duration: Duration, failed: bool) {
-        let now = self.clock.now_ms();
+    /// An invocation ends at `real_ms` (real time): `Invocations`, `Errors` (0 or 1) and
+    /// `Duration`.
+    pub fn invocation_ended(
+        &self,
+        function: &FunctionMetrics,
+        duration: Duration,
+        failed: bool,
+        real_ms: i64,
+    ) {
+        let now = self.clock.at_ms(real_ms);
         function.0.in_flight.fetch_sub(1, Ordering::Relaxed);
         let [_, invocations, errors, duration_ms] = &function.0.series;
         invocations.put_value(now, 1.0, "Count");

@@ -407,9 +407,10 @@ fn gateway_and_lambda_latencies_keep_their_services_resolution() {
     // Many requests, a few distinct values each service reports.
     for micros in [2_750, 2_999, 2_001, 1_234_567] {
         let d = Duration::from_nanos(micros * 1000 + 321);
-        cw.record_request(200, d, Some(d));
-        cw.invocation_started(&function);
-        cw.invocation_ended(&function, d, false);
+        let now = clock::real_ms();
+        cw.record_request(200, d, Some(d), now);
+        cw.invocation_started(&function, now);
+        cw.invocation_ended(&function, d, false, now);
     }
     use super::store::Statistic;
     // One period holding every value put.

@@ -148,22 +148,26 @@ fn plain_authority(authority: &str, scheme: &str) -> bool {
             return false;
         }
     }
-    // One pass over the host, label by label: this runs on every request.
+    // One pass over the host's bytes, label by label: this runs on every request.
+    let bytes = host.as_bytes();
     let mut labels = 0;
     let mut octets = true;
     let mut last_numeric = false;
-    for label in host.split('.') {
-        let plain = !label.is_empty()
-            && !label.starts_with("xn--")
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !plain {
+    let mut start = 0;
+    for end in 0..=bytes.len() {
+        match bytes.get(end) {
+            Some(b) if b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' => continue,
+            Some(b'.') | None => {}
+            Some(_) => return false,
+        }
+        let label = &host[start..end];
+        if label.is_empty() || label.starts_with("xn--") {
             return false;
         }
         labels += 1;
         octets &= is_octet(label);
-        last_numeric = label.as_bytes()[0].is_ascii_digit();
+        last_numeric = bytes[start].is_ascii_digit();
+        start = end + 1;
     }
     // A host whose last label starts like a number is read as an IPv4 address and rewritten
     // (`127.1` becomes `127.0.0.1`); only its canonical form is written back unchanged.

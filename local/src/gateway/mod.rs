@@ -32,6 +32,11 @@ use routes::{Auth, Function, RouteTable};
 use throttle::TokenBucket;
 use xray_sampling::{Upstream, XraySampler};
 
+/// Header names the gateway reads or writes on every request, named once: a name given as
+/// text is parsed on each use.
+const TRACE_HEADER: http::HeaderName = http::HeaderName::from_static("x-amzn-trace-id");
+pub const REQUEST_ID_HEADER: http::HeaderName = http::HeaderName::from_static("apigw-requestid");
+
 /// API Gateway's own limit on a request body (HTTP API: 10 MB).
 pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
 
@@ -104,15 +109,22 @@ impl Gateway {
 
         let mut response = outcome.response;
         response.headers_mut().insert(
-            "apigw-requestid",
+            REQUEST_ID_HEADER,
             HeaderValue::from_str(&request_id).expect("base64 is a valid header"),
         );
         let integration_latency = outcome.integration.as_ref().map(|(latency, _, _)| *latency);
         let status = response.status().as_u16();
         // One measure for the metric and the access log, so that they agree.
         let latency = started.elapsed();
-        self.cloudwatch
-            .record_request(status, latency, integration_latency);
+        // The metrics' times from the two clocks read already: the request's arrival on the
+        // real clock, and how long after it each happened.
+        let received_ms = real_ms(received);
+        self.cloudwatch.record_request(
+            status,
+            latency,
+            integration_latency,
+            received_ms.saturating_add(millis(latency)),
+        );
         // The numbers as text, on the stack: the line borrows them.
         let (mut status_text, mut length_text, mut latency_text) = (
             itoa::Buffer::new(),
@@ -265,12 +277,18 @@ impl Gateway {
                 };
             }
         };
-        self.cloudwatch.invocation_started(&function.metrics);
         let started = Instant::now();
+        let started_ms = real_ms(received).saturating_add(millis(started - arrived));
+        self.cloudwatch
+            .invocation_started(&function.metrics, started_ms);
         let result = invoke(function, request, &self.xray, started).await;
         let latency = started.elapsed();
-        self.cloudwatch
-            .invocation_ended(&function.metrics, latency, result.is_err());
+        self.cloudwatch.invocation_ended(
+            &function.metrics,
+            latency,
+            result.is_err(),
+            started_ms.saturating_add(millis(latency)),
+        );
         match result {
             Ok(response) => {
                 let status = response.status().as_u16();
@@ -309,7 +327,7 @@ impl Gateway {
     ) -> Result<(&FunctionHost, lambda_http::Request), Box<Outcome>> {
         let upstream = parts
             .headers
-            .get("x-amzn-trace-id")
+            .get(&TRACE_HEADER)
             .and_then(|v| v.to_str().ok());
         let upstream = Upstream::parse(upstream);
         let trace = payload::new_trace_header(
@@ -356,6 +374,15 @@ struct FunctionSegment<'a> {
     id: String,
     trace_id: String,
     start: f64,
+}
+
+/// Milliseconds since the epoch of `time`.
+fn real_ms(time: OffsetDateTime) -> i64 {
+    time.unix_timestamp() * 1000 + i64::from(time.millisecond())
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn epoch_seconds() -> f64 {

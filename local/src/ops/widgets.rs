@@ -185,7 +185,7 @@ pub fn log_data(query_text: &str, records: &[Record]) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloudwatch::default_repo_dir;
+    use crate::cloudwatch::{clock, default_repo_dir};
 
     #[test]
     fn rows_with_options_expressions_and_repeats() {
@@ -220,8 +220,18 @@ mod tests {
     #[test]
     fn series_share_one_time_axis_with_nulls_where_no_data() {
         let cw = CloudWatch::load(&default_repo_dir(), 10).unwrap();
-        cw.record_request(200, std::time::Duration::from_millis(12), None);
-        cw.record_request(503, std::time::Duration::from_millis(30), None);
+        cw.record_request(
+            200,
+            std::time::Duration::from_millis(12),
+            None,
+            clock::real_ms(),
+        );
+        cw.record_request(
+            503,
+            std::time::Duration::from_millis(30),
+            None,
+            clock::real_ms(),
+        );
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let props = json!({
             "period": 60, "stat": "Sum",
