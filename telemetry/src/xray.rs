@@ -2,25 +2,17 @@
 //!
 //! tracing-opentelemetry turns spans into OpenTelemetry spans; opentelemetry-aws's
 //! `XrayExporter` turns those into segment documents and its `XrayDaemonClient` sends each
-//! over UDP (`{"format": "json", "version": 1}` then the document). The sampler is
-//! parent-based and off for roots: a span is exported only inside an invocation whose trace
-//! header says `Sampled=1`, so an unsampled invocation sends nothing and spans outside
-//! invocations (the runtime's own, a twin's gateway) cost no UDP packet.
+//! over UDP (`{"format": "json", "version": 1}` then the document) when its span ends. The
+//! sampler is parent-based and off for roots: a span is exported only inside an invocation
+//! whose trace header says `Sampled=1`, so an unsampled invocation sends nothing and spans
+//! outside invocations (the runtime's own, a twin's gateway) cost no UDP packet.
 //!
-//! An invocation's spans go out as one document, as the X-Ray SDKs send a segment: the
-//! invocation's subsegment with the spans inside it nested in it, sent when it ends, which
-//! is before the invocation returns (Lambda freezes the process then: nothing may wait for
-//! later). Its spans end before it and wait for it, by trace (a span the handler leaves
-//! running keeps the invocation's open, as `tracing` keeps a parent while a child lives; both
-//! go out when it ends); a span of the trace ending after the invocation's (one given
-//! another parent) goes out on its own, as an independent subsegment. One datagram an
-//! invocation rather than one a span: a send costs the kernel more than the document costs
-//! to write, and the daemon reads one packet instead of several.
-//!
-//! The SDK's simple processor exports behind one lock held for the whole export:
-//! invocations ending spans on two threads at once queue on it (a futex sleep and wake-up
-//! each). [`PerInvocation`] holds its lock only to set spans aside or take them back; the
-//! exporter sends through `&self`.
+//! Spans are exported one by one as they end, not batched: Lambda freezes the process when
+//! the invocation returns, which would strand a batch, and one non-blocking UDP send per span
+//! costs less than a batch thread and its flush per invocation. The SDK's simple processor
+//! does that, but behind one lock held for the whole export: invocations ending spans on two
+//! threads at once queue on it (a futex sleep and wake-up each), though the exporter sends
+//! through `&self`, a datagram a call. [`EachSpan`] is that processor without the lock.
 //!
 //! Most invocations are not sampled (X-Ray's default rule: one a second and 5 % of the
 //! rest). Their spans never reach the trace layer: the request layer reads `Sampled=` from
@@ -29,14 +21,10 @@
 //! invocation thus pays for no OpenTelemetry span at all.
 
 use std::cell::Cell;
-use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use opentelemetry::trace::{
-    SpanContext, SpanId, Status, TraceContextExt, TraceId, TracerProvider as _,
-};
+use opentelemetry::trace::{SpanContext, Status, TraceContextExt, TracerProvider as _};
 use opentelemetry_aws::trace::XrayIdGenerator;
 use opentelemetry_aws::trace::xray_propagator::span_context_from_str;
 use opentelemetry_aws::xray_exporter::daemon_client::XrayDaemonClient;
@@ -119,12 +107,10 @@ pub fn xray_layer<S>(daemon: SocketAddr) -> std::io::Result<impl Layer<S> + Send
 where
     S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync + 'static,
 {
-    let translator = SegmentTranslator::new()
-        .with_indexed_attrs(ANNOTATED.map(String::from))
-        .always_nest_subsegments();
+    let translator = SegmentTranslator::new().with_indexed_attrs(ANNOTATED.map(String::from));
     let exporter = XrayExporter::new(XrayDaemonClient::new(daemon)?).with_translator(translator);
     let provider = SdkTracerProvider::builder()
-        .with_span_processor(PerInvocation::new(exporter))
+        .with_span_processor(EachSpan::new(exporter))
         .with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)))
         .with_id_generator(XrayIdGenerator::default())
         .build();
@@ -153,121 +139,39 @@ where
         ))
 }
 
-/// Exports each sampled invocation's spans when its own span (its local root: the span
-/// whose parent is Lambda's, from the trace header) ends, on the thread that ends it, in one
-/// batch that the translator nests into one document (see the module's notes).
+/// Exports each sampled span when it ends, on the thread that ends it, as the SDK's
+/// `SimpleSpanProcessor` does, but without its lock (see the module's notes).
 #[derive(Debug)]
-pub(crate) struct PerInvocation<E> {
+struct EachSpan<E> {
     exporter: E,
     shut_down: AtomicBool,
-    set_aside: Mutex<SetAside>,
 }
 
-/// How many traces' spans may wait at once: more would be spans whose invocation's span
-/// never ends here; the oldest then go out on their own.
-const WAITING_TRACES: usize = 1_024;
-/// How many ended invocations are remembered, so that a span ending after its invocation
-/// goes out at once rather than waiting for nothing.
-const ENDED_TRACES: usize = 1_024;
-
-#[derive(Debug, Default)]
-struct SetAside {
-    /// Ended spans by trace, oldest trace first.
-    waiting: VecDeque<(TraceId, Vec<SpanData>)>,
-    /// Traces whose invocation span ended, latest last.
-    ended: VecDeque<TraceId>,
-}
-
-impl<E> PerInvocation<E> {
-    pub(crate) fn new(exporter: E) -> Self {
+impl<E> EachSpan<E> {
+    fn new(exporter: E) -> Self {
         Self {
             exporter,
             shut_down: AtomicBool::new(false),
-            set_aside: Mutex::default(),
         }
-    }
-
-    fn set_aside(&self) -> std::sync::MutexGuard<'_, SetAside> {
-        self.set_aside.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-impl SetAside {
-    /// Takes `trace`'s waiting spans, and remembers that its invocation ended.
-    fn take(&mut self, trace: TraceId) -> Vec<SpanData> {
-        if self.ended.len() == ENDED_TRACES {
-            self.ended.pop_front();
-        }
-        self.ended.push_back(trace);
-        match self.waiting.iter().position(|(t, _)| *t == trace) {
-            Some(at) => self
-                .waiting
-                .remove(at)
-                .map(|(_, spans)| spans)
-                .unwrap_or_default(),
-            None => Vec::new(),
-        }
-    }
-
-    /// Sets `span` aside until its invocation's span ends; gives it back when that ended
-    /// already, with any trace's spans pushed out of a full list.
-    fn keep(&mut self, span: SpanData) -> Vec<SpanData> {
-        let trace = span.span_context.trace_id();
-        if self.ended.contains(&trace) {
-            return vec![span];
-        }
-        if let Some((_, spans)) = self.waiting.iter_mut().find(|(t, _)| *t == trace) {
-            spans.push(span);
-            return Vec::new();
-        }
-        let pushed_out = if self.waiting.len() == WAITING_TRACES {
-            self.waiting
-                .pop_front()
-                .map(|(_, spans)| spans)
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        self.waiting.push_back((trace, vec![span]));
-        pushed_out
-    }
-}
-
-impl<E: SpanExporter> SpanProcessor for PerInvocation<E> {
+impl<E: SpanExporter> SpanProcessor for EachSpan<E> {
     fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &opentelemetry::Context) {}
 
     fn on_end(&self, span: SpanData) {
         if !span.span_context.is_sampled() || self.shut_down.load(Ordering::Relaxed) {
             return;
         }
-        let invocation = span.parent_span_is_remote || span.parent_span_id == SpanId::INVALID;
-        let batch = if invocation {
-            let mut batch = self.set_aside().take(span.span_context.trace_id());
-            batch.push(span);
-            batch
-        } else {
-            self.set_aside().keep(span)
-        };
-        if batch.is_empty() {
-            return;
-        }
-        // As the SDK's processor: a failed export (the daemon gone) costs this batch only.
-        let _ = futures_executor::block_on(self.exporter.export(batch));
+        // As the SDK's processor: a failed export (the daemon gone) costs this span only.
+        let _ = futures_executor::block_on(self.exporter.export(vec![span]));
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        let waiting: Vec<SpanData> = std::mem::take(&mut self.set_aside().waiting)
-            .into_iter()
-            .flat_map(|(_, spans)| spans)
-            .collect();
-        if !waiting.is_empty() {
-            let _ = futures_executor::block_on(self.exporter.export(waiting));
-        }
         self.exporter.force_flush()
     }
 
     fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> OTelSdkResult {
-        let _ = self.force_flush();
         self.shut_down.store(true, Ordering::Relaxed);
         self.exporter.shutdown_with_timeout(timeout)
     }
@@ -370,66 +274,6 @@ pub fn aws_call_failed(span: &Span, http_status: Option<u16>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    use opentelemetry::trace::{SpanKind, TraceFlags, TraceState};
-
-    fn ended(trace: u128, span: u64, parent: u64) -> SpanData {
-        SpanData {
-            span_context: SpanContext::new(
-                TraceId::from(trace),
-                SpanId::from(span),
-                TraceFlags::SAMPLED,
-                false,
-                TraceState::default(),
-            ),
-            parent_span_id: SpanId::from(parent),
-            parent_span_is_remote: false,
-            span_kind: SpanKind::Internal,
-            name: "span".into(),
-            start_time: std::time::SystemTime::UNIX_EPOCH,
-            end_time: std::time::SystemTime::UNIX_EPOCH,
-            attributes: Vec::new(),
-            dropped_attributes_count: 0,
-            events: Default::default(),
-            links: Default::default(),
-            status: Status::Unset,
-            instrumentation_scope: Default::default(),
-        }
-    }
-
-    fn ids(spans: &[SpanData]) -> Vec<u64> {
-        spans
-            .iter()
-            .map(|s| u64::from_be_bytes(s.span_context.span_id().to_bytes()))
-            .collect()
-    }
-
-    #[test]
-    fn spans_wait_for_their_invocation_and_no_longer_than_it() {
-        let mut set_aside = SetAside::default();
-        assert!(set_aside.keep(ended(1, 11, 10)).is_empty());
-        assert!(set_aside.keep(ended(2, 21, 20)).is_empty());
-        assert!(set_aside.keep(ended(1, 12, 10)).is_empty());
-        // Each invocation takes its own trace's spans, in the order they ended.
-        assert_eq!(ids(&set_aside.take(TraceId::from(1))), [11, 12]);
-        assert_eq!(ids(&set_aside.take(TraceId::from(2))), [21]);
-        assert!(set_aside.take(TraceId::from(3)).is_empty());
-        // After its invocation ended, a span of its trace waits for nothing.
-        assert_eq!(ids(&set_aside.keep(ended(1, 13, 10))), [13]);
-        // A full list lets its oldest trace's spans go.
-        let mut set_aside = SetAside::default();
-        for trace in 0..WAITING_TRACES as u128 {
-            assert!(set_aside.keep(ended(100 + trace, 1, 2)).is_empty());
-        }
-        assert_eq!(ids(&set_aside.keep(ended(99, 5, 6))), [1]);
-        assert_eq!(set_aside.waiting.len(), WAITING_TRACES);
-        assert!(set_aside.take(TraceId::from(100)).is_empty());
-        // Ended invocations are remembered up to a bound.
-        for trace in 0..2 * ENDED_TRACES as u128 {
-            set_aside.take(TraceId::from(5_000 + trace));
-        }
-        assert_eq!(set_aside.ended.len(), ENDED_TRACES);
-    }
 
     #[test]
     fn the_daemon_address_setting() {
