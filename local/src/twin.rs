@@ -326,7 +326,8 @@ impl Twin {
             .merge(crate::ops::routes(cloudwatch, archive))
             .fallback(
                 move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
-                    Arc::clone(&fallback).handle(request, peer)
+                    let gateway = Arc::clone(&fallback);
+                    async move { gateway.handle(request, peer).await }
                 },
             )
             // Each handler made a route once, not on every request (see `public_router`).

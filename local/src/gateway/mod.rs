@@ -96,7 +96,7 @@ impl Outcome {
 }
 
 impl Gateway {
-    pub async fn handle(self: Arc<Self>, request: Request<Body>, peer: SocketAddr) -> Response {
+    pub async fn handle(&self, request: Request<Body>, peer: SocketAddr) -> Response {
         let started = Instant::now();
         let received = OffsetDateTime::now_utc();
         let request_id = payload::new_request_id();

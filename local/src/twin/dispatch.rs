@@ -47,10 +47,10 @@ impl Service<IncomingStream<'_, TcpListener>> for Connections {
         std::future::ready(Ok(Dispatch(Arc::new(Parts {
             peer,
             app: self.app.clone(),
-            api: Mutex::new(self.cors.layer(Api {
+            api: Mutex::new(self.cors.layer(Api(Arc::new(Peer {
                 gateway: Arc::clone(&self.gateway),
                 peer,
-            })),
+            })))),
         }))))
     }
 }
@@ -91,6 +91,7 @@ impl Service<Request> for Dispatch {
         if api
             .get_ref()
             .get_ref()
+            .0
             .gateway
             .routes
             .has_path(request.uri().path())
@@ -104,9 +105,12 @@ impl Service<Request> for Dispatch {
     }
 }
 
-/// The gateway as a service, for one peer.
+/// The gateway as a service, for one peer. Each request's future holds the connection's
+/// count, not the gateway's, which every connection of both threads shares.
 #[derive(Clone)]
-pub struct Api {
+pub struct Api(Arc<Peer>);
+
+struct Peer {
     gateway: Arc<Gateway>,
     peer: SocketAddr,
 }
@@ -121,9 +125,7 @@ impl Service<Request> for Api {
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        Arc::clone(&self.gateway)
-            .handle(request, self.peer)
-            .map(Ok)
-            .boxed()
+        let connection = Arc::clone(&self.0);
+        async move { Ok(connection.gateway.handle(request, connection.peer).await) }.boxed()
     }
 }
