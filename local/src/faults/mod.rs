@@ -29,6 +29,7 @@ pub mod store;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -228,10 +229,24 @@ impl fmt::Display for Fault {
 
 /// The faults in force, shared by the decorators and changed at run time by the operator
 /// route. Empty by default: the twin behaves.
+///
+/// Every request asks a few times whether a fault is in force, from both serving threads; a
+/// read lock is a write to the lock's word, which would move between their cores on every
+/// ask. Which (target, kind) pairs have a fault is also kept as bits, read without the lock:
+/// a pair without one is answered from them.
 #[derive(Debug, Default)]
 pub struct Faults {
     active: RwLock<Vec<Fault>>,
+    /// Bit [`bit`] of each (target, kind) with a fault; written under `active`'s write lock.
+    in_force: AtomicU32,
 }
+
+/// A (target, kind) pair's bit in [`Faults::in_force`].
+fn bit(target: Target, kind: Kind) -> u32 {
+    1 << (target as u32 * Kind::ALL.len() as u32 + kind as u32)
+}
+
+const _: () = assert!(Target::ALL.len() * Kind::ALL.len() <= 32, "a bit each");
 
 impl Faults {
     pub fn new(initial: impl IntoIterator<Item = Fault>) -> Self {
@@ -248,12 +263,22 @@ impl Faults {
         active.retain(|f| (f.target, f.kind) != (fault.target, fault.kind));
         active.push(fault);
         active.sort_by_key(|f| (f.target, f.kind));
+        self.note(&active);
+    }
+
+    /// Sets the bits of the faults in `active`, under its write lock.
+    fn note(&self, active: &[Fault]) {
+        let bits = active
+            .iter()
+            .fold(0, |bits, f| bits | bit(f.target, f.kind));
+        self.in_force.store(bits, Ordering::Release);
     }
 
     /// Removes every fault, or those of one target.
     pub fn clear(&self, target: Option<Target>) {
         let mut active = self.active.write().unwrap_or_else(|e| e.into_inner());
         active.retain(|f| target.is_some_and(|t| f.target != t));
+        self.note(&active);
     }
 
     pub fn list(&self) -> Vec<Fault> {
@@ -264,6 +289,9 @@ impl Faults {
     }
 
     fn find(&self, target: Target, kind: Kind) -> Option<Fault> {
+        if self.in_force.load(Ordering::Acquire) & bit(target, kind) == 0 {
+            return None;
+        }
         self.active
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -359,5 +387,40 @@ mod tests {
             .filter(|_| faults.fires(Target::Bus, Kind::Reject))
             .count();
         assert!((1600..2400).contains(&hits), "{hits} of 4000");
+    }
+
+    /// Every (target, kind) pair answers for its own fault alone, however faults were set
+    /// and cleared before (the bits read without the lock follow the list).
+    #[test]
+    fn each_pair_fires_for_its_own_fault_only() {
+        let faults = Faults::default();
+        for target in Target::ALL {
+            for kind in Kind::ALL {
+                faults.set(Fault {
+                    target,
+                    kind,
+                    rate: 1.0,
+                    delay: Some(Duration::from_millis(1)),
+                });
+                for t in Target::ALL {
+                    for k in Kind::ALL {
+                        let expected = (t, k) == (target, kind);
+                        assert_eq!(
+                            faults.fires(t, k),
+                            expected,
+                            "{t:?}={k:?} after {target:?}={kind:?}"
+                        );
+                    }
+                }
+                faults.clear(Some(target));
+                assert!(Kind::ALL.iter().all(|k| !faults.fires(target, *k)));
+            }
+        }
+        faults.set("items=slow:5ms".parse().unwrap());
+        faults.set("store=fail".parse().unwrap());
+        assert_eq!(faults.delay(Target::Items), Some(Duration::from_millis(5)));
+        faults.clear(Some(Target::Items));
+        assert_eq!(faults.delay(Target::Items), None);
+        assert!(faults.fires(Target::Store, Kind::Fail));
     }
 }
