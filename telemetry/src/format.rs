@@ -106,7 +106,7 @@ impl JsonLines {
         out.push_str(meta.level().as_str());
         out.push('"');
         with_request(|request| {
-            let service = request.and_then(|r| r.service.as_deref());
+            let service = request.and_then(RequestFields::service);
             out.push_str(service.unwrap_or(&self.service));
             json::key(out, "target")?;
             json::string(out, meta.target())?;
@@ -171,8 +171,10 @@ fn write_fields(out: &mut impl Write, seen: &mut Seen, stored: &SpanFields) -> f
 /// made only for a request whose trace is sampled (it is the trace's subsegment).
 #[derive(Debug, Default)]
 pub(crate) struct RequestFields {
-    /// `,"service":"…"`, from [`encoded_service`].
-    service: Option<Arc<str>>,
+    /// Where `fields`' values begin with `,"service":"…"` (from [`encoded_service`]), when
+    /// the layer names one: copied, rather than a count of the layer's shared text taken by
+    /// every request from both of the twin's threads.
+    service: Option<Range<usize>>,
     fields: SpanFields,
     /// Where `fields`' values hold a field written with its key (`,"name":"…"`), for the
     /// EMF document's properties: encoded once for both.
@@ -186,15 +188,22 @@ pub(crate) fn encoded_service(service: &str) -> Arc<str> {
 
 impl RequestFields {
     /// Room for `fields` fields and `bytes` bytes of values, made once.
-    pub(crate) fn new(service: Option<Arc<str>>, fields: usize, bytes: usize) -> Self {
+    pub(crate) fn new(service: Option<&str>, fields: usize, bytes: usize) -> Self {
+        let mut values = String::with_capacity(bytes + service.map_or(0, str::len));
+        values.push_str(service.unwrap_or_default());
         Self {
-            service,
+            service: service.map(|s| 0..s.len()),
             fields: SpanFields {
-                values: String::with_capacity(bytes),
+                values,
                 fields: Vec::with_capacity(fields),
             },
             property: 0..0,
         }
+    }
+
+    /// `,"service":"…"`, when the layer names one.
+    pub(crate) fn service(&self) -> Option<&str> {
+        self.service.clone().map(|range| &self.fields.values[range])
     }
 
     /// Adds a field, as [`RequestFields::push`] does, that is also the EMF property.

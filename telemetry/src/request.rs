@@ -91,7 +91,7 @@ impl<'a> IdsRef<'a> {
     /// lines, never a dimension (one metric per request id would be the bill). Lambda's
     /// request id and the trace id are left to the log lines: the summary line ties them to
     /// `request_id`, and every byte of a document is paid on every invocation.
-    fn line_fields(&self, service: Option<Arc<str>>, cold_start: bool) -> RequestFields {
+    fn line_fields(&self, service: Option<&str>, cold_start: bool) -> RequestFields {
         // Each value's quotes, `false` for `cold_start`, the property's key.
         let bytes = self.request_id.len()
             + self.function_request_id.len()
@@ -249,7 +249,10 @@ where
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let start = Instant::now();
         let ids = IdsRef::new(req.extensions(), req.headers());
-        let cold_start = self.config.cold_start.swap(false, Ordering::Relaxed);
+        // Read before it is swapped: a swap writes the flag's line on every request, and
+        // concurrent invocations (the twin's two threads) would pass it between their cores.
+        let cold_start = self.config.cold_start.load(Ordering::Relaxed)
+            && self.config.cold_start.swap(false, Ordering::Relaxed);
         let parent = if xray::enabled() {
             xray::sampled_parent(ids.trace_header)
         } else {
@@ -277,7 +280,7 @@ where
             None => Span::none(),
         };
         let state = State {
-            line: Arc::new(ids.line_fields(self.config.line_service.clone(), cold_start)),
+            line: Arc::new(ids.line_fields(self.config.line_service.as_deref(), cold_start)),
             summary: Summary::of(&req),
             metrics: Invocation::new(),
             cold_start: cold_start.then(|| function_name(req.extensions())),
