@@ -29,7 +29,7 @@ use crate::faults::{Faults, Kind, Target};
 use crate::gateway::routes::RouteTable;
 use crate::gateway::throttle::TokenBucket;
 use crate::gateway::xray_sampling::XraySampler;
-use crate::gateway::{FunctionHost, Gateway};
+use crate::gateway::{FunctionCopies, FunctionHost, Gateway};
 use crate::settings::{AwsArgs, ServeArgs, names};
 use crate::twin_api;
 use crate::xray_daemon::XrayDaemon;
@@ -150,10 +150,12 @@ pub struct Twin {
     cors: CorsRules,
 }
 
+/// A function as the gateway invokes it: `router` (made again for each serving thread, see
+/// [`FunctionCopies`]) behind the telemetry layer.
 fn function(
     name: &str,
     timeout: Duration,
-    service: crate::faults::function::Misbehave<Router>,
+    router: impl Fn() -> crate::faults::function::Misbehave<Router> + Send + Sync + 'static,
     cloudwatch: &Arc<CloudWatch>,
 ) -> FunctionHost {
     let function_name = format!("items-api-{name}");
@@ -177,8 +179,11 @@ fn function(
         ),
         timeout,
         // The `service` of the function's EMF, as on AWS (the process's is the twin's). Around
-        // the router as a whole, as the Lambda binaries have it.
-        service: tower::Layer::layer(&metrics, service),
+        // the router as a whole, as the Lambda binaries have it; each thread's copy of the
+        // layer shares the function's cold start.
+        service: Arc::new(FunctionCopies::new(move || {
+            tower::Layer::layer(&metrics.copy(), router())
+        })),
         metrics: lambda_metrics,
     }
 }
@@ -292,17 +297,31 @@ impl Twin {
             public: function(
                 "public",
                 timeout,
-                crate::faults::function::around(
-                    functions::router::public_router(),
-                    &faults,
-                    Target::Public,
-                ),
+                {
+                    let faults = Arc::clone(&faults);
+                    move || {
+                        crate::faults::function::around(
+                            functions::router::public_router(),
+                            &faults,
+                            Target::Public,
+                        )
+                    }
+                },
                 &cloudwatch,
             ),
             items: function(
                 "items",
                 timeout,
-                crate::faults::function::around(functions::router(state), &faults, Target::Items),
+                {
+                    let faults = Arc::clone(&faults);
+                    move || {
+                        crate::faults::function::around(
+                            functions::router(state.clone()),
+                            &faults,
+                            Target::Items,
+                        )
+                    }
+                },
                 &cloudwatch,
             ),
             account_id: names::ACCOUNT_ID.to_owned(),

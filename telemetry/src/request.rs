@@ -199,6 +199,16 @@ impl RequestLayer {
         self
     }
 
+    /// A layer with this one's settings and the same cold start (one per function), whose
+    /// services share no reference count with this one's: for a server that runs the same
+    /// function on several threads, each calling a copy of its own, so that no request
+    /// writes memory that the other threads' requests write too.
+    pub fn copy(&self) -> Self {
+        Self {
+            config: Arc::new(Config::clone(&self.config)),
+        }
+    }
+
     /// Hands each flush's EMF documents (whole lines, each ending in `\n`) to `output`
     /// instead of writing them to stdout: for tests, and for the twin's metric store.
     pub fn with_metrics_output(mut self, output: impl Fn(&str) + Send + Sync + 'static) -> Self {

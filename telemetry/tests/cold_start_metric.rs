@@ -19,15 +19,18 @@ async fn cold_start_once_with_function_name_and_service() {
         std::env::set_var("POWERTOOLS_METRICS_NAMESPACE", "ItemsApiTest");
     }
     let docs = Documents::default();
-    let service = RequestLayer::new()
+    let layer = RequestLayer::new()
         .with_service("items")
-        .with_metrics_output(docs.sink())
-        .layer(service_fn(|_: lambda_http::Request| async {
-            Ok::<_, Infallible>(http::Response::new(Body::Empty))
-        }));
+        .with_metrics_output(docs.sink());
+    let handler = service_fn(|_: lambda_http::Request| async {
+        Ok::<_, Infallible>(http::Response::new(Body::Empty))
+    });
+    // A copy of the layer (the twin gives each serving thread one) has its settings and
+    // shares its cold start: invocations through either are one function's.
+    let services = [layer.layer(handler), layer.copy().layer(handler)];
     for n in 0..3 {
         let req = invocation_with(&format!("req-{n}"), "fn", None, "{}");
-        service.clone().oneshot(req).await.unwrap();
+        services[n % 2].clone().oneshot(req).await.unwrap();
     }
 
     let docs = docs.all();
@@ -61,6 +64,11 @@ async fn cold_start_once_with_function_name_and_service() {
             json!([["service"]])
         );
         assert!(doc.get("function_name").is_none());
+        assert_eq!(doc["service"], "items");
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "ItemsApiTest"
+        );
     }
     assert_eq!(docs.len(), 4);
 }

@@ -20,7 +20,6 @@ use futures_util::FutureExt;
 use http::{HeaderValue, Request, StatusCode, header};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use time::OffsetDateTime;
-use tower::ServiceExt;
 
 use crate::auth::sigv4::SigV4Verifier;
 use crate::auth::{JwtAuthorizer, claims_as_strings};
@@ -46,9 +45,45 @@ pub struct FunctionHost {
     pub name: String,
     pub arn: String,
     pub timeout: Duration,
-    pub service: telemetry::RequestService<crate::faults::function::Misbehave<axum::Router>>,
+    pub service: Arc<FunctionCopies>,
     /// Lambda's metrics of the function.
     pub metrics: crate::cloudwatch::FunctionMetrics,
+}
+
+/// A function's handler with its layers, as each invocation calls it.
+pub type FunctionService =
+    telemetry::RequestService<crate::faults::function::Misbehave<axum::Router>>;
+
+/// A copy of a function's service for each serving thread, made by one recipe when the
+/// thread first invokes it, and called in place. One service shared by both threads and
+/// cloned for each invocation would change its reference counts (the router's, the
+/// layers' settings, the faults') from both threads on every request, moving them between
+/// the cores each time.
+pub struct FunctionCopies {
+    make: Box<dyn Fn() -> FunctionService + Send + Sync>,
+    copies: crate::per_thread::PerThread<Option<FunctionService>>,
+}
+
+impl FunctionCopies {
+    pub fn new(make: impl Fn() -> FunctionService + Send + Sync + 'static) -> Self {
+        Self {
+            make: Box::new(make),
+            copies: crate::per_thread::PerThread::default(),
+        }
+    }
+
+    /// Calls this thread's copy with `request`; the lock is its own, held only for the call.
+    pub fn call(
+        &self,
+        request: lambda_http::Request,
+    ) -> <FunctionService as tower::Service<lambda_http::Request>>::Future {
+        let mut copy = self.copies.mine();
+        let service = copy.get_or_insert_with(|| (self.make)());
+        // The router and its layers are always ready: nothing to wait for.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let _ = tower::Service::<lambda_http::Request>::poll_ready(service, &mut cx);
+        tower::Service::call(service, request)
+    }
 }
 
 pub struct Gateway {
@@ -482,9 +517,12 @@ async fn invoke(
     let trace = lambda_http::RequestExt::lambda_context_ref(&request)
         .and_then(|context| context.xray_trace_id.as_deref());
     let _segment = trace.and_then(|trace| FunctionSegment::open(xray, function, trace));
-    let service = function.service.clone();
     let call = async move {
-        let response = service.oneshot(request).await.map_err(|e| e.to_string())?;
+        let response = function
+            .service
+            .call(request)
+            .await
+            .map_err(|e| e.to_string())?;
         // Lambda returns a whole response: buffer it, as the runtime does.
         let (parts, body) = response.into_parts();
         let bytes = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES)
@@ -538,17 +576,19 @@ mod tests {
             name: "items".into(),
             arn: "arn:aws:lambda:eu-west-1:000000000000:function:items-api-items".into(),
             timeout,
-            service: tower::Layer::layer(
-                &telemetry::RequestLayer::new().with_metrics_output(|_| ()),
-                crate::faults::function::around(
-                    axum::Router::new()
-                        .route("/slow", get(slow))
-                        .route("/brief", get(brief))
-                        .route("/at-once", get(at_once)),
-                    &Arc::new(crate::faults::Faults::new(std::iter::empty())),
-                    crate::faults::Target::Items,
-                ),
-            ),
+            service: Arc::new(FunctionCopies::new(|| {
+                tower::Layer::layer(
+                    &telemetry::RequestLayer::new().with_metrics_output(|_| ()),
+                    crate::faults::function::around(
+                        axum::Router::new()
+                            .route("/slow", get(slow))
+                            .route("/brief", get(brief))
+                            .route("/at-once", get(at_once)),
+                        &Arc::new(crate::faults::Faults::new(std::iter::empty())),
+                        crate::faults::Target::Items,
+                    ),
+                )
+            })),
             metrics: cloudwatch.function_metrics("items-api-items"),
         };
         let xray = XrayDaemon::bind("127.0.0.1:0".parse().unwrap())
