@@ -148,6 +148,7 @@ pub struct Twin {
     app: Router,
     gateway: Arc<Gateway>,
     cors: CorsRules,
+    cors_origins: Vec<String>,
 }
 
 /// A function as the gateway invokes it: `router` (made again for each serving thread, see
@@ -196,7 +197,7 @@ pub type CorsRules = Stack<CorsLayer, SetResponseHeaderLayer<HeaderValue>>;
 /// method and headers (the list tower-http sends by default).
 const CORS_VARY: &str = "origin, access-control-request-method, access-control-request-headers";
 
-fn cors(origins: &[String]) -> Result<CorsRules, BoxError> {
+pub(crate) fn cors(origins: &[String]) -> Result<CorsRules, BoxError> {
     let allow_origin = if origins.is_empty() {
         AllowOrigin::any()
     } else {
@@ -361,6 +362,7 @@ impl Twin {
             app,
             gateway,
             cors,
+            cors_origins: args.cors_origins.clone(),
         })
     }
 
@@ -370,6 +372,7 @@ impl Twin {
             app: self.app,
             gateway: self.gateway,
             cors: self.cors,
+            cors_origins: self.cors_origins,
         };
         if self.threads > 1 {
             return serving::on_threads(self.listener, self.threads, service, shutdown_signal())

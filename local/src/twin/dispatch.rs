@@ -31,6 +31,22 @@ pub struct Connections {
     pub app: Router,
     pub gateway: Arc<Gateway>,
     pub cors: crate::twin::CorsRules,
+    /// What `cors` was made from, to make it again for another serving thread.
+    pub cors_origins: Vec<String>,
+}
+
+impl Connections {
+    /// The connections of another serving thread: the same twin, with CORS rules of its own.
+    /// Their header values are counted references to one buffer, and every answer takes one
+    /// and lets it go: rules shared by the threads would have both change the count on every
+    /// request, moving it between their cores.
+    pub fn for_thread(&self) -> Self {
+        Self {
+            cors: crate::twin::cors(&self.cors_origins)
+                .expect("the origins were read when the twin was bound"),
+            ..self.clone()
+        }
+    }
 }
 
 impl Service<IncomingStream<'_, TcpListener>> for Connections {

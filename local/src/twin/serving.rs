@@ -77,7 +77,7 @@ pub async fn on_threads(
     let mut ended = Vec::with_capacity(threads);
     for (i, listener) in listeners.into_iter().enumerate() {
         let (done, end) = oneshot::channel();
-        let service = service.clone();
+        let service = service.for_thread();
         let mut stopping = stopping.clone();
         std::thread::Builder::new()
             .name(format!("serve-{i}"))
