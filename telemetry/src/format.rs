@@ -181,7 +181,8 @@ pub(crate) struct RequestFields {
     property: Range<usize>,
 }
 
-/// `,"service":"…"`, as a line carries it: encoded once per layer, shared by its requests.
+/// `,"service":"…"`, as a line carries it: encoded once per layer, copied into each request's
+/// fields.
 pub(crate) fn encoded_service(service: &str) -> Arc<str> {
     Arc::from(JsonLines::new(service).service)
 }
