@@ -4,6 +4,8 @@
 # throttling, access log format); the tests in conformance/ keep the two together.
 data "aws_caller_identity" "current" {}
 
+data "aws_partition" "current" {}
+
 locals {
   repository_root = "${path.root}/.."
 
@@ -16,6 +18,10 @@ locals {
     items_table       = var.items_table_name
     config_secret     = "${var.name}/config"
   }
+
+  # Made by terraform/bootstrap (modules/ci), which the pipeline cannot change: every role this
+  # stack makes carries it, so no policy the pipeline writes can reach past it.
+  permissions_boundary_arn = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:policy/${var.name}-workload-boundary"
 
   hosted_ui_domain_prefix = coalesce(var.hosted_ui_domain_prefix, "${var.name}-${data.aws_caller_identity.current.account_id}")
 }
@@ -63,6 +69,8 @@ module "functions" {
   event_bus_name     = module.events.bus_name
   event_bus_arn      = module.events.bus_arn
   config_secret_arn  = module.config.secret_arn
+
+  permissions_boundary_arn = local.permissions_boundary_arn
 }
 
 module "auth" {

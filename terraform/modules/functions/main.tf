@@ -55,10 +55,11 @@ data "aws_iam_policy_document" "assume" {
 resource "aws_iam_role" "function" {
   for_each = local.functions
 
-  name               = "${local.function_names[each.key]}-function"
-  description        = "Runs the ${local.function_names[each.key]} Lambda."
-  assume_role_policy = data.aws_iam_policy_document.assume.json
-  tags               = var.tags
+  name                 = "${local.function_names[each.key]}-function"
+  description          = "Runs the ${local.function_names[each.key]} Lambda."
+  assume_role_policy   = data.aws_iam_policy_document.assume.json
+  permissions_boundary = var.permissions_boundary_arn
+  tags                 = var.tags
 }
 
 # What only the items function may do: the exact actions of its adapters on the exact resources.

@@ -134,3 +134,13 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "permissions_boundary_arn" {
+  description = "ARN of the managed policy every function role carries as its permissions boundary (made by terraform/bootstrap, not by this stack, so the pipeline cannot widen it)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/.+$", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn is the ARN of an IAM managed policy."
+  }
+}
