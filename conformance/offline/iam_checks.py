@@ -17,7 +17,8 @@ stack, address, kind, document, reasons) and runs three checks, with no network:
 A reason ("reasons": {"service:Action": "why"}, from `# cloudsplaining:allow=service:Action:why`
 beside the statement) excuses every finding of that action in that document, parliament's
 included; a privilege-escalation method is excused only when each of its actions has a reason.
-A reason that excuses nothing fails, so a stale one cannot silently excuse a later change.
+A reason naming an action the document does not allow fails: stale or misspelt, it would
+silently excuse a later change.
 
 Usage: iam_checks.py DIR [--json REPORT]   (exit 1 when any check fails)
 """
@@ -66,6 +67,10 @@ FAILING_PARLIAMENT = {
 # few it knows (GitHub's among them); MISMATCHED_TYPE_BUT_USABLE works as written.
 # UNKNOWN_ACTION and UNKNOWN_PREFIX are left out: check 1 decides that, from newer data.
 SKIPPED_PARLIAMENT = {"UNKNOWN_ACTION", "UNKNOWN_PREFIX"}
+# RESOURCE_MISMATCH for an action the catalogue gives no resource type is listed too: services
+# still authorize some of those against an ARN that a scoped Resource matches (DescribeLogGroups
+# against log-group::log-stream:, SNS subscription actions against topic:subscription-id).
+WILDCARD_ONLY = "the catalogue gives this action no resource type, only *"
 
 # What cloudsplaining flags (0.9.1, read and tried on iam_fixtures/): only Allow statements whose
 # Resource is exactly "*" (or lists "*"), plus actions that have no resource-level permissions
@@ -234,7 +239,15 @@ def parliament_check(documents: list[Document], report: Report) -> None:
         if doc.kind == "trust":
             # A trust policy has no Resource, and parliament audits nothing after a malformed statement.
             statements = [s if "Resource" in s or "NotResource" in s else {**s, "Resource": "*"} for s in statements]
-        policy = parliament.analyze_policy_string(numbered_policy(doc.version, statements))
+        # parliament 1.6.4 crashes on a Bool whose value is a list, as Terraform renders every
+        # condition value; a one-element list means the same as its element.
+        statements = [_scalar_conditions(s) for s in statements]
+        try:
+            policy = parliament.analyze_policy_string(numbered_policy(doc.version, statements))
+        except Exception as error:  # noqa: BLE001 - a crash must fail the check, not the run
+            failed += 1
+            report.fail("parliament:EXCEPTION", doc, "-", "", f"{type(error).__name__}: {error}")
+            continue
         for finding in policy.findings:
             issue = finding.issue
             if issue in SKIPPED_PARLIAMENT or (doc.kind == "trust" and issue == "RESOURCE_STAR"):
@@ -245,7 +258,7 @@ def parliament_check(documents: list[Document], report: Report) -> None:
             index = line - 2 if isinstance(line, int) and 0 <= line - 2 < len(statements) else None
             sid = sid_of(statements[index], index) if index is not None else "-"
             for action, detail in _split(finding):
-                if issue not in FAILING_PARLIAMENT and issue in parliament.config:
+                if issue not in FAILING_PARLIAMENT and issue in parliament.config or detail == WILDCARD_ONLY:
                     report.list(f"parliament:{issue}", doc, sid, action, detail)
                 elif action and action.lower() in doc.reasons:
                     doc.used_reasons.add(action.lower())
@@ -255,6 +268,19 @@ def parliament_check(documents: list[Document], report: Report) -> None:
                     why = FAILING_PARLIAMENT.get(issue, "a finding type this check does not know")
                     report.fail(f"parliament:{issue}", doc, sid, action, f"{detail} ({why})")
     print(f"parliament: {len(documents)} documents, {failed} failing findings")
+
+
+def _scalar_conditions(statement: dict[str, Any]) -> dict[str, Any]:
+    condition = statement.get("Condition")
+    if not isinstance(condition, dict):
+        return statement
+    scalar = {
+        operator: {k: v[0] if isinstance(v, list) and len(v) == 1 else v for k, v in block.items()}
+        if isinstance(block, dict)
+        else block
+        for operator, block in condition.items()
+    }
+    return {**statement, "Condition": scalar}
 
 
 def _provider_key(detail: Any) -> bool:
@@ -267,7 +293,13 @@ def _split(finding: Any) -> list[tuple[str, str]]:
     """One (action, detail) per action a finding names; ("", detail) when it names none."""
     detail = finding.detail
     if finding.issue == "RESOURCE_MISMATCH" and isinstance(detail, list):
-        return [(d["action"], f"needs a resource like {d['required_format']}") for d in detail]
+        return [
+            (
+                d["action"],
+                WILDCARD_ONLY if d["required_format"] == "*" else f"needs a resource like {d['required_format']}",
+            )
+            for d in detail
+        ]
     if finding.issue in ("RESOURCE_STAR", "RESOURCE_EFFECTIVELY_STAR") and isinstance(detail, list):
         return [("", "Resource * for " + ", ".join(detail))]
     if finding.issue == "UNKNOWN_CONDITION_FOR_ACTION":
@@ -394,10 +426,18 @@ def _camel(action: str) -> str:
 
 
 def unused_reasons(documents: list[Document], report: Report) -> None:
+    """A reason for an action the document does not allow is stale or misspelt, and fails; one
+    for an allowed action that raises no finding (a scoped grant explained) is listed."""
     for doc in documents:
-        for lower, (key, _) in sorted(doc.reasons.items()):
-            if lower not in doc.used_reasons:
-                report.fail("reason", doc, "-", key, "the reason excuses no finding of this document: remove it")
+        unused = sorted((lower, key) for lower, (key, _) in doc.reasons.items() if lower not in doc.used_reasons)
+        if not unused:
+            continue
+        allowed = {a.lower() for s in doc.statements if s.get("Effect") == "Allow" for a in _expanded(_canonical(s))}
+        for lower, key in unused:
+            if lower in allowed:
+                report.list("reason", doc, "-", key, "allowed, but no finding to excuse")
+            else:
+                report.fail("reason", doc, "-", key, "the document allows no such action: a stale or misspelt reason")
 
 
 def run(folder: Path) -> Report:

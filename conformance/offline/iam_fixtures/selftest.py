@@ -2,8 +2,8 @@
 """Proves that iam_checks.py fails on each defect it is meant to catch, and only on those.
 
 Each folder beside this file is a set of rendered policy documents; expected.json says, for each,
-  {"failures": [[check, file, sid, action], ...], "excused": [[check, file, sid, action], ...]}
-The checks must report exactly those failures and excuse exactly those findings; a folder
+  {"failures": [[check, file, sid, action], ...], "excused": [...], "listed": [...]}
+The checks must report exactly those failures, excuse and list exactly those findings; a folder
 expecting no failure must pass. An empty folder must fail too (a renderer that wrote nothing).
 
 Usage: selftest.py [--write]   (--write records what the checks report now, to be reviewed)
@@ -26,6 +26,7 @@ import iam_checks  # noqa: E402
 
 
 EXPECTED = HERE / "expected.json"
+PARTS = ("failures", "excused", "listed")
 
 
 def dump(recorded: dict) -> str:
@@ -34,7 +35,7 @@ def dump(recorded: dict) -> str:
     for name, got in sorted(recorded.items()):
         lists = [
             f'  "{part}": [' + ",".join("\n   " + json.dumps(e) for e in got[part]) + ("\n  ]" if got[part] else "]")
-            for part in ("failures", "excused")
+            for part in PARTS
         ]
         parts.append(f' "{name}": {{\n' + ",\n".join(lists) + "\n }")
     return "{\n" + ",\n".join(parts) + "\n}\n"
@@ -59,7 +60,7 @@ def main() -> int:
     bad = 0
     for case in cases:
         report, output = run_quietly(case)
-        got = {"failures": keys(report.failures), "excused": keys(report.excused)}
+        got = {part: keys(getattr(report, part)) for part in PARTS}
         if write:
             recorded[case.name] = got
             continue
@@ -69,7 +70,7 @@ def main() -> int:
             print(f"FAILED {case.name}: no expectation in {EXPECTED.name}")
             continue
         problems = []
-        for part in ("failures", "excused"):
+        for part in PARTS:
             want = sorted(expected[part])
             for entry in want:
                 if entry not in got[part]:
@@ -81,7 +82,8 @@ def main() -> int:
             bad += 1
             print(f"FAILED {case.name}:\n  " + "\n  ".join(problems) + "\n--- its output:\n" + output)
         else:
-            print(f"ok {case.name}: {len(got['failures'])} failures, {len(got['excused'])} excused, as expected")
+            counts = ", ".join(f"{len(got[part])} {part}" for part in PARTS)
+            print(f"ok {case.name}: {counts}, as expected")
     if write:
         EXPECTED.write_text(dump(recorded))
         print(f"recorded {len(recorded)} cases in {EXPECTED}: review the diff")
