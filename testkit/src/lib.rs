@@ -2,6 +2,7 @@
 //! loopback, started on a free port and stopped when dropped; and the stack's resources on it.
 
 pub mod aws;
+pub mod iam;
 pub mod moto;
 pub mod readme;
 

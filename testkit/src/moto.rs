@@ -50,6 +50,20 @@ fn http(port: u16, method: &str, path: &str) -> std::io::Result<String> {
     Ok(response)
 }
 
+/// One plain HTTP/1.0 request with a text body on loopback (moto's control API).
+fn http_with_body(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response)
+}
+
 impl Moto {
     /// Starts moto on a free port and waits until it answers (about a second).
     pub fn start() -> Self {
@@ -99,6 +113,25 @@ impl Moto {
     /// Clears every resource (moto keeps state in memory).
     pub fn reset(&self) {
         http(self.port, "POST", "/moto-api/reset").expect("reset moto");
+    }
+
+    /// From this request on, moto authenticates and authorizes every AWS request: it must be
+    /// signed with an IAM user's access key (see [`crate::iam`]) whose policies allow the action.
+    /// Until then (from the start) moto checks nothing, so a test sets up its resources and
+    /// principals first, then calls this.
+    ///
+    /// moto counts the AWS requests it has served and checks none while the count is below
+    /// `INITIAL_NO_AUTH_ACTION_COUNT` (unbounded by default); `/moto-api/reset-auth` sets that
+    /// bound and zeroes the count. Setting it to 0 switches the checks on at once, whatever was
+    /// served before: nothing depends on counting the set-up's requests. `/moto-api/` requests
+    /// are never counted nor checked, and [`Moto::reset`] leaves this setting alone.
+    pub fn enforce_iam(&self) {
+        let answer = http_with_body(self.port, "POST", "/moto-api/reset-auth", "0")
+            .expect("switch on moto's IAM checks");
+        assert!(
+            answer.starts_with("HTTP/1.") && answer.contains(" 200 ") && answer.contains("\"ok\""),
+            "moto refused to switch on its IAM checks: {answer}"
+        );
     }
 
     /// Environment for a process that talks to this moto with the SDK's default chain.

@@ -1,0 +1,904 @@
+//! The items function's IAM policy, as Terraform renders it, held to what the function does at
+//! run time: its adapters' calls, made as a principal holding exactly that policy on moto with
+//! moto's IAM checks on, all succeed (sufficient); calls outside it are refused `AccessDenied`
+//! (minimal); and each statement names exactly the resources the calls touched (scoped).
+//!
+//! What moto 5.2.5 checks, from its source (`moto/core/authorization.py`,
+//! `moto/core/responses.py` `call_action`, `moto/iam/access_control.py`), and so how each half is
+//! proven here:
+//!
+//! - Actions: checked for every service here, named `<signing name>:<operation>`. So actions are
+//!   proven on moto, with the policy given to moto as [`as_moto_checks_it`] says.
+//! - Resources: not checked. Every request of DynamoDB, EventBridge, Secrets Manager, CloudWatch
+//!   Logs and X-Ray is checked against the resource `*` (only IAM, STS and SQS name one), so a
+//!   statement scoped to an ARN never applies and one with `*` applies to every resource. moto
+//!   cannot refuse these, and no test here pretends it does:
+//!   - `PutEvents` to another bus, `GetSecretValue` of another secret, any table call on another
+//!     table, logs written to another function's log group;
+//!
+//!   instead, the resource half is proven by evaluating the rendered policy (unwidened) with
+//!   IAM's rules against the ARNs moto gave the resources the calls touched, and against the
+//!   ARNs of their neighbours, which must be refused.
+//! - Actions inside a transaction: AWS authorizes each element of `TransactWriteItems` as its own
+//!   action (a Put as `dynamodb:PutItem`); moto authorizes the call as
+//!   `dynamodb:TransactWriteItems`. So moto cannot tell a transaction of Puts from one with a
+//!   Delete or an Update: the policy given to moto allows `TransactWriteItems` where it allows
+//!   `PutItem`, which is right for the adapter's transactions (Puts only) and no more.
+//! - X-Ray's actions: moto names them after the URL (`xray:TraceSegments`,
+//!   `xray:TelemetryRecords`), not `xray:PutTraceSegments`/`xray:PutTelemetryRecords`: the policy
+//!   given to moto adds moto's name beside each.
+//! - Conditions: not evaluated for identity policies (moto treats every condition as met), and
+//!   the items policy has none; a `Condition`, `NotAction` or `NotResource` in it fails this test
+//!   rather than being checked wrongly. An explicit `Deny` is honoured by moto.
+//! - A refusal comes back with IAM's XML error document and status 403 for every service, also
+//!   to the JSON-protocol clients, whose SDK error then has no code: `testkit::iam::refusal`
+//!   reads the raw answer (AWS answers `AccessDeniedException` in JSON).
+//!
+//! The calls CloudWatch Logs and X-Ray get are not the function's code: Lambda writes the
+//! function's output to its log group with the role (`CreateLogStream`, `PutLogEvents`), and the
+//! X-Ray daemon in the sandbox sends the traces (`PutTraceSegments`, `PutTelemetryRecords`).
+//! They are made here as those do.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use functions::adapters::aws::dynamodb::attr;
+use functions::adapters::aws::{AwsResources, app_state};
+use functions::adapters::secret_document::{KeyEntry, SecretDocument};
+use functions::domain::{Item, NewItem};
+use functions::events::ItemCreated;
+use functions::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord};
+use functions::ports::{Claim, CreatedWindow, PageRequest, StoreError};
+use serde_json::{Value, json};
+use testkit::Moto;
+use testkit::aws as aws_env;
+use testkit::iam::{Principal, Refusal, answer_refusal, refusal, signed};
+use testkit::moto::{ACCOUNT_ID, REGION};
+
+/// The items function's log group and the public function's, as the functions module names them.
+const LOG_GROUP: &str = "/aws/lambda/items-api-items";
+const OTHER_LOG_GROUP: &str = "/aws/lambda/items-api-public";
+/// Neighbours of the stack's resources, which the policy must not reach.
+const OTHER_TABLE: &str = "items-archive";
+const OTHER_BUS: &str = "default";
+const OTHER_SECRET: &str = "items-api/other";
+
+/// The items function's policy document as Terraform renders it.
+fn items_policy() -> Value {
+    // Until the renderer lands: replace this body with
+    // conformance::render::root_policy(r#"module.functions.data.aws_iam_policy_document.function["items"]"#)
+    let arn = |service: &str, resource: &str| {
+        format!("arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{resource}")
+    };
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ItemsTable",
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan"],
+                "Resource": arn("dynamodb", "table/items")
+            },
+            {
+                "Sid": "ItemEvents",
+                "Effect": "Allow",
+                "Action": "events:PutEvents",
+                "Resource": arn("events", "event-bus/items-api")
+            },
+            {
+                "Sid": "ConfigSecret",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": arn("secretsmanager", "secret:items-api/config-AbCdEf")
+            },
+            {
+                "Sid": "OwnLogGroup",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": arn("logs", &format!("log-group:{LOG_GROUP}:*"))
+            },
+            {
+                "Sid": "Traces",
+                "Effect": "Allow",
+                "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+                "Resource": "*"
+            }
+        ]
+    })
+}
+
+/// Where moto names an action otherwise than IAM: (IAM's action, moto's name for the call).
+const MOTO_ACTION_NAMES: &[(&str, &str)] = &[
+    // The adapter's transactions hold Puts only (see the file's documentation).
+    ("dynamodb:PutItem", "dynamodb:TransactWriteItems"),
+    ("xray:PutTraceSegments", "xray:TraceSegments"),
+    ("xray:PutTelemetryRecords", "xray:TelemetryRecords"),
+];
+
+/// A statement's `Action` or `Resource` as a list.
+fn list(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().expect("a string").to_owned())
+            .collect(),
+        other => panic!("not a string or a list of strings: {other}"),
+    }
+}
+
+/// The Allow statements of a document; anything whose meaning moto or [`allows`] would get wrong
+/// (Deny, conditions, NotAction, NotResource) stops the test.
+fn allow_statements(policy: &Value) -> Vec<&serde_json::Map<String, Value>> {
+    let statements = policy["Statement"]
+        .as_array()
+        .expect("a list of statements");
+    statements
+        .iter()
+        .map(|s| {
+            let s = s.as_object().expect("a statement object");
+            assert_eq!(
+                s["Effect"], "Allow",
+                "only Allow statements are handled: {s:?}"
+            );
+            for key in ["Condition", "NotAction", "NotResource", "Principal"] {
+                assert!(!s.contains_key(key), "`{key}` is not handled: {s:?}");
+            }
+            s
+        })
+        .collect()
+}
+
+/// The policy as moto can check it: every resource `*` (moto checks every call against `*`),
+/// and moto's own name beside each action it names otherwise. Actions are kept exactly.
+fn as_moto_checks_it(policy: &Value) -> Value {
+    let statements: Vec<Value> = allow_statements(policy)
+        .into_iter()
+        .map(|s| {
+            let mut actions = list(&s["Action"]);
+            for (iam, moto) in MOTO_ACTION_NAMES {
+                if actions.iter().any(|a| a == iam) {
+                    actions.push((*moto).to_owned());
+                }
+            }
+            json!({ "Effect": "Allow", "Action": actions, "Resource": "*" })
+        })
+        .collect();
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// IAM's `*` (any run) and `?` (any one character) wildcards.
+fn wildcard(pattern: &str, text: &str) -> bool {
+    match pattern.chars().next() {
+        None => text.is_empty(),
+        Some('*') => (0..=text.len())
+            .filter(|&i| text.is_char_boundary(i))
+            .any(|i| wildcard(&pattern[1..], &text[i..])),
+        Some(p) => text.chars().next().is_some_and(|t| {
+            (p == '?' || p == t) && wildcard(&pattern[p.len_utf8()..], &text[t.len_utf8()..])
+        }),
+    }
+}
+
+/// Secrets Manager ends a secret's ARN with `-` and six random characters, drawn when it is
+/// created: the ARN Terraform knew and moto's for the same name differ in those alone.
+fn without_secret_suffix(arn: &str) -> &str {
+    match arn.split_once(":secret:") {
+        Some((_, name)) if name.len() > 7 && name.as_bytes()[name.len() - 7] == b'-' => {
+            &arn[..arn.len() - 7]
+        }
+        _ => arn,
+    }
+}
+
+/// Whether the Allow statements of `policy` allow `action` on `resource`, by IAM's rules for
+/// identity policies (actions case-insensitive, resources case-sensitive).
+fn allows(policy: &Value, action: &str, resource: &str) -> bool {
+    allow_statements(policy).into_iter().any(|s| {
+        list(&s["Action"])
+            .iter()
+            .any(|a| wildcard(&a.to_lowercase(), &action.to_lowercase()))
+            && list(&s["Resource"])
+                .iter()
+                .any(|r| wildcard(without_secret_suffix(r), without_secret_suffix(resource)))
+    })
+}
+
+/// The ARNs moto gave the resources the calls touch, and their neighbours'.
+struct Arns {
+    table: String,
+    other_table: String,
+    bus: String,
+    other_bus: String,
+    secret: String,
+    other_secret: String,
+    log_group: String,
+    other_log_group: String,
+}
+
+fn secret_document(key_id: &str) -> String {
+    use base64::Engine;
+    serde_json::to_string(&SecretDocument {
+        cursor_keys: vec![KeyEntry {
+            id: key_id.into(),
+            secret_b64: base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+        }],
+    })
+    .unwrap()
+}
+
+/// The stack's resources and their neighbours, made with moto's unchecked set-up key.
+async fn set_up(sdk: &aws_config::SdkConfig) -> Arns {
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    let events = aws_sdk_eventbridge::Client::new(sdk);
+    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
+    aws_env::create_table(sdk, attr::OWNER, attr::ID).await;
+    let table_arn = |name: &'static str| {
+        let dynamodb = dynamodb.clone();
+        async move {
+            dynamodb
+                .describe_table()
+                .table_name(name)
+                .send()
+                .await
+                .unwrap()
+                .table()
+                .and_then(|t| t.table_arn())
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let table = table_arn(aws_env::TABLE).await;
+    dynamodb
+        .create_table()
+        .table_name(OTHER_TABLE)
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let other_table = table_arn(OTHER_TABLE).await;
+    let bus = events
+        .create_event_bus()
+        .name(aws_env::BUS)
+        .send()
+        .await
+        .unwrap()
+        .event_bus_arn()
+        .unwrap()
+        .to_owned();
+    let other_bus = events
+        .describe_event_bus()
+        .name(OTHER_BUS)
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    let secret_arn = |name: &str, value: String| {
+        let secrets = secrets.clone();
+        let name = name.to_owned();
+        async move {
+            secrets
+                .create_secret()
+                .name(name)
+                .secret_string(value)
+                .send()
+                .await
+                .unwrap()
+                .arn()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let secret = secret_arn(aws_env::SECRET, secret_document("k1")).await;
+    let other_secret = secret_arn(OTHER_SECRET, secret_document("other")).await;
+    let mut groups = Vec::new();
+    for name in [LOG_GROUP, OTHER_LOG_GROUP] {
+        logs.create_log_group()
+            .log_group_name(name)
+            .send()
+            .await
+            .unwrap();
+        let described = logs
+            .describe_log_groups()
+            .log_group_name_prefix(name)
+            .send()
+            .await
+            .unwrap();
+        let group = described
+            .log_groups()
+            .iter()
+            .find(|g| g.log_group_name() == Some(name))
+            .unwrap();
+        groups.push(group.log_group_arn().unwrap().to_owned());
+    }
+    Arns {
+        table,
+        other_table,
+        bus,
+        other_bus,
+        secret,
+        other_secret,
+        log_group: groups[0].clone(),
+        other_log_group: groups[1].clone(),
+    }
+}
+
+/// What went wrong, all of it: one refused call does not hide the next.
+#[derive(Default)]
+struct Findings(Vec<String>);
+
+impl Findings {
+    fn ok<T, E: std::fmt::Debug>(&mut self, call: &str, result: Result<T, E>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.0.push(format!("{call} failed: {e:?}"));
+                None
+            }
+        }
+    }
+
+    fn check(&mut self, call: &str, holds: bool, what: impl std::fmt::Display) {
+        if !holds {
+            self.0.push(format!("{call}: {what}"));
+        }
+    }
+
+    /// `refused` must be moto's AccessDenied of `action` for this principal.
+    fn denied(&mut self, principal: &Principal, action: &str, refused: Option<Refusal>) {
+        let expected = format!(
+            "User: {} is not authorized to perform: {action}",
+            principal.arn
+        );
+        match refused {
+            Some(r) if r.status == 403 && r.code == "AccessDenied" && r.message == expected => {}
+            other => self.0.push(format!(
+                "{action} is outside the policy: expected AccessDenied, got {other:?}"
+            )),
+        }
+    }
+
+    fn assert_none(self, what: &str) {
+        assert!(self.0.is_empty(), "{what}:\n  {}", self.0.join("\n  "));
+    }
+}
+
+/// The SDK call's refusal, or `None` for a success or another failure.
+fn refused<T, E>(
+    result: Result<
+        T,
+        aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+    >,
+) -> Option<Refusal> {
+    result.err().and_then(|e| refusal(&e))
+}
+
+fn item(owner: &str, name: &str) -> Item {
+    Item::create(
+        owner,
+        NewItem {
+            name: name.into(),
+            description: Some("described".into()),
+        },
+    )
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Every AWS call of the items function, through its own adapters as `app_state` builds them
+/// (every method of its ports, each branch that reaches AWS), plus Lambda's and the X-Ray
+/// daemon's calls with its role.
+/// `run` tells this run's owner and log stream from other runs'.
+async fn every_call_of_the_function(
+    moto: &Moto,
+    principal: &Principal,
+    arns: &Arns,
+    run: &str,
+) -> Findings {
+    let sdk = &principal.sdk_config(moto).await;
+    let mut f = Findings::default();
+    // The cold start: the secret by the ARN Terraform passes (CONFIG_SECRET_ID).
+    let resources = AwsResources {
+        table: aws_env::TABLE.into(),
+        event_bus: aws_env::BUS.into(),
+        secret_id: arns.secret.clone(),
+        secret_ttl: Duration::from_secs(300),
+    };
+    let Some(state) = f.ok(
+        "app_state (secretsmanager:GetSecretValue)",
+        app_state(sdk, &resources).await,
+    ) else {
+        return f;
+    };
+    if let Some(keys) = f.ok("cursor_keys", state.config.cursor_keys().await) {
+        f.check("cursor_keys", keys.current.id == "k1", "the secret's key");
+    }
+    let store = &state.store;
+
+    // PutItem (conditional), then its condition failing; GetItem; Query with and without a cursor.
+    let alice = &format!("{run}-alice");
+    let a = item(alice, "a");
+    let b = item(alice, "b");
+    f.ok("put (dynamodb:PutItem)", store.put(&a).await);
+    f.ok("put (dynamodb:PutItem)", store.put(&b).await);
+    f.check(
+        "put of a taken key (dynamodb:PutItem)",
+        matches!(store.put(&a).await, Err(StoreError::AlreadyExists)),
+        "AlreadyExists",
+    );
+    let got = f.ok("get (dynamodb:GetItem)", store.get(alice, a.id).await);
+    f.check("get", got == Some(Some(a.clone())), "the item put");
+    let page = |before| PageRequest { limit: 10, before };
+    let listed = f.ok("list (dynamodb:Query)", store.list(alice, page(None)).await);
+    f.check(
+        "list",
+        listed.is_some_and(|p| p.items == vec![b.clone(), a.clone()]),
+        "newest first",
+    );
+    let listed = f.ok(
+        "list after a cursor (dynamodb:Query)",
+        store.list(alice, page(Some(b.id))).await,
+    );
+    f.check(
+        "list after a cursor",
+        listed.is_some_and(|p| p.items == vec![a.clone()]),
+        "the older item",
+    );
+
+    // Idempotent creates: the transaction (Puts), a replay that meets the stored record, the
+    // record read (GetItem) and replaced over its version (conditional PutItem).
+    let t = now();
+    let key = IdempotencyKey::parse(b"key-1").unwrap();
+    let c = item(alice, "c");
+    let record =
+        IdempotencyRecord::begin(alice, key.clone(), Fingerprint::of(alice, b"c"), c.id, t);
+    let claim = f.ok(
+        "put_with_record (dynamodb:TransactWriteItems of Puts = dynamodb:PutItem)",
+        store.put_with_record(&c, &record, t).await,
+    );
+    f.check("put_with_record", claim == Some(Claim::Created), "Created");
+    let replay = item(alice, "c again");
+    let replay_record = IdempotencyRecord::begin(
+        alice,
+        key.clone(),
+        Fingerprint::of(alice, b"c"),
+        replay.id,
+        t,
+    );
+    let claim = f.ok(
+        "put_with_record, replayed (dynamodb:TransactWriteItems)",
+        store.put_with_record(&replay, &replay_record, t).await,
+    );
+    f.check(
+        "put_with_record, replayed",
+        claim == Some(Claim::Existing(record.clone())),
+        "the stored record",
+    );
+    let read = f.ok(
+        "record (dynamodb:GetItem)",
+        store.record(alice, &key, t).await,
+    );
+    f.check("record", read == Some(Some(record.clone())), "the record");
+    let replaced = f.ok(
+        "replace_record (dynamodb:PutItem)",
+        store.replace_record(0, &record.completed(true)).await,
+    );
+    f.check("replace_record", replaced == Some(true), "replaced");
+    let stale = f.ok(
+        "replace_record over a stale version (dynamodb:PutItem)",
+        store.replace_record(0, &record.completed(false)).await,
+    );
+    f.check(
+        "replace_record over a stale version",
+        stale == Some(false),
+        "not replaced",
+    );
+
+    // The operator replay's sweep across owners (Scan), and its events.
+    let window = CreatedWindow {
+        from: time::OffsetDateTime::now_utc() - time::Duration::minutes(5),
+        to: time::OffsetDateTime::now_utc() + time::Duration::minutes(5),
+    };
+    let swept = f.ok(
+        "created_between (dynamodb:Scan)",
+        store.created_between(&window, None, 100).await,
+    );
+    f.check(
+        "created_between",
+        swept.is_some_and(|s| {
+            let ids: BTreeSet<_> = s.items.iter().map(|i| i.id).collect();
+            s.next.is_none() && [a.id, b.id, c.id].iter().all(|id| ids.contains(id))
+        }),
+        "this run's three items",
+    );
+
+    // ItemCreated to the stack's bus (PutEvents), one and a batch.
+    let events: Vec<_> = [&a, &b, &c]
+        .iter()
+        .map(|i| ItemCreated::new(i, "request-id", None).to_bus_event(i))
+        .collect();
+    f.ok(
+        "publish (events:PutEvents)",
+        state.bus.publish(&events[..1]).await,
+    );
+    f.ok(
+        "publish a batch (events:PutEvents)",
+        state.bus.publish(&events).await,
+    );
+
+    // Lambda writing the function's output to its log group.
+    let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
+    let stream = &format!("2026/01/01/[$LATEST]{run}");
+    f.ok(
+        "logs:CreateLogStream",
+        logs.create_log_stream()
+            .log_group_name(LOG_GROUP)
+            .log_stream_name(stream)
+            .send()
+            .await,
+    );
+    f.ok(
+        "logs:PutLogEvents",
+        logs.put_log_events()
+            .log_group_name(LOG_GROUP)
+            .log_stream_name(stream)
+            .log_events(
+                aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                    .timestamp(now() * 1000)
+                    .message("{\"level\":\"INFO\"}")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await,
+    );
+
+    // The X-Ray daemon sending the function's segments and its own telemetry.
+    let segment = json!({
+        "name": "items-api-items",
+        "id": "70de5b6f19ff9a0a",
+        "trace_id": "1-581cf771-a006649127e371903a2de979",
+        "start_time": 1.0,
+        "end_time": 2.0
+    });
+    for (action, path, body) in [
+        (
+            "xray:PutTraceSegments",
+            "/TraceSegments",
+            json!({ "TraceSegmentDocuments": [segment.to_string()] }),
+        ),
+        (
+            "xray:PutTelemetryRecords",
+            "/TelemetryRecords",
+            json!({ "TelemetryRecords": [{ "Timestamp": 1_795_300_000 }] }),
+        ),
+    ] {
+        let answer = signed(
+            moto,
+            &principal.credentials,
+            "xray",
+            path,
+            "application/json",
+            &body.to_string(),
+        );
+        f.check(action, answer.status == 200, format!("refused: {answer:?}"));
+    }
+    f
+}
+
+/// Calls the function must not be able to make, each refused by moto as AccessDenied. The
+/// destructive ones come last, so that a policy that let one through spoils no other check.
+async fn calls_outside_the_policy(
+    moto: &Moto,
+    principal: &Principal,
+    sdk: &aws_config::SdkConfig,
+) -> Findings {
+    let mut f = Findings::default();
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    let events = aws_sdk_eventbridge::Client::new(sdk);
+    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
+    let key = |owner: &str| {
+        [
+            (attr::OWNER.to_owned(), AttributeValue::S(owner.into())),
+            (attr::ID.to_owned(), AttributeValue::S("id".into())),
+        ]
+        .into_iter()
+        .collect::<std::collections::HashMap<_, _>>()
+    };
+
+    let r = dynamodb
+        .update_item()
+        .table_name(aws_env::TABLE)
+        .set_key(Some(key("alice")))
+        .update_expression("SET #n = :n")
+        .expression_attribute_names("#n", attr::NAME)
+        .expression_attribute_values(":n", AttributeValue::S("x".into()))
+        .send()
+        .await;
+    f.denied(principal, "dynamodb:UpdateItem", refused(r));
+    let r = dynamodb
+        .batch_write_item()
+        .request_items(
+            aws_env::TABLE,
+            vec![
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(key("mallory")))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            ],
+        )
+        .send()
+        .await;
+    f.denied(principal, "dynamodb:BatchWriteItem", refused(r));
+    let r = dynamodb
+        .describe_table()
+        .table_name(aws_env::TABLE)
+        .send()
+        .await;
+    f.denied(principal, "dynamodb:DescribeTable", refused(r));
+    let r = dynamodb
+        .delete_item()
+        .table_name(aws_env::TABLE)
+        .set_key(Some(key("alice")))
+        .send()
+        .await;
+    f.denied(principal, "dynamodb:DeleteItem", refused(r));
+
+    // Rules and targets would route the stack's events elsewhere.
+    let r = events
+        .put_rule()
+        .name("copy-everything")
+        .event_bus_name(aws_env::BUS)
+        .event_pattern(r#"{"source": ["items.api"]}"#)
+        .send()
+        .await;
+    f.denied(principal, "events:PutRule", refused(r));
+    let r = events
+        .put_targets()
+        .rule(aws_env::RULE)
+        .event_bus_name(aws_env::BUS)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("elsewhere")
+                .arn(format!(
+                    "arn:aws:events:{REGION}:{ACCOUNT_ID}:event-bus/{OTHER_BUS}"
+                ))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await;
+    f.denied(principal, "events:PutTargets", refused(r));
+
+    let r = secrets
+        .put_secret_value()
+        .secret_id(aws_env::SECRET)
+        .secret_string(secret_document("mallory"))
+        .send()
+        .await;
+    f.denied(principal, "secretsmanager:PutSecretValue", refused(r));
+    let r = secrets
+        .describe_secret()
+        .secret_id(aws_env::SECRET)
+        .send()
+        .await;
+    f.denied(principal, "secretsmanager:DescribeSecret", refused(r));
+
+    // Lambda must not make a group of its own (without retention) nor change the stack's.
+    let r = logs
+        .create_log_group()
+        .log_group_name("/aws/lambda/items-api-items-2")
+        .send()
+        .await;
+    f.denied(principal, "logs:CreateLogGroup", refused(r));
+    let r = logs
+        .put_retention_policy()
+        .log_group_name(LOG_GROUP)
+        .retention_in_days(1)
+        .send()
+        .await;
+    f.denied(principal, "logs:PutRetentionPolicy", refused(r));
+    let r = logs
+        .filter_log_events()
+        .log_group_name(OTHER_LOG_GROUP)
+        .send()
+        .await;
+    f.denied(principal, "logs:FilterLogEvents", refused(r));
+
+    // Widening its own permissions.
+    let answer = signed(
+        moto,
+        &principal.credentials,
+        "iam",
+        "/",
+        "application/x-www-form-urlencoded; charset=utf-8",
+        "Action=PutRolePolicy&Version=2010-05-08&RoleName=items-api-items-function\
+         &PolicyName=more&PolicyDocument=%7B%7D",
+    );
+    f.denied(principal, "iam:PutRolePolicy", answer_refusal(&answer));
+
+    // Last: the destructive ones.
+    let r = secrets
+        .delete_secret()
+        .secret_id(aws_env::SECRET)
+        .force_delete_without_recovery(true)
+        .send()
+        .await;
+    f.denied(principal, "secretsmanager:DeleteSecret", refused(r));
+    let r = logs
+        .delete_log_group()
+        .log_group_name(LOG_GROUP)
+        .send()
+        .await;
+    f.denied(principal, "logs:DeleteLogGroup", refused(r));
+    let r = events.delete_event_bus().name(aws_env::BUS).send().await;
+    f.denied(principal, "events:DeleteEventBus", refused(r));
+    let r = dynamodb
+        .delete_table()
+        .table_name(aws_env::TABLE)
+        .send()
+        .await;
+    f.denied(principal, "dynamodb:DeleteTable", refused(r));
+    f
+}
+
+/// The resource half, which moto does not check: the rendered policy (not widened) allows each
+/// of the function's actions on the resource moto's call touched, and not on its neighbour.
+fn scoped_to_the_resources_touched(policy: &Value, arns: &Arns) -> Findings {
+    let mut f = Findings::default();
+    let stream = |group: &str| format!("{group}:log-stream:2026/01/01/[$LATEST]0123456789abcdef");
+    let cases: Vec<(&[&str], String, String)> = vec![
+        (
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:Scan",
+            ],
+            arns.table.clone(),
+            arns.other_table.clone(),
+        ),
+        (
+            &["events:PutEvents"],
+            arns.bus.clone(),
+            arns.other_bus.clone(),
+        ),
+        (
+            &["secretsmanager:GetSecretValue"],
+            arns.secret.clone(),
+            arns.other_secret.clone(),
+        ),
+        (
+            &["logs:CreateLogStream", "logs:PutLogEvents"],
+            stream(&arns.log_group),
+            stream(&arns.other_log_group),
+        ),
+    ];
+    for (actions, own, neighbour) in cases {
+        for action in actions {
+            f.check(
+                action,
+                allows(policy, action, &own),
+                format!("not allowed on {own}"),
+            );
+            f.check(
+                action,
+                !allows(policy, action, &neighbour),
+                format!("allowed on another resource, {neighbour}"),
+            );
+        }
+    }
+    // X-Ray's Put actions have no resource type: `*` is the only resource they take.
+    for action in ["xray:PutTraceSegments", "xray:PutTelemetryRecords"] {
+        f.check(action, allows(policy, action, "*"), "not allowed");
+    }
+    f
+}
+
+/// `policy` without `action`; a statement left with no action goes.
+fn without(policy: &Value, action: &str) -> Value {
+    let statements: Vec<Value> = allow_statements(policy)
+        .into_iter()
+        .filter_map(|s| {
+            let actions: Vec<String> = list(&s["Action"])
+                .into_iter()
+                .filter(|a| a != action)
+                .collect();
+            let mut s = s.clone();
+            s.insert("Action".into(), json!(actions));
+            (!actions.is_empty()).then_some(Value::Object(s))
+        })
+        .collect();
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+#[tokio::test]
+async fn the_items_policy_is_sufficient_and_minimal_at_run_time() {
+    let policy = items_policy();
+    let actions: BTreeSet<String> = allow_statements(&policy)
+        .into_iter()
+        .flat_map(|s| list(&s["Action"]))
+        .collect();
+    let moto = Moto::start();
+    let setup = aws_env::sdk_config(&moto).await;
+    let arns = set_up(&setup).await;
+    // Every principal is made before the checks go on: IAM's own calls are checked after.
+    let principal = Principal::create(&moto, "items-function", &as_moto_checks_it(&policy));
+    let short_of_one: Vec<(&String, Principal)> = actions
+        .iter()
+        .enumerate()
+        .map(|(n, action)| {
+            let name = format!("items-function-without-{n}");
+            let policy = as_moto_checks_it(&without(&policy, action));
+            (action, Principal::create(&moto, &name, &policy))
+        })
+        .collect();
+    moto.enforce_iam();
+
+    // The checks are on: the set-up key is no IAM user's, and is refused now.
+    let r = aws_sdk_dynamodb::Client::new(&setup)
+        .list_tables()
+        .send()
+        .await;
+    assert_eq!(
+        refused(r).map(|r| r.code).as_deref(),
+        Some("InvalidClientTokenId"),
+        "moto's IAM checks are off"
+    );
+
+    let mut all = Findings::default();
+    let mut add = |what: &str, f: Findings| {
+        all.0
+            .extend(f.0.into_iter().map(|m| format!("{what}: {m}")));
+    };
+    add(
+        "a call of the function was refused",
+        every_call_of_the_function(&moto, &principal, &arns, "full").await,
+    );
+    // Minimal in actions, both ways: none of the policy's can go (without it, some call of the
+    // function is refused), and calls beyond them are refused.
+    for (n, (action, short)) in short_of_one.iter().enumerate() {
+        let run = every_call_of_the_function(&moto, short, &arns, &format!("without-{n}")).await;
+        if run.0.is_empty() {
+            add(
+                "an action no call needs",
+                Findings(vec![format!("without {action}, every call still succeeds")]),
+            );
+        }
+    }
+    let sdk = principal.sdk_config(&moto).await;
+    add(
+        "a call outside the policy was not refused",
+        calls_outside_the_policy(&moto, &principal, &sdk).await,
+    );
+    add(
+        "a statement's resources",
+        scoped_to_the_resources_touched(&policy, &arns),
+    );
+    all.assert_none("the items policy at run time");
+}
