@@ -187,6 +187,14 @@ function providerOf(type) {
 // ---------------------------------------------------------------- main
 
 const schemas = Object.fromEntries(Object.entries(PROVIDERS).map(([name, pkg]) => [name, extract(pkg)]));
+// The provider versions this check validates, stated once (package.json's terraformProviders):
+// they must be the bindings' own, and every required_providers pin must be exactly them.
+const stated = JSON.parse(fs.readFileSync(new URL("./package.json", import.meta.url), "utf8")).terraformProviders ?? {};
+for (const [name, schema] of Object.entries(schemas)) {
+  if (stated[name] !== schema.provider_version) {
+    problem("conformance/offline/package.json", `terraformProviders.${name} is ${stated[name]}; ${PROVIDERS[name]} carries the schema of ${schema.provider_version}`);
+  }
+}
 const files = tfFiles(tfDir);
 if (files.length === 0) {
   console.error(`no .tf files under ${tfDir}`);
@@ -218,6 +226,14 @@ for (const file of files) {
     if (/=\s*"\$\{[^"]*\}"\s*(#.*)?$/.test(l) && !/\}[^"]*\$\{/.test(l)) problem(`${rel}:${i + 1}`, `interpolation-only string (terraform fmt unwraps it): ${l.trim()}`);
     if (/^\s*type\s*=\s*"(string|number|bool|list|map)"/.test(l)) problem(`${rel}:${i + 1}`, `quoted type name (terraform fmt unquotes it): ${l.trim()}`);
   });
+
+  for (const terraform of json.terraform ?? []) {
+    for (const required of terraform.required_providers ?? []) {
+      for (const [name, req] of Object.entries(required)) {
+        if (req?.version !== stated[name]) problem(`${rel}: required_providers.${name}`, `version ${JSON.stringify(req?.version)}, but the schemas checked are of ${stated[name]}`);
+      }
+    }
+  }
 
   for (const [type, byName] of Object.entries(json.resource ?? {})) {
     const schema = schemas[providerOf(type)]?.resources[type];

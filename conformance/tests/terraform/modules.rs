@@ -3,7 +3,7 @@
 //! passes only declared variables and every required one; references to variables, locals and
 //! module outputs resolve; every log group keeps logs 7 days.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use hcl::Value;
@@ -264,13 +264,39 @@ fn the_state_backend_is_s3_with_its_own_lock_file() {
     }
 }
 
+/// `terraformProviders` of conformance/offline/package.json: the provider versions whose
+/// schemas scripts/offline-checks validates the code against (terraform.mjs checks that the
+/// installed bindings carry exactly these).
+fn validated_provider_versions() -> BTreeMap<String, String> {
+    let path = conformance::repo_root().join("conformance/offline/package.json");
+    let json: serde_json::Value = serde_json::from_str(&read(&path)).expect("package.json is JSON");
+    json["terraformProviders"]
+        .as_object()
+        .expect("package.json states terraformProviders")
+        .iter()
+        .map(|(name, version)| {
+            (
+                name.clone(),
+                version.as_str().expect("a version string").to_owned(),
+            )
+        })
+        .collect()
+}
+
 #[test]
-fn every_module_pins_the_same_providers() {
-    let mut versions = BTreeSet::new();
+fn every_module_pins_exactly_the_providers_the_schema_check_validates() {
+    let validated = validated_provider_versions();
+    assert_eq!(
+        validated.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["aws", "random"],
+        "package.json states the version of each provider terraform.mjs reads a schema of"
+    );
+    let sources = BTreeMap::from([("aws", "hashicorp/aws"), ("random", "hashicorp/random")]);
+    let mut required_versions = BTreeSet::new();
     for dir in module_dirs() {
         let body = parse(&dir.join("versions.tf"));
         let terraform = block(&body, "terraform", &[]).body();
-        versions.insert(source(attr(terraform, "required_version")));
+        required_versions.insert(source(attr(terraform, "required_version")));
         let providers = block(terraform, "required_providers", &[]).body();
         for a in providers.attributes() {
             let value = eval_with_defaults(&dir, a.expr());
@@ -282,21 +308,63 @@ fn every_module_pins_the_same_providers() {
                     .unwrap_or("")
                     .to_owned()
             };
-            versions.insert(format!(
-                "{} {} {}",
-                a.key(),
+            let name = a.key();
+            assert_eq!(
                 field("source"),
-                field("version")
-            ));
+                *sources
+                    .get(name)
+                    .unwrap_or_else(|| panic!("{}: provider {name}", dir.display())),
+                "{}",
+                dir.display()
+            );
+            // Exactly, not a range: a range lets `terraform init` pick a provider whose schema
+            // nothing here has checked.
+            assert_eq!(
+                Some(&field("version")),
+                validated.get(name),
+                "{}: provider {name} is pinned to another version than the one \
+                 scripts/offline-checks validates (conformance/offline/package.json)",
+                dir.display()
+            );
         }
     }
+    // 1.11: the S3 backend's lock file (use_lockfile) is generally available from 1.11, an
+    // experiment in 1.10; import blocks with for_each (imports.tf) need 1.7 and validations
+    // that read other variables 1.9, both below it.
     assert_eq!(
-        versions.into_iter().collect::<Vec<_>>(),
-        [
-            "\">= 1.10.0\"",
-            "aws hashicorp/aws ~> 6.25",
-            "random hashicorp/random ~> 3.7",
-        ],
-        "scripts/offline-checks checks against AWS provider 6.25 and random 3.7: keep them together"
+        required_versions.into_iter().collect::<Vec<_>>(),
+        ["\">= 1.11.0\""],
+        "every module requires Terraform 1.11, where use_lockfile is generally available"
     );
+
+    // The same package versions in package.json and in the lock file that npm ci installs.
+    let offline = conformance::repo_root().join("conformance/offline");
+    let package: serde_json::Value =
+        serde_json::from_str(&read(&offline.join("package.json"))).unwrap();
+    let lock: serde_json::Value =
+        serde_json::from_str(&read(&offline.join("package-lock.json"))).unwrap();
+    for binding in ["@cdktf/provider-aws", "@cdktf/provider-random"] {
+        let wanted = package["dependencies"][binding].as_str().expect(binding);
+        let locked = lock["packages"][format!("node_modules/{binding}")]["version"]
+            .as_str()
+            .expect(binding);
+        assert_eq!(wanted, locked, "{binding}: package.json and its lock file");
+        // When scripts/offline-checks has installed them, the bindings' own metadata names the
+        // provider version they were generated from.
+        let installed = conformance::repo_root()
+            .join(".cache/npm-tf/node_modules")
+            .join(binding)
+            .join("package.json");
+        if let Ok(text) = std::fs::read_to_string(&installed) {
+            let meta: serde_json::Value = serde_json::from_str(&text).unwrap();
+            if meta["version"].as_str() == Some(locked) {
+                let provider = binding.trim_start_matches("@cdktf/provider-");
+                assert_eq!(
+                    meta["cdktf"]["provider"]["version"].as_str(),
+                    validated.get(provider).map(String::as_str),
+                    "{binding} {locked} is generated from another {provider} provider"
+                );
+            }
+        }
+    }
 }

@@ -1,14 +1,14 @@
 terraform {
-  required_version = ">= 1.10.0"
+  required_version = ">= 1.11.0"
 
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 6.25"
+      version = "6.25.0"
     }
     random = {
       source  = "hashicorp/random"
-      version = "~> 3.7"
+      version = "3.7.2"
     }
   }
 }
