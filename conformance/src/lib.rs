@@ -2,6 +2,9 @@
 //! documents) true to the code: each fact has one home in the code, and these tests hold the
 //! rest to it. The checks are the tests under `tests/`; this library holds what they share.
 
+pub mod iam;
+pub mod render;
+
 use std::path::PathBuf;
 
 /// The repository's root folder.
