@@ -100,12 +100,14 @@ module "api" {
 module "observability" {
   source = "./modules/observability"
 
-  name             = var.name
-  dashboards_dir   = "${local.repository_root}/dashboards"
-  alarms_dir       = "${local.repository_root}/alarms"
-  repository_root  = local.repository_root
-  runbook_base_url = var.runbook_base_url
-  alarm_email      = var.alarm_email == "" ? null : var.alarm_email
+  name                  = var.name
+  dashboards_dir        = "${local.repository_root}/dashboards"
+  alarms_dir            = "${local.repository_root}/alarms"
+  repository_root       = local.repository_root
+  runbook_base_url      = var.runbook_base_url
+  alarm_emails          = var.alarm_emails
+  alarm_https_endpoints = var.alarm_https_endpoints
+  alarm_topic_arns      = var.alarm_topic_arns
 
   # What the dashboard and alarm templates may use (the list is in the module's README).
   placeholders = {

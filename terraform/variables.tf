@@ -209,14 +209,59 @@ variable "secret_recovery_window_days" {
   }
 }
 
-variable "alarm_email" {
-  description = "E-mail address subscribed to the alarm topic; null or empty subscribes nobody."
-  type        = string
-  default     = null
+# Who the alarms page. The deploy workflow passes the repository variables ALARM_EMAILS,
+# ALARM_HTTPS_ENDPOINTS and ALARM_TOPIC_ARNS (JSON lists) as these three.
+variable "alarm_emails" {
+  description = "E-mail addresses subscribed to the alarm topic, e.g. [\"oncall@example.com\"] (each must confirm from the message SNS sends)."
+  type        = list(string)
+  default     = []
+  nullable    = false
 
   validation {
-    condition     = coalesce(var.alarm_email, "-") == "-" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", coalesce(var.alarm_email, "-")))
-    error_message = "alarm_email is an e-mail address, empty, or null."
+    condition     = alltrue([for e in var.alarm_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    error_message = "Each of alarm_emails is an e-mail address."
+  }
+}
+
+variable "alarm_https_endpoints" {
+  description = "https URLs subscribed to the alarm topic, such as PagerDuty's SNS integration URL (each confirms by visiting the SubscribeURL SNS posts)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for u in var.alarm_https_endpoints : can(regex("^https://[^/\\s]+(/\\S*)?$", u))])
+    error_message = "Each of alarm_https_endpoints is an https:// URL."
+  }
+}
+
+variable "alarm_topic_arns" {
+  description = "Existing SNS topics every alarm notifies too, on ALARM and on OK (at most 4; each topic's policy, and its KMS key's, must let cloudwatch.amazonaws.com publish)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for t in var.alarm_topic_arns : can(regex("^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", t))])
+    error_message = "Each of alarm_topic_arns is the ARN of a standard (not FIFO) SNS topic."
+  }
+
+  validation {
+    condition     = length(var.alarm_topic_arns) <= 4
+    error_message = "CloudWatch takes 5 actions per state: the stack's topic and at most 4 more."
+  }
+}
+
+variable "alarms_notify_nobody" {
+  description = "Set to true, on purpose, to deploy with alarms that page nobody (alarm_emails, alarm_https_endpoints and alarm_topic_arns all empty)."
+  type        = bool
+  default     = false
+  nullable    = false
+
+  # An alarm nobody hears is no alarm: a deploy that forgot its targets fails here.
+  validation {
+    condition     = var.alarms_notify_nobody || length(concat(var.alarm_emails, var.alarm_https_endpoints, var.alarm_topic_arns)) > 0
+    error_message = "The alarms would notify nobody: give alarm_emails, alarm_https_endpoints or alarm_topic_arns (the deploy workflow reads the repository variables ALARM_EMAILS, ALARM_HTTPS_ENDPOINTS, ALARM_TOPIC_ARNS), or set alarms_notify_nobody = true on purpose."
   }
 }
 

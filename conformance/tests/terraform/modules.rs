@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use hcl::Value;
+use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
 
 use crate::support::*;
 
@@ -367,4 +368,281 @@ fn every_module_pins_exactly_the_providers_the_schema_check_validates() {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------- alarm notifications
+
+#[test]
+fn the_alarms_must_reach_someone_unless_told_otherwise() {
+    let root = terraform_dir();
+    let vars = variables(&root);
+    assert!(
+        !vars.contains_key("alarm_email"),
+        "alarm_email (one optional address) is replaced by the lists"
+    );
+    let item_conditions = [
+        (
+            "alarm_emails",
+            r#"alltrue([for e in var.alarm_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])"#,
+        ),
+        (
+            "alarm_https_endpoints",
+            r#"alltrue([for u in var.alarm_https_endpoints : can(regex("^https://[^/\\s]+(/\\S*)?$", u))])"#,
+        ),
+        (
+            "alarm_topic_arns",
+            r#"alltrue([for t in var.alarm_topic_arns : can(regex("^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", t))])"#,
+        ),
+    ];
+    let observability = module_dir("observability");
+    let module_vars = variables(&observability);
+    for (name, condition) in item_conditions {
+        for (dir, vars) in [(&root, &vars), (&observability, &module_vars)] {
+            let var = vars
+                .get(name)
+                .unwrap_or_else(|| panic!("{}: no variable {name}", dir.display()));
+            let body = var.body();
+            assert_eq!(source(attr(body, "type")), "list(string)", "{name}");
+            assert_eq!(default_of(dir, name), Some(Value::Array(vec![])), "{name}");
+            assert_eq!(
+                attr(body, "nullable"),
+                &hcl::Expression::Bool(false),
+                "{name}"
+            );
+            let conditions: Vec<String> = blocks(body, "validation", &[])
+                .map(|v| source(attr(v.body(), "condition")))
+                .collect();
+            assert!(
+                conditions.iter().any(|c| c == condition),
+                "{}: {name} validates each item: {conditions:?}",
+                dir.display()
+            );
+            if name == "alarm_topic_arns" {
+                // CloudWatch takes 5 actions per state; the stack's own topic is one of them.
+                assert!(
+                    conditions
+                        .iter()
+                        .any(|c| c == "length(var.alarm_topic_arns) <= 4"),
+                    "{conditions:?}"
+                );
+            }
+        }
+    }
+
+    // Nobody paged is refused unless asked for: evaluate the condition over each case.
+    let nobody = vars
+        .get("alarms_notify_nobody")
+        .expect("variable alarms_notify_nobody");
+    assert_eq!(source(attr(nobody.body(), "type")), "bool");
+    assert_eq!(
+        default_of(&root, "alarms_notify_nobody"),
+        Some(Value::Bool(false))
+    );
+    let validations: Vec<&hcl::Block> = blocks(nobody.body(), "validation", &[]).collect();
+    assert_eq!(validations.len(), 1);
+    let condition = attr(validations[0].body(), "condition");
+    let message = string(attr(validations[0].body(), "error_message"));
+    for variable in [
+        "ALARM_EMAILS",
+        "ALARM_HTTPS_ENDPOINTS",
+        "ALARM_TOPIC_ARNS",
+        "alarms_notify_nobody",
+    ] {
+        assert!(message.contains(variable), "the message names {variable}");
+    }
+    let one = || Value::Array(vec![Value::from("x")]);
+    let none = || Value::Array(vec![]);
+    for (emails, https, topics, on_purpose, accepted) in [
+        (none(), none(), none(), false, false),
+        (none(), none(), none(), true, true),
+        (one(), none(), none(), false, true),
+        (none(), one(), none(), false, true),
+        (none(), none(), one(), false, true),
+        (one(), one(), one(), false, true),
+    ] {
+        let mut var = hcl::Map::new();
+        var.insert("alarm_emails".into(), emails);
+        var.insert("alarm_https_endpoints".into(), https);
+        var.insert("alarm_topic_arns".into(), topics);
+        var.insert("alarms_notify_nobody".into(), Value::Bool(on_purpose));
+        let mut ctx = Context::new();
+        ctx.declare_var("var", Value::Object(var.clone()));
+        ctx.declare_func(
+            "length",
+            FuncDef::builder().param(ParamType::Any).build(tf_length),
+        );
+        ctx.declare_func(
+            "concat",
+            FuncDef::builder()
+                .variadic_param(ParamType::Any)
+                .build(tf_concat),
+        );
+        let result = condition
+            .evaluate(&ctx)
+            .unwrap_or_else(|e| panic!("{}: {e}", source(condition)));
+        assert_eq!(result, Value::Bool(accepted), "{var:?}");
+    }
+}
+
+fn tf_length(args: FuncArgs) -> Result<Value, String> {
+    match &args[0] {
+        Value::Array(a) => Ok(Value::from(a.len() as u64)),
+        Value::Object(o) => Ok(Value::from(o.len() as u64)),
+        Value::String(s) => Ok(Value::from(s.chars().count() as u64)),
+        other => Err(format!("length of {other:?}")),
+    }
+}
+
+fn tf_concat(args: FuncArgs) -> Result<Value, String> {
+    let mut out = Vec::new();
+    for arg in args.iter() {
+        match arg {
+            Value::Array(a) => out.extend(a.iter().cloned()),
+            other => return Err(format!("concat of {other:?}")),
+        }
+    }
+    Ok(Value::Array(out))
+}
+
+#[test]
+fn every_alarm_target_is_subscribed_and_told_of_alarm_and_ok() {
+    let dir = module_dir("observability");
+    let body = module_body(&dir);
+
+    // The root passes the three lists through as they are.
+    let root = module_body(&terraform_dir());
+    let call = block(&root, "module", &["observability"]).body();
+    for name in ["alarm_emails", "alarm_https_endpoints", "alarm_topic_arns"] {
+        assert_eq!(source(attr(call, name)), format!("var.{name}"));
+    }
+
+    let subscriptions: Vec<&hcl::Block> =
+        blocks(&body, "resource", &["aws_sns_topic_subscription"]).collect();
+    let by_protocol = |protocol: &str| {
+        let found: Vec<&hcl::Block> = subscriptions
+            .iter()
+            .copied()
+            .filter(|s| string(attr(s.body(), "protocol")) == protocol)
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "one subscription resource of protocol {protocol}"
+        );
+        found[0].body().clone()
+    };
+    assert_eq!(subscriptions.len(), 2, "e-mail and https, nothing else");
+    let email = by_protocol("email");
+    assert_eq!(source(attr(&email, "for_each")), "toset(var.alarm_emails)");
+    let https = by_protocol("https");
+    assert_eq!(
+        source(attr(&https, "for_each")),
+        "toset(var.alarm_https_endpoints)"
+    );
+    assert_eq!(
+        attr(&https, "endpoint_auto_confirms"),
+        &hcl::Expression::Bool(false),
+        "an https endpoint confirms itself by visiting the SubscribeURL"
+    );
+    for subscription in [&email, &https] {
+        assert_eq!(source(attr(subscription, "endpoint")), "each.value");
+        assert_eq!(
+            source(attr(subscription, "topic_arn")),
+            "aws_sns_topic.alarms.arn"
+        );
+    }
+
+    assert_eq!(
+        source(&local(&dir, "alarm_targets")),
+        "concat([aws_sns_topic.alarms.arn], var.alarm_topic_arns)"
+    );
+    let alarms: Vec<&hcl::Block> =
+        blocks(&body, "resource", &["aws_cloudwatch_metric_alarm"]).collect();
+    assert!(!alarms.is_empty());
+    for alarm in alarms {
+        for actions in ["alarm_actions", "ok_actions"] {
+            assert_eq!(
+                try_attr(alarm.body(), actions).map(source).as_deref(),
+                Some("local.alarm_targets"),
+                "{:?}: {actions} are the stack's topic and every extra topic",
+                label_strs(alarm)
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------- routes without authorization
+
+/// The text of `resource "<kind>" "<name>" { … }` in a module (to read its comments).
+fn resource_text(dir: &Path, kind: &str, name: &str) -> String {
+    let head = format!("resource \"{kind}\" \"{name}\" {{");
+    for file in tf_files(dir) {
+        let text = read(&file);
+        if let Some(start) = text.find(&head) {
+            let end = text[start..]
+                .find("\n}\n")
+                .map(|i| start + i + 3)
+                .unwrap_or(text.len());
+            return text[start..end].to_owned();
+        }
+    }
+    panic!("{}: no {head}", dir.display());
+}
+
+#[test]
+fn only_get_public_answers_without_authorization_and_no_skip_covers_a_set_of_routes() {
+    // A skip of CKV_AWS_309 ("a route has an authorizer") on a resource with for_each or count
+    // would silence it for every route added there later.
+    for dir in module_dirs() {
+        let body = module_body(&dir);
+        for resource in blocks(&body, "resource", &[]) {
+            let labels = label_strs(resource);
+            let repeated = try_attr(resource.body(), "for_each").is_some()
+                || try_attr(resource.body(), "count").is_some();
+            if repeated {
+                let text = resource_text(&dir, labels[0], labels[1]);
+                assert!(
+                    !text.contains("CKV_AWS_309"),
+                    "{}: {labels:?} has for_each or count and skips CKV_AWS_309",
+                    dir.display()
+                );
+            }
+        }
+    }
+
+    let dir = module_dir("api");
+    let body = module_body(&dir);
+    let routes: Vec<&hcl::Block> = blocks(&body, "resource", &["aws_apigatewayv2_route"]).collect();
+    let mut unauthorized = Vec::new();
+    for route in &routes {
+        let route_body = route.body();
+        if try_attr(route_body, "for_each").is_some() {
+            // Every route of the set is authorized, and a plan refuses one that is not.
+            assert_eq!(source(attr(route_body, "for_each")), "local.routes");
+            for (key, entry) in object(&local(&dir, "routes")) {
+                let authorization = string(object_field(entry, "authorization"));
+                assert!(
+                    ["JWT", "AWS_IAM"].contains(&authorization),
+                    "{key} is {authorization}: only GET /public answers without authorization"
+                );
+            }
+            let lifecycle = block(route_body, "lifecycle", &[]).body();
+            let conditions: Vec<String> = blocks(lifecycle, "precondition", &[])
+                .map(|p| source(attr(p.body(), "condition")))
+                .collect();
+            assert_eq!(
+                conditions,
+                ["contains([\"JWT\", \"AWS_IAM\"], each.value.authorization)"]
+            );
+        } else if string(attr(route_body, "authorization_type")) == "NONE" {
+            unauthorized.push(string(attr(route_body, "route_key")).to_owned());
+            let labels = label_strs(route);
+            let text = resource_text(&dir, labels[0], labels[1]);
+            assert!(
+                text.contains("#checkov:skip=CKV_AWS_309:GET /public "),
+                "the public route's skip says why: {text}"
+            );
+        }
+    }
+    assert_eq!(unauthorized, ["GET /public"]);
 }

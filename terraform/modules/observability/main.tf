@@ -25,6 +25,10 @@ locals {
   }
 
   region = data.aws_region.current.region
+
+  # Every alarm notifies the stack's topic and the existing topics given, on ALARM and on OK, so
+  # the one paged also hears when it is over.
+  alarm_targets = concat([aws_sns_topic.alarms.arn], var.alarm_topic_arns)
 }
 
 resource "aws_cloudwatch_dashboard" "dashboard" {
@@ -132,12 +136,24 @@ resource "aws_sns_topic_policy" "alarms" {
   policy = data.aws_iam_policy_document.alarm_topic.json
 }
 
+# The people paged: each address must confirm its subscription (the e-mail's link) before it
+# receives anything; an https endpoint (e.g. PagerDuty's SNS integration) confirms by visiting the
+# SubscribeURL SNS posts to it, so Terraform does not wait for it.
 resource "aws_sns_topic_subscription" "email" {
-  count = var.alarm_email == null ? 0 : 1
+  for_each = toset(var.alarm_emails)
 
   topic_arn = aws_sns_topic.alarms.arn
   protocol  = "email"
-  endpoint  = var.alarm_email
+  endpoint  = each.value
+}
+
+resource "aws_sns_topic_subscription" "https" {
+  for_each = toset(var.alarm_https_endpoints)
+
+  topic_arn              = aws_sns_topic.alarms.arn
+  protocol               = "https"
+  endpoint               = each.value
+  endpoint_auto_confirms = false
 }
 
 # One alarm per alarms/*.json (the shape is in this module's README). Each description ends
@@ -152,8 +168,8 @@ resource "aws_cloudwatch_metric_alarm" "alarm" {
   datapoints_to_alarm = try(each.value.datapoints_to_alarm, null)
   threshold           = each.value.threshold
   treat_missing_data  = try(each.value.treat_missing_data, "missing")
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
+  alarm_actions       = local.alarm_targets
+  ok_actions          = local.alarm_targets
   tags                = var.tags
 
   # One metric...

@@ -38,14 +38,44 @@ variable "runbook_base_url" {
   }
 }
 
-variable "alarm_email" {
-  description = "E-mail address subscribed to the alarm topic (it must confirm); null subscribes nobody."
-  type        = string
-  default     = null
+variable "alarm_emails" {
+  description = "E-mail addresses subscribed to the alarm topic (each must confirm from the message SNS sends)."
+  type        = list(string)
+  default     = []
+  nullable    = false
 
   validation {
-    condition     = var.alarm_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", coalesce(var.alarm_email, "-")))
-    error_message = "alarm_email is an e-mail address, or null."
+    condition     = alltrue([for e in var.alarm_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    error_message = "Each of alarm_emails is an e-mail address."
+  }
+}
+
+variable "alarm_https_endpoints" {
+  description = "https URLs subscribed to the alarm topic, such as PagerDuty's SNS integration URL (each confirms by visiting the SubscribeURL SNS posts)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for u in var.alarm_https_endpoints : can(regex("^https://[^/\\s]+(/\\S*)?$", u))])
+    error_message = "Each of alarm_https_endpoints is an https:// URL."
+  }
+}
+
+variable "alarm_topic_arns" {
+  description = "Existing SNS topics every alarm notifies too, on ALARM and on OK (their policies must let cloudwatch.amazonaws.com publish)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for t in var.alarm_topic_arns : can(regex("^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", t))])
+    error_message = "Each of alarm_topic_arns is the ARN of a standard (not FIFO) SNS topic."
+  }
+
+  validation {
+    condition     = length(var.alarm_topic_arns) <= 4
+    error_message = "CloudWatch takes 5 actions per state: the stack's topic and at most 4 more."
   }
 }
 
