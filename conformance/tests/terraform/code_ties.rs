@@ -213,9 +213,12 @@ fn the_rule_reads_the_twin_s_event_pattern_file() {
     );
 }
 
+/// Every route of the API as (route key, function, authorization): the for_each set of
+/// `aws_apigatewayv2_route.route` (local.routes) and each route resource of its own.
 fn route_table() -> Vec<(String, String, String)> {
-    let routes = local(&module_dir("api"), "routes");
-    object(&routes)
+    let dir = module_dir("api");
+    let routes = local(&dir, "routes");
+    let mut table: Vec<(String, String, String)> = object(&routes)
         .into_iter()
         .map(|(key, route)| {
             (
@@ -224,7 +227,30 @@ fn route_table() -> Vec<(String, String, String)> {
                 string(object_field(route, "authorization")).to_owned(),
             )
         })
-        .collect()
+        .collect();
+    let body = module_body(&dir);
+    let prefix = "\"integrations/${aws_apigatewayv2_integration.function[\"";
+    for route in blocks(&body, "resource", &["aws_apigatewayv2_route"]) {
+        let route = route.body();
+        if try_attr(route, "for_each").is_some() {
+            continue;
+        }
+        let target = source(attr(route, "target"));
+        let function = target
+            .strip_prefix(prefix)
+            .and_then(|t| t.strip_suffix("\"].id}\""))
+            .unwrap_or_else(|| panic!("target {target} is not one of the functions"));
+        table.push((
+            string(attr(route, "route_key")).to_owned(),
+            function.to_owned(),
+            string(attr(route, "authorization_type")).to_owned(),
+        ));
+        assert!(
+            try_attr(route, "authorizer_id").is_none(),
+            "a route of its own is the public one, without an authorizer"
+        );
+    }
+    table
 }
 
 #[test]
@@ -246,11 +272,19 @@ fn the_api_has_exactly_the_router_s_routes_with_their_authorization() {
         "items".into(),
         "AWS_IAM".into(),
     ));
-    let actual: BTreeSet<(String, String, String)> = route_table().into_iter().collect();
+    let table = route_table();
+    let actual: BTreeSet<(String, String, String)> = table.iter().cloned().collect();
+    assert_eq!(actual.len(), table.len(), "a route is declared twice");
     assert_eq!(actual, expected);
 
     let body = module_body(&module_dir("api"));
     let route = block(&body, "resource", &["aws_apigatewayv2_route", "route"]).body();
+    assert_eq!(source(attr(route, "for_each")), "local.routes");
+    assert_eq!(source(attr(route, "route_key")), "each.key");
+    assert_eq!(
+        source(attr(route, "target")),
+        "\"integrations/${aws_apigatewayv2_integration.function[each.value.function].id}\""
+    );
     assert_eq!(
         source(attr(route, "authorization_type")),
         "each.value.authorization"
