@@ -14,6 +14,9 @@ pub const BUS: &str = "items-api";
 pub const RULE: &str = "items-api-item-created";
 pub const LOG_GROUP: &str = "/aws/events/items-api";
 pub const SECRET: &str = "items-api/config";
+/// The staging label Terraform keeps on the secret version it wrote (`local.stage` of
+/// terraform/modules/config), so that rotations never leave that version without a label.
+pub const TERRAFORM_STAGE: &str = "terraform-initial";
 
 pub async fn sdk_config(moto: &Moto) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -133,6 +136,31 @@ pub async fn create_secret(sdk: &aws_config::SdkConfig, value: &str) {
         .send()
         .await
         .expect("create the secret");
+}
+
+/// The secret as Terraform makes it: `aws_secretsmanager_secret` without a value, then
+/// `aws_secretsmanager_secret_version.initial`, put with `AWSCURRENT` and [`TERRAFORM_STAGE`].
+/// Returns that version's id.
+pub async fn create_secret_as_terraform(sdk: &aws_config::SdkConfig, value: &str) -> String {
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    client
+        .create_secret()
+        .name(SECRET)
+        .send()
+        .await
+        .expect("create the secret");
+    client
+        .put_secret_value()
+        .secret_id(SECRET)
+        .secret_string(value)
+        .version_stages("AWSCURRENT")
+        .version_stages(TERRAFORM_STAGE)
+        .send()
+        .await
+        .expect("put the first version")
+        .version_id()
+        .expect("a version id")
+        .to_owned()
 }
 
 /// A Cognito user pool with an app client that allows `USER_PASSWORD_AUTH`, and one user with a

@@ -461,3 +461,40 @@ fn the_generated_secret_is_a_valid_secret_document() {
         "local.initial_document"
     );
 }
+
+#[test]
+fn terraform_s_secret_version_keeps_a_label_of_its_own_through_rotations() {
+    let dir = module_dir("config");
+    let body = module_body(&dir);
+    let version = block(
+        &body,
+        "resource",
+        &["aws_secretsmanager_secret_version", "initial"],
+    )
+    .body();
+    // AWSCURRENT: the first version is the one the functions read. The stack's label: once
+    // rotations have moved AWSCURRENT and AWSPREVIOUS away, a version without a label is one
+    // the provider may find gone and put again, the retired key current once more.
+    assert_eq!(
+        source(attr(version, "version_stages")),
+        "[\"AWSCURRENT\", local.stage]"
+    );
+    let stage = local(&dir, "stage");
+    let stage = string(&stage);
+    assert_eq!(
+        stage,
+        testkit::aws::TERRAFORM_STAGE,
+        "the label the rotation test on moto checks"
+    );
+    assert!(
+        !stage.starts_with("AWS"),
+        "AWSCURRENT, AWSPREVIOUS and AWSPENDING move with every rotation"
+    );
+    // Neither a rotation's value nor its labels are Terraform's to put back.
+    let lifecycle = block(version, "lifecycle", &[]).body();
+    let ignored: BTreeSet<String> = match attr(lifecycle, "ignore_changes") {
+        Expression::Array(items) => items.iter().map(source).collect(),
+        other => panic!("ignore_changes is not a list: {}", source(other)),
+    };
+    assert_eq!(ignored, set(["secret_string", "version_stages"]));
+}
