@@ -275,6 +275,22 @@ variable "runbook_base_url" {
   }
 }
 
+variable "adopt_existing" {
+  description = "What already exists and is to be imported (imports.tf) rather than created: table (the items table, by items_table_name), user_pool_id (the id of the user pool to adopt), log_groups (the functions', the access log's and the event archive's, by the names this stack gives them). Default: adopt nothing."
+  type = object({
+    table        = optional(bool, false)
+    user_pool_id = optional(string)
+    log_groups   = optional(bool, false)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.adopt_existing.user_pool_id == null || can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]_[0-9A-Za-z]+$", coalesce(var.adopt_existing.user_pool_id, "-")))
+    error_message = "adopt_existing.user_pool_id is a user pool id such as us-east-1_AbCdEf123, or null."
+  }
+}
+
 variable "tags" {
   description = "Extra tags on every resource (Project and ManagedBy are always set)."
   type        = map(string)

@@ -41,6 +41,23 @@ fn module_code(dir: &Path) -> String {
         .join("\n")
 }
 
+/// The code without the `to` of import blocks: those name a called module's resources, not its
+/// outputs (every_import_adopts_a_resource_the_stack_declares_by_the_name_it_gives checks them).
+fn without_import_targets(code: &str) -> String {
+    let mut in_import = false;
+    code.lines()
+        .filter(|line| {
+            if *line == "import {" {
+                in_import = true;
+            } else if *line == "}" {
+                in_import = false;
+            }
+            !(in_import && line.trim_start().starts_with("to "))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[test]
 fn every_module_has_its_four_files() {
     for dir in module_dirs() {
@@ -103,7 +120,7 @@ fn module_calls_match_the_modules_variables_and_outputs() {
     const META: [&str; 5] = ["source", "count", "for_each", "depends_on", "providers"];
     for dir in [terraform_dir(), terraform_dir().join("bootstrap")] {
         let body = module_body(&dir);
-        let code = module_code(&dir);
+        let code = without_import_targets(&module_code(&dir));
         let mut called = BTreeSet::new();
         for call in blocks(&body, "module", &[]) {
             let name = label_strs(call)[0].to_owned();
@@ -645,4 +662,229 @@ fn only_get_public_answers_without_authorization_and_no_skip_covers_a_set_of_rou
         }
     }
     assert_eq!(unauthorized, ["GET /public"]);
+}
+
+// ---------------------------------------------------------------- adopting existing resources
+
+fn tf_toset(args: FuncArgs) -> Result<Value, String> {
+    match &args[0] {
+        Value::Array(a) => {
+            let mut items: Vec<String> = a
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned).ok_or(format!("{v:?}")))
+                .collect::<Result<_, _>>()?;
+            items.sort();
+            items.dedup();
+            Ok(Value::Array(items.into_iter().map(Value::from).collect()))
+        }
+        other => Err(format!("toset of {other:?}")),
+    }
+}
+
+fn tf_tostring(args: FuncArgs) -> Result<Value, String> {
+    match &args[0] {
+        Value::String(s) => Ok(Value::from(s.clone())),
+        Value::Number(n) => Ok(Value::from(n.to_string())),
+        Value::Bool(b) => Ok(Value::from(b.to_string())),
+        other => Err(format!("tostring of {other:?}")),
+    }
+}
+
+/// The root's `var` with every default, `adopt_existing` set as given (what Terraform's
+/// optional attributes make of it).
+fn root_vars(adopt: (bool, Option<&str>, bool)) -> Value {
+    let mut var = match var_defaults(&terraform_dir()) {
+        Value::Object(map) => map,
+        other => panic!("{other:?}"),
+    };
+    let mut adopt_existing = hcl::Map::new();
+    adopt_existing.insert("table".into(), Value::Bool(adopt.0));
+    adopt_existing.insert(
+        "user_pool_id".into(),
+        adopt.1.map(Value::from).unwrap_or(Value::Null),
+    );
+    adopt_existing.insert("log_groups".into(), Value::Bool(adopt.2));
+    var.insert("adopt_existing".into(), Value::Object(adopt_existing));
+    Value::Object(var)
+}
+
+fn context_with(var: &Value, local: &hcl::Map<String, Value>) -> Context<'static> {
+    let mut ctx = Context::new();
+    ctx.declare_var("var", var.clone());
+    ctx.declare_var("local", Value::Object(local.clone()));
+    ctx.declare_func(
+        "toset",
+        FuncDef::builder().param(ParamType::Any).build(tf_toset),
+    );
+    ctx.declare_func(
+        "tostring",
+        FuncDef::builder().param(ParamType::Any).build(tf_tostring),
+    );
+    ctx
+}
+
+/// The locals of a module that evaluate from `var` alone (others refer to resources).
+fn evaluable_locals(dir: &Path, var: &Value) -> hcl::Map<String, Value> {
+    let all = locals(dir);
+    let mut done = hcl::Map::new();
+    loop {
+        let before = done.len();
+        for (name, expr) in &all {
+            if !done.contains_key(name)
+                && let Ok(value) = expr.evaluate(&context_with(var, &done))
+            {
+                done.insert(name.clone(), value);
+            }
+        }
+        if done.len() == before {
+            return done;
+        }
+    }
+}
+
+/// The `var` a called module sees: each argument the root gives that evaluates from the root's
+/// variables and locals (others, such as module outputs, stand as a placeholder), then defaults.
+fn module_vars(call: &hcl::Block, module: &Path, root_var: &Value) -> Value {
+    let root_locals = evaluable_locals(&terraform_dir(), root_var);
+    let root_ctx = context_with(root_var, &root_locals);
+    let mut var = hcl::Map::new();
+    for name in variables(module).keys() {
+        let value = match try_attr(call.body(), name) {
+            Some(expr) => expr
+                .evaluate(&root_ctx)
+                .unwrap_or_else(|_| Value::from(format!("<{name}>"))),
+            None => default_of(module, name).unwrap_or(Value::Null),
+        };
+        var.insert(name.clone(), value);
+    }
+    Value::Object(var)
+}
+
+fn for_each_keys(value: &Value) -> Vec<String> {
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().expect("a set of strings").to_owned())
+            .collect(),
+        Value::Object(map) => map.keys().cloned().collect(),
+        other => panic!("for_each of {other:?}"),
+    }
+}
+
+#[test]
+fn every_import_adopts_a_resource_the_stack_declares_by_the_name_it_gives() {
+    let root = terraform_dir();
+    let body = module_body(&root);
+    let imports: Vec<&hcl::Block> = blocks(&body, "import", &[]).collect();
+    let nothing = root_vars((false, None, false));
+    let pool = "us-east-1_AbCdEf123";
+    let everything = root_vars((true, Some(pool), true));
+    let root_locals = evaluable_locals(&root, &everything);
+
+    // The default adopts nothing: Terraform's optional attributes of `{}`.
+    let adopt = variables(&root)
+        .remove("adopt_existing")
+        .expect("variable adopt_existing");
+    assert_eq!(
+        source(attr(adopt.body(), "type")),
+        "object({ table = optional(bool, false), user_pool_id = optional(string), log_groups = optional(bool, false) })"
+    );
+    assert_eq!(
+        default_of(&root, "adopt_existing"),
+        Some(Value::Object(hcl::Map::new()))
+    );
+
+    let mut adopted = BTreeSet::new();
+    for import in imports {
+        let import_body = import.body();
+        let for_each = attr(import_body, "for_each");
+        let to = source(attr(import_body, "to"));
+        let none = for_each
+            .evaluate(&context_with(&nothing, &evaluable_locals(&root, &nothing)))
+            .expect("for_each evaluates");
+        assert!(
+            for_each_keys(&none).is_empty(),
+            "{to}: imported although adopt_existing asks for nothing"
+        );
+        let all = for_each_keys(
+            &for_each
+                .evaluate(&context_with(&everything, &root_locals))
+                .expect("for_each evaluates"),
+        );
+        assert!(!all.is_empty(), "{to}: adopt_existing never imports it");
+
+        // module.<call>.<type>.<name>, maybe [each.key].
+        let (address, index) = match to.split_once('[') {
+            Some((address, index)) => (address, Some(index.trim_end_matches(']'))),
+            None => (to.as_str(), None),
+        };
+        let parts: Vec<&str> = address.split('.').collect();
+        let [module_word, call_name, kind, name] = parts[..] else {
+            panic!("{to}: not module.<call>.<type>.<name>");
+        };
+        assert_eq!(module_word, "module", "{to}");
+        let call_labels = [call_name];
+        let call = block(&body, "module", &call_labels);
+        let module = root.join(string(attr(call.body(), "source")));
+        let module_body = module_body(&module);
+        let resource_labels = [kind, name];
+        let resource = block(&module_body, "resource", &resource_labels);
+        let var = module_vars(call, &module, &everything);
+        let module_locals = evaluable_locals(&module, &var);
+
+        let resource_keys = try_attr(resource.body(), "for_each").map(|expr| {
+            for_each_keys(
+                &expr
+                    .evaluate(&context_with(&var, &module_locals))
+                    .unwrap_or_else(|e| panic!("{to}: the resource's for_each: {e}")),
+            )
+        });
+        match (index, &resource_keys) {
+            (None, None) => {
+                assert_eq!(all.len(), 1, "{to}: one instance, one import");
+            }
+            (Some("each.key"), Some(keys)) => {
+                for key in &all {
+                    assert!(keys.contains(key), "{to}: no instance {key:?} in {keys:?}");
+                }
+            }
+            _ => panic!("{to}: the index does not match the resource's for_each"),
+        }
+
+        for key in &all {
+            let mut each = hcl::Map::new();
+            each.insert("key".to_owned(), Value::from(key.clone()));
+            each.insert("value".to_owned(), Value::from(key.clone()));
+            let mut ctx = context_with(&everything, &root_locals);
+            ctx.declare_var("each", Value::Object(each.clone()));
+            let id = attr(import_body, "id")
+                .evaluate(&ctx)
+                .unwrap_or_else(|e| panic!("{to}: id: {e}"));
+            // What the provider imports by: the name this stack gives, or the pool's id.
+            let expected = if kind == "aws_cognito_user_pool" {
+                Value::from(pool)
+            } else {
+                let mut ctx = context_with(&var, &module_locals);
+                ctx.declare_var("each", Value::Object(each));
+                attr(resource.body(), "name")
+                    .evaluate(&ctx)
+                    .unwrap_or_else(|e| panic!("{to}: the resource's name: {e}"))
+            };
+            assert_eq!(id, expected, "{to} [{key}]");
+            adopted.insert(format!("{address} {}", id.as_str().unwrap_or_default()));
+        }
+    }
+    assert_eq!(
+        adopted.into_iter().collect::<Vec<_>>(),
+        [
+            "module.api.aws_cloudwatch_log_group.access /aws/apigateway/items-api".to_owned(),
+            format!("module.auth.aws_cognito_user_pool.users {pool}"),
+            "module.data.aws_dynamodb_table.items items".to_owned(),
+            "module.events.aws_cloudwatch_log_group.archive /aws/events/items-api".to_owned(),
+            "module.functions.aws_cloudwatch_log_group.function /aws/lambda/items-api-items"
+                .to_owned(),
+            "module.functions.aws_cloudwatch_log_group.function /aws/lambda/items-api-public"
+                .to_owned(),
+        ]
+    );
 }
