@@ -32,7 +32,7 @@ variable "items_table_name" {
 }
 
 variable "github_repository" {
-  description = "The repository whose deploy workflow may assume the role, as OWNER/NAME."
+  description = "The repository whose workflows may assume the plan and apply roles, as OWNER/NAME."
   type        = string
 
   validation {
@@ -42,7 +42,7 @@ variable "github_repository" {
 }
 
 variable "github_environment" {
-  description = "The repository's deployment environment (limit it to the main branch in the repository's settings)."
+  description = "The repository's deployment environment whose jobs may assume the apply role (limit it to the main branch, with reviewers)."
   type        = string
   default     = "production"
 
@@ -58,13 +58,25 @@ variable "create_oidc_provider" {
   default     = true
 }
 
-variable "state_bucket" {
-  description = "S3 bucket of the stack's Terraform state."
+variable "main_branch" {
+  description = "The branch whose pushes plan with the plan role (pull requests plan too)."
   type        = string
+  default     = "main"
 
   validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.state_bucket))
-    error_message = "state_bucket is an S3 bucket name."
+    condition     = can(regex("^[A-Za-z0-9._/-]{1,255}$", var.main_branch))
+    error_message = "main_branch is a branch name without spaces or colons."
+  }
+}
+
+variable "state_bucket" {
+  description = "Name of the state bucket this stack makes (globally unique); null: <name>-tfstate-<account id>."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.state_bucket == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", coalesce(var.state_bucket, "-")))
+    error_message = "state_bucket is an S3 bucket name, or null."
   }
 }
 

@@ -5,6 +5,8 @@
 
 mod code_ties;
 mod modules;
+mod permissions;
+mod pipeline;
 mod policies;
 mod support;
 mod workflows;

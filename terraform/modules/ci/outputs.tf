@@ -1,6 +1,16 @@
-output "deploy_role_arn" {
-  description = "ARN of the deploy role: the repository variable AWS_DEPLOY_ROLE_ARN."
-  value       = aws_iam_role.deploy.arn
+output "plan_role_arn" {
+  description = "ARN of the plan role: the repository variable AWS_PLAN_ROLE_ARN."
+  value       = aws_iam_role.plan.arn
+}
+
+output "apply_role_arn" {
+  description = "ARN of the apply role: the repository variable AWS_APPLY_ROLE_ARN."
+  value       = aws_iam_role.apply.arn
+}
+
+output "workload_boundary_arn" {
+  description = "ARN of the permissions boundary every role of the stack carries."
+  value       = aws_iam_policy.workload_boundary.arn
 }
 
 output "oidc_provider_arn" {
@@ -8,7 +18,7 @@ output "oidc_provider_arn" {
   value       = local.oidc_arn
 }
 
-output "trusted_subject" {
-  description = "The only OIDC subject the role trusts."
-  value       = local.subject
+output "trusted_subjects" {
+  description = "The OIDC subjects each role trusts."
+  value       = local.subjects
 }

@@ -16,7 +16,7 @@ variable "table_name" {
 }
 
 variable "github_repository" {
-  description = "The repository whose workflow may assume the role, as OWNER/NAME."
+  description = "The repository whose workflows may assume the roles, as OWNER/NAME."
   type        = string
 
   validation {
@@ -26,7 +26,7 @@ variable "github_repository" {
 }
 
 variable "github_environment" {
-  description = "The repository's deployment environment whose jobs may assume the role (limit it to the main branch)."
+  description = "The repository's deployment environment whose jobs may assume the apply role (limit it to the main branch, with reviewers)."
   type        = string
   default     = "production"
 
@@ -42,14 +42,14 @@ variable "create_oidc_provider" {
   default     = true
 }
 
-variable "role_name" {
-  description = "Name of the deploy role; null: <name>-deploy. It must not match <name>-*-function, the roles it manages."
+variable "main_branch" {
+  description = "The branch whose pushes may plan with the plan role (besides pull requests)."
   type        = string
-  default     = null
+  default     = "main"
 
   validation {
-    condition     = var.role_name == null || (can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", coalesce(var.role_name, "-"))) && !endswith(coalesce(var.role_name, "-"), "-function"))
-    error_message = "role_name is 1 to 64 characters of A-Z, a-z, 0-9 and +=,.@_-, and does not end with -function."
+    condition     = can(regex("^[A-Za-z0-9._/-]{1,255}$", var.main_branch))
+    error_message = "main_branch is a branch name without spaces or colons."
   }
 }
 
@@ -75,7 +75,7 @@ variable "state_key" {
 }
 
 variable "tags" {
-  description = "Tags for the role and the OIDC provider."
+  description = "Tags for the roles, the boundary and the OIDC provider."
   type        = map(string)
   default     = {}
 }

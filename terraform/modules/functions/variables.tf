@@ -144,3 +144,14 @@ variable "permissions_boundary_arn" {
     error_message = "permissions_boundary_arn is the ARN of an IAM managed policy."
   }
 }
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrency by function key (items, public); a function not named is unreserved. Reserving takes from the account's pool, which must keep 100 unreserved (10 on a new account's quota of 10)."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for key, n in var.reserved_concurrency : contains(["items", "public"], key) && n >= 0 && floor(n) == n])
+    error_message = "reserved_concurrency maps items or public to a whole number, 0 or more."
+  }
+}
