@@ -1,48 +1,55 @@
-//! The items function's IAM policy, as Terraform renders it, held to what the function does at
-//! run time: its adapters' calls, made as a principal holding exactly that policy on moto with
-//! moto's IAM checks on, all succeed (sufficient); calls outside it are refused `AccessDenied`
-//! (minimal); and each statement names exactly the resources the calls touched (scoped).
+//! The items function's IAM policy, as Terraform renders it (`conformance::render`), held to what
+//! the function does at run time, on moto with its IAM checks on, as an IAM user holding exactly
+//! that policy:
 //!
-//! What moto 5.2.5 checks, from its source (`moto/core/authorization.py`,
-//! `moto/core/responses.py` `call_action`, `moto/iam/access_control.py`), and so how each half is
-//! proven here:
+//! - sufficient: every AWS call of the function, through its own adapters, succeeds;
+//! - minimal in actions: without any one of the policy's actions some call is refused, and calls
+//!   beyond them are refused `AccessDenied`;
+//! - scoped: each statement allows the resource the calls touched and not its neighbour.
 //!
-//! - Actions: checked for every service here, named `<signing name>:<operation>`. So actions are
-//!   proven on moto, with the policy given to moto as [`as_moto_checks_it`] says.
+//! What moto 5.2.5 checks, from its source (`moto/core/authorization.py`
+//! `ActionAuthenticatorMixin`, `moto/core/responses.py` `call_action`,
+//! `moto/iam/access_control.py`), and so how each part is proven:
+//!
+//! - Actions: checked, named `<signing name>:<operation>`, for every service here. Proven on
+//!   moto, with the policy given to moto as [`as_moto_checks_it`] says.
 //! - Resources: not checked. Every request of DynamoDB, EventBridge, Secrets Manager, CloudWatch
 //!   Logs and X-Ray is checked against the resource `*` (only IAM, STS and SQS name one), so a
-//!   statement scoped to an ARN never applies and one with `*` applies to every resource. moto
-//!   cannot refuse these, and no test here pretends it does:
-//!   - `PutEvents` to another bus, `GetSecretValue` of another secret, any table call on another
-//!     table, logs written to another function's log group;
+//!   statement scoped to an ARN never applies on moto. moto cannot refuse any of these, and no
+//!   assertion here expects it to:
+//!   - `PutEvents` to another bus, `GetSecretValue` of another secret, any call on another table,
+//!     log streams in another function's log group.
 //!
-//!   instead, the resource half is proven by evaluating the rendered policy (unwidened) with
-//!   IAM's rules against the ARNs moto gave the resources the calls touched, and against the
-//!   ARNs of their neighbours, which must be refused.
+//!   Instead the rendered policy, unwidened, is evaluated with IAM's rules (`conformance::iam`)
+//!   against the ARNs moto gave the resources the calls touched, and their neighbours'.
 //! - Actions inside a transaction: AWS authorizes each element of `TransactWriteItems` as its own
 //!   action (a Put as `dynamodb:PutItem`); moto authorizes the call as
-//!   `dynamodb:TransactWriteItems`. So moto cannot tell a transaction of Puts from one with a
+//!   `dynamodb:TransactWriteItems`. moto cannot tell a transaction of Puts from one holding a
 //!   Delete or an Update: the policy given to moto allows `TransactWriteItems` where it allows
-//!   `PutItem`, which is right for the adapter's transactions (Puts only) and no more.
+//!   `PutItem`, which is right for the adapter's transactions (Puts only).
 //! - X-Ray's actions: moto names them after the URL (`xray:TraceSegments`,
-//!   `xray:TelemetryRecords`), not `xray:PutTraceSegments`/`xray:PutTelemetryRecords`: the policy
-//!   given to moto adds moto's name beside each.
-//! - Conditions: not evaluated for identity policies (moto treats every condition as met), and
-//!   the items policy has none; a `Condition`, `NotAction` or `NotResource` in it fails this test
-//!   rather than being checked wrongly. An explicit `Deny` is honoured by moto.
-//! - A refusal comes back with IAM's XML error document and status 403 for every service, also
+//!   `xray:TelemetryRecords`): the policy given to moto has moto's name beside IAM's.
+//! - Conditions: not evaluated for identity policies (moto takes every condition as met); the
+//!   items policy has none, and a `Condition`, `NotAction`, `NotResource` or `Deny` in it stops
+//!   this test rather than being checked wrongly (moto does honour an explicit `Deny`).
+//! - Permissions boundaries: not applied by moto. The functions' boundary is held to their
+//!   policies offline, in `tests/terraform/pipeline.rs`.
+//! - A refusal comes back as IAM's XML error document with status 403 from every service, also
 //!   to the JSON-protocol clients, whose SDK error then has no code: `testkit::iam::refusal`
-//!   reads the raw answer (AWS answers `AccessDeniedException` in JSON).
+//!   reads the raw answer (AWS answers those with JSON, `AccessDeniedException`).
 //!
-//! The calls CloudWatch Logs and X-Ray get are not the function's code: Lambda writes the
-//! function's output to its log group with the role (`CreateLogStream`, `PutLogEvents`), and the
-//! X-Ray daemon in the sandbox sends the traces (`PutTraceSegments`, `PutTelemetryRecords`).
-//! They are made here as those do.
+//! CloudWatch Logs and X-Ray are not called by the function's code: Lambda writes the function's
+//! output to its log group with the role (`CreateLogStream`, `PutLogEvents`), and the X-Ray
+//! daemon in the sandbox sends its traces (`PutTraceSegments`, `PutTelemetryRecords`). They are
+//! called here as those do.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use conformance::iam::{Decision, Request, evaluate};
+use conformance::render;
 use functions::adapters::aws::dynamodb::attr;
 use functions::adapters::aws::{AwsResources, app_state};
 use functions::adapters::secret_document::{KeyEntry, SecretDocument};
@@ -56,56 +63,20 @@ use testkit::aws as aws_env;
 use testkit::iam::{Principal, Refusal, answer_refusal, refusal, signed};
 use testkit::moto::{ACCOUNT_ID, REGION};
 
-/// The items function's log group and the public function's, as the functions module names them.
-const LOG_GROUP: &str = "/aws/lambda/items-api-items";
-const OTHER_LOG_GROUP: &str = "/aws/lambda/items-api-public";
+/// A function's log group, as Terraform names it.
+fn log_group(function: &str) -> String {
+    let address = format!(r#"module.functions.aws_cloudwatch_log_group.function["{function}"]"#);
+    render::root().attr(&address, "name")
+}
 /// Neighbours of the stack's resources, which the policy must not reach.
 const OTHER_TABLE: &str = "items-archive";
 const OTHER_BUS: &str = "default";
 const OTHER_SECRET: &str = "items-api/other";
 
-/// The items function's policy document as Terraform renders it.
+/// The items function's policy document as Terraform renders it, with moto's account and region
+/// and the stack's default names.
 fn items_policy() -> Value {
-    // Until the renderer lands: replace this body with
-    // conformance::render::root_policy(r#"module.functions.data.aws_iam_policy_document.function["items"]"#)
-    let arn = |service: &str, resource: &str| {
-        format!("arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{resource}")
-    };
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "ItemsTable",
-                "Effect": "Allow",
-                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan"],
-                "Resource": arn("dynamodb", "table/items")
-            },
-            {
-                "Sid": "ItemEvents",
-                "Effect": "Allow",
-                "Action": "events:PutEvents",
-                "Resource": arn("events", "event-bus/items-api")
-            },
-            {
-                "Sid": "ConfigSecret",
-                "Effect": "Allow",
-                "Action": "secretsmanager:GetSecretValue",
-                "Resource": arn("secretsmanager", "secret:items-api/config-AbCdEf")
-            },
-            {
-                "Sid": "OwnLogGroup",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": arn("logs", &format!("log-group:{LOG_GROUP}:*"))
-            },
-            {
-                "Sid": "Traces",
-                "Effect": "Allow",
-                "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
-                "Resource": "*"
-            }
-        ]
-    })
+    render::root_policy(r#"module.functions.data.aws_iam_policy_document.function["items"]"#)
 }
 
 /// Where moto names an action otherwise than IAM: (IAM's action, moto's name for the call).
@@ -128,8 +99,8 @@ fn list(value: &Value) -> Vec<String> {
     }
 }
 
-/// The Allow statements of a document; anything whose meaning moto or [`allows`] would get wrong
-/// (Deny, conditions, NotAction, NotResource) stops the test.
+/// The Allow statements of a document; anything whose meaning moto would get wrong (Deny is
+/// honoured, but conditions are not evaluated; NotAction, NotResource) stops the test.
 fn allow_statements(policy: &Value) -> Vec<&serde_json::Map<String, Value>> {
     let statements = policy["Statement"]
         .as_array()
@@ -168,41 +139,25 @@ fn as_moto_checks_it(policy: &Value) -> Value {
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
-/// IAM's `*` (any run) and `?` (any one character) wildcards.
-fn wildcard(pattern: &str, text: &str) -> bool {
-    match pattern.chars().next() {
-        None => text.is_empty(),
-        Some('*') => (0..=text.len())
-            .filter(|&i| text.is_char_boundary(i))
-            .any(|i| wildcard(&pattern[1..], &text[i..])),
-        Some(p) => text.chars().next().is_some_and(|t| {
-            (p == '?' || p == t) && wildcard(&pattern[p.len_utf8()..], &text[t.len_utf8()..])
-        }),
-    }
-}
-
-/// Secrets Manager ends a secret's ARN with `-` and six random characters, drawn when it is
-/// created: the ARN Terraform knew and moto's for the same name differ in those alone.
-fn without_secret_suffix(arn: &str) -> &str {
+/// Secrets Manager ends a secret's ARN with `-` and six characters drawn when the secret is
+/// made, so moto's differ from the ones the rendering assumed for the stack's secret: a secret
+/// ARN of moto's is compared with those six replaced by the rendering's.
+fn as_rendered(arn: &str) -> String {
+    let rendered = render::root().attr("module.config.aws_secretsmanager_secret.config", "arn");
     match arn.split_once(":secret:") {
-        Some((_, name)) if name.len() > 7 && name.as_bytes()[name.len() - 7] == b'-' => {
-            &arn[..arn.len() - 7]
-        }
-        _ => arn,
+        Some(_) => format!(
+            "{}{}",
+            &arn[..arn.len() - 7],
+            &rendered[rendered.len() - 7..]
+        ),
+        None => arn.to_owned(),
     }
 }
 
-/// Whether the Allow statements of `policy` allow `action` on `resource`, by IAM's rules for
-/// identity policies (actions case-insensitive, resources case-sensitive).
+/// Whether `policy` allows `action` on `resource` (a resource as moto named it), by IAM's rules.
 fn allows(policy: &Value, action: &str, resource: &str) -> bool {
-    allow_statements(policy).into_iter().any(|s| {
-        list(&s["Action"])
-            .iter()
-            .any(|a| wildcard(&a.to_lowercase(), &action.to_lowercase()))
-            && list(&s["Resource"])
-                .iter()
-                .any(|r| wildcard(without_secret_suffix(r), without_secret_suffix(resource)))
-    })
+    let request = Request::new(action, &as_rendered(resource));
+    evaluate(&[policy], None, &request) == Decision::Allow
 }
 
 /// The ARNs moto gave the resources the calls touch, and their neighbours'.
@@ -310,22 +265,23 @@ async fn set_up(sdk: &aws_config::SdkConfig) -> Arns {
     let secret = secret_arn(aws_env::SECRET, secret_document("k1")).await;
     let other_secret = secret_arn(OTHER_SECRET, secret_document("other")).await;
     let mut groups = Vec::new();
-    for name in [LOG_GROUP, OTHER_LOG_GROUP] {
+    // The public function's log group is the neighbour of the items function's.
+    for name in [log_group("items"), log_group("public")] {
         logs.create_log_group()
-            .log_group_name(name)
+            .log_group_name(&name)
             .send()
             .await
             .unwrap();
         let described = logs
             .describe_log_groups()
-            .log_group_name_prefix(name)
+            .log_group_name_prefix(&name)
             .send()
             .await
             .unwrap();
         let group = described
             .log_groups()
             .iter()
-            .find(|g| g.log_group_name() == Some(name))
+            .find(|g| g.log_group_name() == Some(name.as_str()))
             .unwrap();
         groups.push(group.log_group_arn().unwrap().to_owned());
     }
@@ -552,7 +508,7 @@ async fn every_call_of_the_function(
     f.ok(
         "logs:CreateLogStream",
         logs.create_log_stream()
-            .log_group_name(LOG_GROUP)
+            .log_group_name(log_group("items"))
             .log_stream_name(stream)
             .send()
             .await,
@@ -560,7 +516,7 @@ async fn every_call_of_the_function(
     f.ok(
         "logs:PutLogEvents",
         logs.put_log_events()
-            .log_group_name(LOG_GROUP)
+            .log_group_name(log_group("items"))
             .log_stream_name(stream)
             .log_events(
                 aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
@@ -718,14 +674,14 @@ async fn calls_outside_the_policy(
     f.denied(principal, "logs:CreateLogGroup", refused(r));
     let r = logs
         .put_retention_policy()
-        .log_group_name(LOG_GROUP)
+        .log_group_name(log_group("items"))
         .retention_in_days(1)
         .send()
         .await;
     f.denied(principal, "logs:PutRetentionPolicy", refused(r));
     let r = logs
         .filter_log_events()
-        .log_group_name(OTHER_LOG_GROUP)
+        .log_group_name(log_group("public"))
         .send()
         .await;
     f.denied(principal, "logs:FilterLogEvents", refused(r));
@@ -752,7 +708,7 @@ async fn calls_outside_the_policy(
     f.denied(principal, "secretsmanager:DeleteSecret", refused(r));
     let r = logs
         .delete_log_group()
-        .log_group_name(LOG_GROUP)
+        .log_group_name(log_group("items"))
         .send()
         .await;
     f.denied(principal, "logs:DeleteLogGroup", refused(r));
@@ -849,13 +805,13 @@ async fn the_items_policy_is_sufficient_and_minimal_at_run_time() {
     let arns = set_up(&setup).await;
     // Every principal is made before the checks go on: IAM's own calls are checked after.
     let principal = Principal::create(&moto, "items-function", &as_moto_checks_it(&policy));
-    let short_of_one: Vec<(&String, Principal)> = actions
+    let short_of_one: Vec<(String, Principal)> = actions
         .iter()
         .enumerate()
         .map(|(n, action)| {
             let name = format!("items-function-without-{n}");
             let policy = as_moto_checks_it(&without(&policy, action));
-            (action, Principal::create(&moto, &name, &policy))
+            (action.clone(), Principal::create(&moto, &name, &policy))
         })
         .collect();
     moto.enforce_iam();
@@ -876,19 +832,35 @@ async fn the_items_policy_is_sufficient_and_minimal_at_run_time() {
         all.0
             .extend(f.0.into_iter().map(|m| format!("{what}: {m}")));
     };
-    add(
-        "a call of the function was refused",
-        every_call_of_the_function(&moto, &principal, &arns, "full").await,
-    );
     // Minimal in actions, both ways: none of the policy's can go (without it, some call of the
-    // function is refused), and calls beyond them are refused.
-    for (n, (action, short)) in short_of_one.iter().enumerate() {
-        let run = every_call_of_the_function(&moto, short, &arns, &format!("without-{n}")).await;
-        if run.0.is_empty() {
-            add(
+    // function is refused), and calls beyond them are refused. The runs are independent (their
+    // own owners and log streams): they go at once.
+    let (moto, arns) = (Arc::new(moto), Arc::new(arns));
+    let principal = Arc::new(principal);
+    let mut runs = tokio::task::JoinSet::new();
+    let full = Arc::clone(&principal);
+    let (m, a) = (Arc::clone(&moto), Arc::clone(&arns));
+    runs.spawn(async move {
+        (
+            None,
+            every_call_of_the_function(&m, &full, &a, "full").await,
+        )
+    });
+    for (n, (action, short)) in short_of_one.into_iter().enumerate() {
+        let (m, a, action) = (Arc::clone(&moto), Arc::clone(&arns), action.clone());
+        runs.spawn(async move {
+            let run = every_call_of_the_function(&m, &short, &a, &format!("without-{n}")).await;
+            (Some(action), run)
+        });
+    }
+    while let Some(run) = runs.join_next().await {
+        match run.expect("a run of the function's calls") {
+            (None, findings) => add("a call of the function was refused", findings),
+            (Some(action), findings) if findings.0.is_empty() => add(
                 "an action no call needs",
                 Findings(vec![format!("without {action}, every call still succeeds")]),
-            );
+            ),
+            (Some(_), _) => {}
         }
     }
     let sdk = principal.sdk_config(&moto).await;
