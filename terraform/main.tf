@@ -71,6 +71,7 @@ module "functions" {
   config_secret_arn  = module.config.secret_arn
 
   permissions_boundary_arn = local.permissions_boundary_arn
+  reserved_concurrency     = var.lambda_reserved_concurrency
 }
 
 module "auth" {

@@ -70,6 +70,17 @@ variable "lambda_timeout_seconds" {
   }
 }
 
+variable "lambda_reserved_concurrency" {
+  description = "Reserved concurrency by function (items, public); unreserved when not named. See terraform/README.md for the numbers: a new account cannot reserve any."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for key, n in var.lambda_reserved_concurrency : contains(["items", "public"], key) && n >= 0 && floor(n) == n])
+    error_message = "lambda_reserved_concurrency maps items or public to a whole number, 0 or more."
+  }
+}
+
 variable "log_level" {
   description = "LOG_LEVEL of the functions."
   type        = string

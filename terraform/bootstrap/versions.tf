@@ -8,7 +8,9 @@ terraform {
     }
   }
 
-  # Its own state object in the same bucket, e.g. key=items-api/bootstrap.tfstate.
+  # Its own state object in the bucket it makes, e.g. key=items-api/bootstrap.tfstate. The
+  # first apply runs with local state (the bucket does not exist yet), then moves it there:
+  # terraform/README.md has the commands.
   backend "s3" {
     use_lockfile = true
     encrypt      = true
