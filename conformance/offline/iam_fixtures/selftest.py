@@ -95,10 +95,20 @@ def main() -> int:
             print("FAILED empty folder: it must fail as 'input' alone")
         else:
             print("ok empty folder: fails")
+    # The permission table's actions: a misspelt and an invented one fail, the real ones pass.
+    report = iam_checks.Report()
+    with contextlib.redirect_stdout(io.StringIO()):
+        iam_checks.table_check(HERE / "_table" / "permissions.json", report)
+    failed = sorted(f["action"] for f in report.failures)
+    if failed != ["dynamodb:DescribeTables", "dynamodb:ListEverything"]:
+        bad += 1
+        print(f"FAILED permission table: failures {failed}")
+    else:
+        print("ok permission table: the misspelt and the invented action fail")
     if not cases:
         bad += 1
         print(f"FAILED: no cases under {HERE}")
-    print(f"iam checks self-test: {len(cases) + 1} cases, {bad} not as expected")
+    print(f"iam checks self-test: {len(cases) + 2} cases, {bad} not as expected")
     return 1 if bad else 0
 
 
