@@ -136,33 +136,31 @@ fn condition_holds(operator: &str, key: &str, wanted: &[String], request: &Reque
     }
 }
 
-fn statement_applies(statement: &Json, request: &Request) -> bool {
-    let action_ok = if let Some(actions) = statement.get("Action") {
-        list(Some(actions))
+/// Whether `value` is named by the statement's `key` (e.g. Action) or not excluded by its
+/// `not_key` (NotAction); a statement has one of the two.
+fn names(statement: &Json, key: &str, not_key: &str, value: &str, ignore_case: bool) -> bool {
+    let named = |patterns: &Json| {
+        list(Some(patterns))
             .iter()
-            .any(|a| wildcard_match(a, &request.action, true))
-    } else if let Some(not_actions) = statement.get("NotAction") {
-        !list(Some(not_actions))
-            .iter()
-            .any(|a| wildcard_match(a, &request.action, true))
-    } else {
-        false
+            .any(|p| wildcard_match(p, value, ignore_case))
     };
-    if !action_ok {
-        return false;
+    match (statement.get(key), statement.get(not_key)) {
+        (Some(patterns), _) => named(patterns),
+        (None, Some(excluded)) => !named(excluded),
+        (None, None) => false,
     }
-    let resource_ok = if let Some(resources) = statement.get("Resource") {
-        list(Some(resources))
-            .iter()
-            .any(|r| wildcard_match(r, &request.resource, false))
-    } else if let Some(not_resources) = statement.get("NotResource") {
-        !list(Some(not_resources))
-            .iter()
-            .any(|r| wildcard_match(r, &request.resource, false))
-    } else {
-        false
-    };
-    if !resource_ok {
+}
+
+fn statement_applies(statement: &Json, request: &Request) -> bool {
+    if !names(statement, "Action", "NotAction", &request.action, true)
+        || !names(
+            statement,
+            "Resource",
+            "NotResource",
+            &request.resource,
+            false,
+        )
+    {
         return false;
     }
     match statement.get("Condition") {
