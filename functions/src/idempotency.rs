@@ -158,14 +158,9 @@ mod item_id_text {
 }
 
 impl IdempotencyRecord {
-    /// A record is written only with the item it is about (both stores check it before the write).
-    pub fn check_about(&self, item: &crate::domain::Item) -> Result<(), crate::ports::StoreError> {
-        if self.owner != item.owner || self.item_id != item.id {
-            return Err(crate::ports::StoreError::Internal(
-                "an idempotency record must be about the item written with it".into(),
-            ));
-        }
-        Ok(())
+    /// Whether the record is about `item`: a record is written only with the item it is about.
+    pub fn is_about(&self, item: &crate::domain::Item) -> bool {
+        self.owner == item.owner && self.item_id == item.id
     }
 
     /// The record of a new item, written with it: in progress, its event not yet published.

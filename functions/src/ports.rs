@@ -21,6 +21,17 @@ pub struct Page {
     pub more: bool,
 }
 
+/// Both stores check this before writing an item with its idempotency record.
+pub fn check_record_about(record: &IdempotencyRecord, item: &Item) -> Result<(), StoreError> {
+    if record.is_about(item) {
+        Ok(())
+    } else {
+        Err(StoreError::Internal(
+            "an idempotency record must be about the item written with it".into(),
+        ))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The key already exists (a conditional put failed); nothing was written.

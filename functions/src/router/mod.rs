@@ -19,18 +19,24 @@ use crate::ports::{Config, EventBus, ItemStore};
 /// The routes and the authorization each needs at the gateway. The gateway (API Gateway's
 /// routes in Terraform, the twin's gateway) is configured from this one table.
 pub mod routes {
+    /// The paths, named once: this table and the routers below use them.
+    pub const PUBLIC_PATH: &str = "/public";
+    pub const ITEMS_PATH: &str = "/items";
+    pub const ITEM_PATH: &str = "/items/{id}";
+    pub const REPLAY_PATH: &str = "/internal/events/replay";
+
     /// No authorization.
-    pub const PUBLIC: &[(&str, &str)] = &[("GET", "/public")];
+    pub const PUBLIC: &[(&str, &str)] = &[("GET", PUBLIC_PATH)];
     /// JWT authorizer (Cognito ID token).
     pub const JWT: &[(&str, &str)] = &[
-        ("POST", "/items"),
-        ("GET", "/items"),
-        ("GET", "/items/{id}"),
+        ("POST", ITEMS_PATH),
+        ("GET", ITEMS_PATH),
+        ("GET", ITEM_PATH),
     ];
     /// IAM (SigV4) authorizer, every method: the gateway routes `ANY /internal/{proxy+}`.
     pub const IAM_PREFIX: &str = "/internal/";
     /// The operator routes under [`IAM_PREFIX`] that the router serves.
-    pub const IAM: &[(&str, &str)] = &[("POST", "/internal/events/replay")];
+    pub const IAM: &[(&str, &str)] = &[("POST", REPLAY_PATH)];
 }
 
 /// The OpenAPI document of the API (`functions/openapi.json`); a conformance test holds it to
@@ -71,10 +77,10 @@ async fn method_not_allowed(meta: RequestMeta) -> problem::Problem {
 /// it from [`public_router`] without linking any store or bus.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/public", get(public))
-        .route("/items", get(items::list).post(items::create))
-        .route("/items/{id}", get(items::get))
-        .route("/internal/events/replay", post(internal::replay))
+        .route(routes::PUBLIC_PATH, get(public))
+        .route(routes::ITEMS_PATH, get(items::list).post(items::create))
+        .route(routes::ITEM_PATH, get(items::get))
+        .route(routes::REPLAY_PATH, post(internal::replay))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .with_state(state)
@@ -84,7 +90,7 @@ pub fn router(state: AppState) -> Router {
 /// The router of the `public` function: `GET /public` only.
 pub fn public_router() -> Router {
     Router::new()
-        .route("/public", get(public))
+        .route(routes::PUBLIC_PATH, get(public))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         // Makes each handler a route now: until a router is given its state, axum builds the

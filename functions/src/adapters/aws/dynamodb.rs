@@ -335,7 +335,7 @@ impl ItemStore for DynamoDbItemStore {
         record: &IdempotencyRecord,
         now: i64,
     ) -> Result<Claim, StoreError> {
-        record.check_about(item)?;
+        crate::ports::check_record_about(record, item)?;
         let item_put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(to_attributes(item)))

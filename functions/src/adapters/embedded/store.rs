@@ -180,7 +180,7 @@ impl ItemStore for RedbItemStore {
         record: &IdempotencyRecord,
         now: i64,
     ) -> Result<Claim, StoreError> {
-        record.check_about(item)?;
+        crate::ports::check_record_about(record, item)?;
         let item_value = serde_json::to_vec(item).map_err(internal)?;
         let record_value = serde_json::to_vec(record).map_err(internal)?;
         let (owner, id, key) = (item.owner.clone(), item.id.as_u128(), record.key.clone());
