@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// The API's documented limits (README "Limits", OpenAPI document).
+/// The API's documented limits (`docs/api.md` "Limits", OpenAPI document).
 pub mod limits {
     /// Largest accepted request body, in bytes; larger is `413`.
     pub const MAX_BODY_BYTES: usize = 16 * 1024;

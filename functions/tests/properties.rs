@@ -2,8 +2,8 @@
 //! cursors, driven through the real router on the embedded adapters (redb store, pattern-matching
 //! bus and log-group archive, secret file), as API Gateway payload 2.0 events. Whatever comes in,
 //! the answer is a success or a `4xx` problem that carries the request id: never a panic or a `5xx`.
-//! Where the README states a rule, the test states it again and checks the exact answer, and what
-//! is accepted reads back as it was sent.
+//! Where `docs/api.md` states a rule, the test states it again and checks the exact answer, and
+//! what is accepted reads back as it was sent.
 //!
 //! Why proptest and not cargo-fuzz: cargo-fuzz needs a nightly toolchain (`-Z sanitizer`), which
 //! neither CI nor the developers' machines have; proptest runs on stable within `cargo test`.
@@ -299,7 +299,7 @@ fn check_created(
 }
 
 // ---------------------------------------------------------------------------------------------
-// The rules of a new item, as the README's "Limits" table states them.
+// The rules of a new item, as the "Limits" table of `docs/api.md` states them.
 
 #[derive(Debug, PartialEq)]
 enum Expected {

@@ -1,9 +1,9 @@
-//! The cost model of the README: what a million requests of each route cost on AWS list prices,
-//! from the prices (`perf/cost/prices.json`, with their sources and the date they were read), the
-//! bytes each route logs as measured on the twin (`perf/cost/measured.json`, written by
-//! `scripts/measure-bytes`) and what cannot be measured here, stated
+//! The cost model of `docs/cost.md`: what a million requests of each route cost on AWS list
+//! prices, from the prices (`perf/cost/prices.json`, with their sources and the date they were
+//! read), the bytes each route logs as measured on the twin (`perf/cost/measured.json`, written
+//! by `scripts/measure-bytes`) and what cannot be measured here, stated
 //! (`perf/cost/assumptions.json`). `cargo run -p perf --bin cost-model` prints the table; a test
-//! holds the README to it.
+//! holds that page to it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -188,7 +188,7 @@ impl Model {
             .collect()
     }
 
-    /// The README's table, with the prices' region, date and sources under it.
+    /// The table of `docs/cost.md`, with the prices' region, date and sources under it.
     pub fn markdown(&self) -> Result<String, String> {
         let mut out = String::from(
             "| a million of | billed ms | log bytes | HTTP API | Lambda | DynamoDB | EventBridge | Logs | X-Ray | total | logs share |\n\

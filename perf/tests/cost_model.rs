@@ -1,4 +1,4 @@
-//! The README's cost model is the model's output, and its assumptions match the deployment.
+//! The cost model of `docs/cost.md` is the model's output, and its assumptions match the deployment.
 
 use perf::cost::{Model, default_dir};
 
@@ -10,12 +10,12 @@ fn repo() -> std::path::PathBuf {
 }
 
 #[test]
-fn the_readme_shows_the_models_table() {
+fn the_cost_page_shows_the_models_table() {
     let table = Model::load(&default_dir()).unwrap().markdown().unwrap();
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let page = std::fs::read_to_string(repo().join("docs/cost.md")).unwrap();
     assert!(
-        readme.contains(&table),
-        "README.md's cost model is stale; paste the output of `cargo run -p perf --bin cost-model`:\n{table}"
+        page.contains(&table),
+        "docs/cost.md's cost model is stale; paste the output of `cargo run -p perf --bin cost-model`:\n{table}"
     );
 }
 

@@ -193,8 +193,8 @@ fn created(item: &Item, replayed: bool) -> Response {
 
 /// Puts the item's `ItemCreated` on the bus; returns whether it got there. The item is stored
 /// and will be acknowledged: a publish failure is logged and counted, and never turns an
-/// acknowledged write into an error. README "Re-emitting events" says how an operator re-drives
-/// it; a retry with the same `Idempotency-Key` does it too.
+/// acknowledged write into an error. `docs/operations.md` "Re-emitting events" says how an
+/// operator re-drives it; a retry with the same `Idempotency-Key` does it too.
 async fn publish_created(state: &AppState, meta: &RequestMeta, item: &Item) -> bool {
     let event = ItemCreated::new(item, &meta.request_id, meta.trace_id.as_deref());
     match state.bus.publish(&[event.to_bus_event(item)]).await {

@@ -12,7 +12,7 @@ use crate::domain::FieldError;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
-/// The problem types of the API; each `type` is a stable URI reference documented in the README.
+/// The problem types of the API; each `type` is a stable URI reference documented in `docs/api.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     InvalidBody,

@@ -119,8 +119,8 @@ async fn put(client: &aws_sdk_secretsmanager::Client, document: String) {
         .unwrap();
 }
 
-/// The rotation of the README (prepend a key, then drop the oldest) on a secret made as Terraform
-/// makes it. The version Terraform wrote loses AWSCURRENT, then AWSPREVIOUS, but keeps the
+/// The rotation of `docs/operations.md` (prepend a key, then drop the oldest) on a secret made
+/// as Terraform makes it. The version Terraform wrote loses AWSCURRENT, then AWSPREVIOUS, but keeps the
 /// stack's own label, so the provider's read (GetSecretValue by its version id) still finds it
 /// and the next apply has nothing to put back.
 ///

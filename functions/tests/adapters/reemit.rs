@@ -1,5 +1,5 @@
-//! The README's re-emit procedure, run as written with the AWS CLI against moto: an item whose
-//! event was never published gets it archived.
+//! The re-emit procedure of `docs/operations.md`, run as written with the AWS CLI against moto:
+//! an item whose event was never published gets it archived.
 
 use functions::adapters::aws::DynamoDbItemStore;
 use functions::domain::{Item, NewItem};
@@ -16,7 +16,7 @@ async fn the_documented_re_emit_archives_the_missing_event() {
     assert_eq!(
         (aws_env::TABLE, aws_env::BUS),
         ("items", "items-api"),
-        "the names the README uses"
+        "the names docs/operations.md uses"
     );
 
     // Stored, acknowledged, but its event never made it to the bus.
@@ -31,7 +31,7 @@ async fn the_documented_re_emit_archives_the_missing_event() {
     store.put(&item).await.unwrap();
     assert!(aws_env::archived(&sdk).await.is_empty());
 
-    let script = testkit::readme::sh_block_after("### Re-emitting events")
+    let script = testkit::readme::sh_block_after_in("docs/operations.md", "## Re-emitting events")
         .replace("OWNER", &item.owner)
         .replace("ITEM_ID", &item.id.to_string())
         .replace("CREATED_AT", &item.created_at_rfc3339())

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::common::{TwinProcess, urlencode};
 
-/// The stage throttle of the README (and of the twin's defaults), given explicitly because the
+/// The stage throttle of `docs/api.md` (and of the twin's defaults), given explicitly because the
 /// first phase's pacing is computed from it.
 const RATE: u32 = 50;
 const BURST: u32 = 100;

@@ -129,9 +129,10 @@ async fn a_missing_secret_stops_the_twin_at_start_with_a_clear_message() {
     );
 }
 
-/// The README's "On AWS services" command names exactly the flags this test runs the twin with.
+/// The "On AWS services" command of `docs/local-twin.md` names exactly the flags this test runs
+/// the twin with.
 fn readme_aws_command_uses_these_flags(args: &[&str]) {
-    let block = testkit::readme::sh_block_after("## On AWS services");
+    let block = testkit::readme::sh_block_after_in("docs/local-twin.md", "## On AWS services");
     let flags = block
         .strip_prefix("cargo run --release -- ")
         .unwrap_or_else(|| panic!("{block}"));
@@ -148,6 +149,6 @@ fn readme_aws_command_uses_these_flags(args: &[&str]) {
     used.sort();
     assert_eq!(
         documented, used,
-        "README flags vs the flags of the tested run"
+        "documented flags vs the flags of the tested run"
     );
 }

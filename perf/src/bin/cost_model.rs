@@ -1,4 +1,5 @@
-//! Prints the README's cost model: a million requests of each route on AWS list prices.
+//! Prints the cost model of `docs/cost.md`, to paste there: a million requests of each route on
+//! AWS list prices.
 fn main() {
     match perf::cost::Model::load(&perf::cost::default_dir()).and_then(|m| m.markdown()) {
         Ok(table) => print!("{table}"),
