@@ -135,7 +135,7 @@ impl TwinClient {
         }
         let added = crate::auth::sigv4::sign(
             credentials,
-            crate::settings::names::REGION,
+            crate::names::REGION,
             at,
             method.as_str(),
             path,

@@ -2,7 +2,8 @@
 //! DynamoDB and CloudWatch Logs in front of the items API, on embedded engines.
 //!
 //! Reading order: [`twin`] (what is assembled), [`gateway`] (what API Gateway does), [`auth`]
-//! (the JWT authorizer and the local issuer), [`twin_api`] (the twin's own routes).
+//! (the JWT authorizer and the local issuer), [`twin_api`] (the twin's own routes, `/_twin/`),
+//! [`names`] (the names of the stand-ins' resources).
 
 pub mod auth;
 pub mod client;
@@ -10,6 +11,7 @@ pub mod cloudwatch;
 pub mod faults;
 pub mod gateway;
 pub mod html;
+pub mod names;
 pub mod ops;
 pub mod output;
 pub(crate) mod per_thread;

@@ -5,19 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-/// Names the twin gives its stand-ins; the Terraform of the stack uses the same ones.
-pub mod names {
-    pub const API_ID: &str = "local";
-    pub const ACCOUNT_ID: &str = "000000000000";
-    pub const REGION: &str = "us-east-1";
-    pub const EVENT_BUS: &str = "items-api";
-    pub const ITEM_CREATED_RULE: &str = "items-api-item-created";
-    pub const ARCHIVE_LOG_GROUP: &str = "/aws/events/items-api";
-    pub const ISSUER_PATH: &str = "/_twin/issuer";
-    pub const APP_CLIENT_ID: &str = "local-app-client";
-    pub const ITEMS_TABLE: &str = "items";
-    pub const CONFIG_SECRET: &str = "items-api/config";
-}
+/// The resource names the defaults below take, also reachable here as `settings::names`.
+pub use crate::names;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -30,7 +30,8 @@ use crate::gateway::routes::RouteTable;
 use crate::gateway::throttle::TokenBucket;
 use crate::gateway::xray_sampling::XraySampler;
 use crate::gateway::{FunctionCopies, FunctionHost, Gateway};
-use crate::settings::{AwsArgs, ServeArgs, names};
+use crate::names;
+use crate::settings::{AwsArgs, ServeArgs};
 use crate::twin_api;
 use crate::xray_daemon::XrayDaemon;
 
@@ -180,10 +181,10 @@ fn function(
         ),
         timeout,
         // The `service` of the function's EMF, as on AWS (the process's is the twin's). Around
-        // the router as a whole, as the Lambda binaries have it; each thread's copy of the
-        // layer shares the function's cold start.
+        // the router as a whole, as the Lambda binaries have it; each thread's service shares
+        // the layer's settings and so the function's cold start.
         service: Arc::new(FunctionCopies::new(move || {
-            tower::Layer::layer(&metrics.copy(), router())
+            tower::Layer::layer(&metrics, router())
         })),
         metrics: lambda_metrics,
     }

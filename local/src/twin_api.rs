@@ -1,22 +1,27 @@
-//! Routes of the twin itself, under `/_twin/` (never part of the API): health, the archive
-//! log group, to see what the API produced, and the rehearsal controls: the faults in force
-//! (`/_twin/faults`) and the CloudWatch clock (`/_twin/clock`).
+//! Routes of the twin itself, under `/_twin/` (never part of the API): health, the OpenAPI
+//! document, the archive log group, to see what the API produced, the rehearsal controls (the
+//! faults in force, [`faults`]) and the twin's CloudWatch as JSON (its clock, metrics, alarms
+//! and a request's log lines, [`cloudwatch`]). Two stand-ins keep their own endpoints
+//! under `/_twin/`: the issuer (`/_twin/issuer`, [`crate::auth`]) and the X-Ray daemon
+//! (`/_twin/traces/{id}`, [`crate::xray_daemon`]).
+
+mod cloudwatch;
+mod faults;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{FromRef, Path, Query, State};
+use axum::extract::{FromRef, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use functions::adapters::embedded::archive::LogArchive;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::cloudwatch::CloudWatch;
-use crate::faults::{Fault, Faults, Target};
-use crate::settings::names;
+use crate::faults::Faults;
+use crate::names;
 
 /// What the twin's own routes reach.
 #[derive(Clone)]
@@ -114,157 +119,7 @@ fn bad_request(message: String) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "message": message }))).into_response()
 }
 
-fn fault_list(faults: &Faults) -> Json<serde_json::Value> {
-    let listed: Vec<serde_json::Value> = faults
-        .list()
-        .into_iter()
-        .map(|f| {
-            let mut v = serde_json::to_value(&f).unwrap_or_default();
-            v["fault"] = json!(f.to_string());
-            v
-        })
-        .collect();
-    Json(json!({ "faults": listed }))
-}
-
-/// `{"fault": "store=throttle:0.5"}` (one) or `{"faults": ["…", "…"]}` (several).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FaultsBody {
-    fault: Option<String>,
-    faults: Option<Vec<String>>,
-}
-
-impl FaultsBody {
-    fn parse(self) -> Result<Vec<Fault>, String> {
-        let texts = match (self.fault, self.faults) {
-            (Some(one), None) => vec![one],
-            (None, Some(many)) => many,
-            _ => return Err("give either `fault` (one) or `faults` (a list)".into()),
-        };
-        texts.iter().map(|t| t.parse()).collect()
-    }
-}
-
-/// The body as JSON, whatever its `Content-Type` says: operators send it with plain `curl -d`.
-/// The error is the message of a `400`.
-fn read_faults(body: &[u8]) -> Result<Vec<Fault>, String> {
-    let body: FaultsBody = serde_json::from_slice(body).map_err(|e| {
-        format!("{e}: send {{\"fault\": \"store=throttle:0.5\"}} or {{\"faults\": [...]}}")
-    })?;
-    body.parse()
-}
-
-fn log_faults(faults: &Faults) {
-    let listed: Vec<String> = faults.list().iter().map(ToString::to_string).collect();
-    tracing::info!(faults = ?listed, "faults in force changed");
-}
-
-async fn list_faults(State(faults): State<Arc<Faults>>) -> Json<serde_json::Value> {
-    fault_list(&faults)
-}
-
-/// POST adds the given faults (replacing those of the same target and kind).
-async fn add_faults(State(faults): State<Arc<Faults>>, body: Bytes) -> Response {
-    match read_faults(&body) {
-        Ok(new) => {
-            for fault in new {
-                faults.set(fault);
-            }
-            log_faults(&faults);
-            fault_list(&faults).into_response()
-        }
-        Err(message) => bad_request(message),
-    }
-}
-
-/// PUT makes the given faults the only ones.
-async fn replace_faults(State(faults): State<Arc<Faults>>, body: Bytes) -> Response {
-    match read_faults(&body) {
-        Ok(new) => {
-            faults.clear(None);
-            for fault in new {
-                faults.set(fault);
-            }
-            log_faults(&faults);
-            fault_list(&faults).into_response()
-        }
-        Err(message) => bad_request(message),
-    }
-}
-
-async fn clear_faults(State(faults): State<Arc<Faults>>) -> Json<serde_json::Value> {
-    faults.clear(None);
-    log_faults(&faults);
-    fault_list(&faults)
-}
-
-async fn clear_target(State(faults): State<Arc<Faults>>, Path(target): Path<String>) -> Response {
-    match Target::parse(&target) {
-        Ok(target) => {
-            faults.clear(Some(target));
-            log_faults(&faults);
-            fault_list(&faults).into_response()
-        }
-        Err(e) => bad_request(e),
-    }
-}
-
-fn clock_view(cloudwatch: &CloudWatch) -> serde_json::Value {
-    let now = cloudwatch.clock.now_ms();
-    let text = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        });
-    json!({
-        "now": text,
-        "epoch_millis": now,
-        "offset_millis": cloudwatch.clock.offset_ms(),
-    })
-}
-
-async fn clock(State(cloudwatch): State<Arc<CloudWatch>>) -> Json<serde_json::Value> {
-    Json(clock_view(&cloudwatch))
-}
-
-/// `{"advance_seconds": 60}` or `{"to_next_minute": true}`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Advance {
-    advance_seconds: Option<u32>,
-    #[serde(default)]
-    to_next_minute: bool,
-}
-
-/// The longest single step: a day (the metric store keeps three hours anyway).
-const MAX_ADVANCE_SECS: u32 = 86_400;
-
-async fn advance_clock(State(cloudwatch): State<Arc<CloudWatch>>, body: Bytes) -> Response {
-    let usage = "send {\"advance_seconds\": 60} or {\"to_next_minute\": true}";
-    let Ok(advance) = serde_json::from_slice::<Advance>(&body) else {
-        return bad_request(format!(
-            "{usage} (seconds: a whole number from 1 to {MAX_ADVANCE_SECS})"
-        ));
-    };
-    let ms = match (advance.advance_seconds, advance.to_next_minute) {
-        (Some(s), false) if (1..=MAX_ADVANCE_SECS).contains(&s) => i64::from(s) * 1000,
-        (None, true) => 0,
-        (Some(_), false) => {
-            return bad_request(format!(
-                "`advance_seconds` must be from 1 to {MAX_ADVANCE_SECS}"
-            ));
-        }
-        _ => return bad_request(format!("{usage}: one of the two")),
-    };
-    let changes = cloudwatch.advance_clock(advance.to_next_minute, ms);
-    let mut view = clock_view(&cloudwatch);
-    view["changes"] = json!(changes);
-    view["alarms"] = json!(cloudwatch.alarms.statuses());
-    Json(view).into_response()
-}
-
+/// Every `/_twin/` route of the twin itself.
 pub fn routes(state: TwinState) -> Router {
     Router::new()
         .route("/_twin/health", get(health))
@@ -272,15 +127,25 @@ pub fn routes(state: TwinState) -> Router {
         .route("/_twin/archive", get(archive))
         .route(
             "/_twin/faults",
-            get(list_faults)
-                .post(add_faults)
-                .put(replace_faults)
-                .delete(clear_faults),
+            get(faults::list_faults)
+                .post(faults::add_faults)
+                .put(faults::replace_faults)
+                .delete(faults::clear_faults),
         )
         .route(
             "/_twin/faults/{target}",
-            axum::routing::delete(clear_target),
+            axum::routing::delete(faults::clear_target),
         )
-        .route("/_twin/clock", get(clock).post(advance_clock))
+        .route(
+            "/_twin/clock",
+            get(cloudwatch::clock).post(cloudwatch::advance_clock),
+        )
+        .route(
+            "/_twin/metrics",
+            get(cloudwatch::metrics).post(cloudwatch::put_metric_data),
+        )
+        .route("/_twin/alarms", get(cloudwatch::alarms))
+        .route("/_twin/alarms/evaluate", post(cloudwatch::evaluate))
+        .route("/_twin/logs", get(cloudwatch::logs))
         .with_state(state)
 }

@@ -10,7 +10,8 @@ use functions::settings::env;
 use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
 use hcl::{Expression, Value};
 use local::gateway::access_log::AccessLog;
-use local::settings::{ServeArgs, names};
+use local::names;
+use local::settings::ServeArgs;
 
 use crate::support::*;
 

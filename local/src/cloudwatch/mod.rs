@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::settings::names;
+use crate::names;
 use alarms::{AlarmDef, Alarms, StateChange};
 use clock::TwinClock;
 pub use kept_lines::KEPT_LOG_LINES;
@@ -153,8 +153,6 @@ pub struct CloudWatch {
     functions: Mutex<HashMap<String, FunctionMetrics>>,
     /// The series API Gateway writes on every request, found once.
     api: ApiMetrics,
-    /// The functions' EMF directives, read once each.
-    emf: emf::EmfReader,
     /// The latest log lines the twin wrote that it can see (access log, EMF documents), by
     /// log group: what the console's request-id search reads.
     logs: KeptLines,
@@ -208,7 +206,6 @@ impl CloudWatch {
         let store = MetricStore::new();
         Ok(Self {
             api: ApiMetrics::new(&store),
-            emf: emf::EmfReader::default(),
             store,
             alarms: Alarms::new(load_alarms(repo_dir, &values)?),
             dashboards: read_json_dir(&repo_dir.join("dashboards"), &values)?,
@@ -225,7 +222,7 @@ impl CloudWatch {
         // The functions stamp their documents with real time: move them onto the twin's clock.
         let shift_ms = self.clock.offset_ms();
         for line in documents.lines().filter(|l| !l.trim().is_empty()) {
-            self.emf.ingest_line_logged(&self.store, line, shift_ms);
+            emf::ingest_line_logged(&self.store, line, shift_ms);
             self.keep_log_line(log_group, line);
         }
     }

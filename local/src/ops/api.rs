@@ -19,7 +19,7 @@ use super::insights::Record;
 use super::widgets::{self, WINDOW_SECS};
 use super::{Ops, logs};
 use crate::cloudwatch::{ACCESS_LOG_GROUP, CloudWatch};
-use crate::settings::names;
+use crate::names;
 
 fn problem(status: StatusCode, detail: String) -> Response {
     (status, Json(json!({ "message": detail }))).into_response()

@@ -1,7 +1,7 @@
 //! The ops console at `/_ops`: the dashboards of `dashboards/*.json` with their charts drawn
 //! in the browser (uPlot) from a JSON data API fed by the twin's metric store and log lines,
 //! the alarms with their state, reason and runbook, and a request's log lines and trace by
-//! request id. Also the twin's CloudWatch as JSON under `/_twin/`.
+//! request id. (The twin's CloudWatch as JSON, under `/_twin/`, is in [`crate::twin_api`].)
 //!
 //! Reading order: [`page`] (the HTML), [`api`] (the data behind it), [`widgets`] (metric,
 //! alarm and log widgets), [`insights`] (the Logs Insights subset), [`logs`] (how the
@@ -12,7 +12,6 @@ pub mod assets;
 pub mod insights;
 pub mod logs;
 pub mod page;
-pub mod twin_json;
 pub mod widgets;
 
 use std::sync::Arc;
@@ -21,7 +20,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use functions::adapters::embedded::archive::LogArchive;
 
 use crate::cloudwatch::CloudWatch;
@@ -35,20 +34,11 @@ pub struct Ops {
     pub archive: Option<Arc<LogArchive>>,
 }
 
-/// The console's and the `/_twin/` JSON routes. From now on the functions' log lines (see
+/// The console's routes. From now on the functions' log lines (see
 /// [`logs::tee`]) are kept in `cloudwatch`'s log store.
 pub fn routes(cloudwatch: Arc<CloudWatch>, archive: Option<Arc<LogArchive>>) -> Router {
     logs::attach(Arc::clone(&cloudwatch));
-    let twin_json = Router::new()
-        .route(
-            "/_twin/metrics",
-            get(twin_json::metrics).post(twin_json::put_metric_data),
-        )
-        .route("/_twin/alarms", get(twin_json::alarms))
-        .route("/_twin/alarms/evaluate", post(twin_json::evaluate))
-        .route("/_twin/logs", get(twin_json::logs))
-        .with_state(Arc::clone(&cloudwatch));
-    let console = Router::new()
+    Router::new()
         .route("/_ops", get(console))
         .route("/_ops/assets/{*path}", get(assets::serve))
         .route("/_ops/files/runbooks/{file}", get(runbook))
@@ -58,8 +48,7 @@ pub fn routes(cloudwatch: Arc<CloudWatch>, archive: Option<Arc<LogArchive>>) -> 
         .with_state(Arc::new(Ops {
             cloudwatch,
             archive,
-        }));
-    twin_json.merge(console)
+        }))
 }
 
 async fn console(State(ops): State<Arc<Ops>>) -> Html<String> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use http::Method;
 use local::auth::sigv4::{self, LocalCredentials};
 use local::client::Reply;
-use local::settings::names;
+use local::names;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
