@@ -10,7 +10,7 @@
 //!
 //! Why not `metrics_cloudwatch_embedded` (0.10): one process-wide collector, so the
 //! request ids set as properties and the values recorded would mix concurrent invocations
-//! (the twin runs many at once); histograms past 100 values between flushes are dropped;
+//! (a process serving several at once); histograms past 100 values between flushes are dropped;
 //! more than 100 metrics are written in one document (CloudWatch rejects it); and there is
 //! no `StorageResolution`.
 
@@ -114,9 +114,8 @@ fn document<'m>(
     piece: usize,
 ) -> fmt::Result {
     out.push_str("{\"_aws\":{\"Timestamp\":");
-    out.push_str(itoa::Buffer::new().format(cx.timestamp_ms));
-    out.push_str(",\"CloudWatchMetrics\":");
-    directives::write(out, cx.namespace, dimensions, metrics.clone())?;
+    write!(out, "{},\"CloudWatchMetrics\":", cx.timestamp_ms)?;
+    declaration(out, cx.namespace, dimensions, metrics.clone())?;
     out.push('}');
     for (key, value) in dimensions {
         out.push(',');
@@ -130,7 +129,7 @@ fn document<'m>(
         json::string(out, metric.name)?;
         out.push(':');
         match &metric.value {
-            Value::Count(n) => out.push_str(itoa::Buffer::new().format(*n)),
+            Value::Count(n) => write!(out, "{n}")?,
             Value::Number(v) => number(out, *v)?,
             Value::Distribution(all) => {
                 let start = piece * MAX_VALUES;
@@ -143,139 +142,40 @@ fn document<'m>(
     Ok(())
 }
 
-/// The `CloudWatchMetrics` array of a document, copied from the last ones this thread wrote
-/// when it is one of them: a flush nearly always declares the metrics the one before did,
-/// and encoding the declaration (a dozen strings to escape) was a third of writing it.
-mod directives {
-    use std::cell::RefCell;
-    use std::fmt;
-
-    use super::{Metric, json};
-
-    /// How many declarations a thread keeps: a function writes a few kinds of documents.
-    const KEPT: usize = 8;
-
-    /// A declaration as written, and what it was written from.
-    struct Written {
-        namespace: String,
-        keys: Vec<String>,
-        metrics: Vec<(String, Option<&'static str>, bool)>,
-        text: String,
-    }
-
-    impl Written {
-        fn declares<'m>(
-            &self,
-            namespace: &str,
-            dimensions: &[(&str, &str)],
-            mut metrics: impl Iterator<Item = &'m Metric<'m>>,
-        ) -> bool {
-            self.namespace == namespace
-                && self.keys.len() == dimensions.len()
-                && self
-                    .keys
-                    .iter()
-                    .zip(dimensions)
-                    .all(|(k, (key, _))| k == key)
-                && self.metrics.iter().all(|(name, unit, high)| {
-                    metrics.next().is_some_and(|m| {
-                        m.name == name && m.unit == *unit && m.high_resolution == *high
-                    })
-                })
-                && metrics.next().is_none()
+/// The `CloudWatchMetrics` array of a document: `metrics` declared with `dimensions`' keys.
+fn declaration<'m>(
+    out: &mut String,
+    namespace: &str,
+    dimensions: &[(&str, &str)],
+    metrics: impl Iterator<Item = &'m Metric<'m>>,
+) -> fmt::Result {
+    out.push_str("[{\"Namespace\":");
+    json::string(out, namespace)?;
+    out.push_str(",\"Dimensions\":[[");
+    for (i, (key, _)) in dimensions.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
         }
+        json::string(out, key)?;
     }
-
-    #[derive(Default)]
-    struct Kept {
-        written: Vec<Written>,
-        /// Which one a new declaration replaces once `KEPT` are kept.
-        next: usize,
-    }
-
-    thread_local! {
-        static KEPT_HERE: RefCell<Kept> = RefCell::default();
-    }
-
-    /// Writes the `CloudWatchMetrics` array declaring `metrics` with `dimensions`' keys.
-    pub(super) fn write<'m>(
-        out: &mut String,
-        namespace: &str,
-        dimensions: &[(&str, &str)],
-        metrics: impl Iterator<Item = &'m Metric<'m>> + Clone,
-    ) -> fmt::Result {
-        let copied = KEPT_HERE.try_with(|kept| {
-            let mut kept = kept.borrow_mut();
-            if let Some(known) = kept
-                .written
-                .iter()
-                .find(|w| w.declares(namespace, dimensions, metrics.clone()))
-            {
-                out.push_str(&known.text);
-                return Ok(());
-            }
-            let mut text = String::with_capacity(256);
-            encode(&mut text, namespace, dimensions, metrics.clone())?;
-            out.push_str(&text);
-            let written = Written {
-                namespace: namespace.to_owned(),
-                keys: dimensions.iter().map(|(k, _)| (*k).to_owned()).collect(),
-                metrics: metrics
-                    .clone()
-                    .map(|m| (m.name.to_owned(), m.unit, m.high_resolution))
-                    .collect(),
-                text,
-            };
-            if kept.written.len() < KEPT {
-                kept.written.push(written);
-            } else {
-                let at = kept.next;
-                kept.written[at] = written;
-                kept.next = (at + 1) % KEPT;
-            }
-            Ok(())
-        });
-        match copied {
-            Ok(result) => result,
-            // The thread is ending: its kept declarations are gone.
-            Err(_) => encode(out, namespace, dimensions, metrics),
+    out.push_str("]],\"Metrics\":[");
+    for (i, metric) in metrics.enumerate() {
+        if i > 0 {
+            out.push(',');
         }
-    }
-
-    pub(super) fn encode<'m>(
-        out: &mut String,
-        namespace: &str,
-        dimensions: &[(&str, &str)],
-        metrics: impl Iterator<Item = &'m Metric<'m>>,
-    ) -> fmt::Result {
-        out.push_str("[{\"Namespace\":");
-        json::string(out, namespace)?;
-        out.push_str(",\"Dimensions\":[[");
-        for (i, (key, _)) in dimensions.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            json::string(out, key)?;
+        out.push_str("{\"Name\":");
+        json::string(out, metric.name)?;
+        if let Some(unit) = metric.unit {
+            out.push_str(",\"Unit\":");
+            json::string(out, unit)?;
         }
-        out.push_str("]],\"Metrics\":[");
-        for (i, metric) in metrics.enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str("{\"Name\":");
-            json::string(out, metric.name)?;
-            if let Some(unit) = metric.unit {
-                out.push_str(",\"Unit\":");
-                json::string(out, unit)?;
-            }
-            if metric.high_resolution {
-                out.push_str(",\"StorageResolution\":1");
-            }
-            out.push('}');
+        if metric.high_resolution {
+            out.push_str(",\"StorageResolution\":1");
         }
-        out.push_str("]}]");
-        Ok(())
+        out.push('}');
     }
+    out.push_str("]}]");
+    Ok(())
 }
 
 fn values(out: &mut String, part: &[(f64, u32)]) -> fmt::Result {
@@ -320,7 +220,7 @@ fn number(out: &mut String, v: f64) -> fmt::Result {
     if magnitude != 0.0 && !(1e-6..1e16).contains(&magnitude) {
         write!(out, "{v:e}")
     } else {
-        json::decimal(out, v)
+        json::number(out, v)
     }
 }
 
@@ -388,39 +288,6 @@ mod tests {
             unit: Some("Count"),
             high_resolution: false,
             value,
-        }
-    }
-
-    /// Declarations that differ in any one part (namespace, a dimension key, a metric's name,
-    /// unit or resolution, one metric more or less), more of them than a thread keeps, in a
-    /// random order: each copied declaration is the one encoded for it.
-    #[test]
-    fn copied_declarations_are_those_encoded_for_the_same_metrics() {
-        let mut rng = fastrand::Rng::with_seed(11);
-        let names = ["Requests", "Latency", "Na\"me", "Errors"];
-        let units = [None, Some("Count"), Some("Milliseconds")];
-        for _ in 0..2_000 {
-            let namespace = ["ItemsApi", "Other"][rng.usize(..2)];
-            let keys = [
-                &["service"][..],
-                &["service", "table"],
-                &["service", "tab\nle"],
-            ];
-            let dimensions: Vec<(&str, &str)> =
-                keys[rng.usize(..3)].iter().map(|k| (*k, "v")).collect();
-            let metrics: Vec<Metric<'_>> = (0..rng.usize(1..4))
-                .map(|_| Metric {
-                    name: names[rng.usize(..names.len())],
-                    unit: units[rng.usize(..units.len())],
-                    high_resolution: rng.bool(),
-                    value: Value::Count(1),
-                })
-                .collect();
-            let mut copied = String::new();
-            directives::write(&mut copied, namespace, &dimensions, metrics.iter()).unwrap();
-            let mut encoded = String::new();
-            directives::encode(&mut encoded, namespace, &dimensions, metrics.iter()).unwrap();
-            assert_eq!(copied, encoded);
         }
     }
 

@@ -20,7 +20,24 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::json::{self, Fields, Seen, Sink};
+use crate::json::{self, Fields, Sink};
+use crate::trace_header::trace_root;
+
+/// Names already written on a line, so that a name appears once: JSON readers disagree
+/// on duplicate keys. A line has a few dozen names at most: a list is enough.
+#[derive(Default)]
+struct Seen(Vec<&'static str>);
+
+impl Seen {
+    /// True when `name` was not written yet (and now counts as written).
+    fn insert(&mut self, name: &'static str) -> bool {
+        let new = !self.0.contains(&name);
+        if new {
+            self.0.push(name);
+        }
+        new
+    }
+}
 
 /// Keys every line starts with; an event or span field of the same name is left out
 /// rather than written twice.
@@ -65,26 +82,11 @@ where
         mut out: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        // The line is put together in a `String` of this thread's and handed over in one
-        // write: `Writer` reaches its buffer through a `dyn fmt::Write`, a call per piece.
-        thread_local! {
-            static LINE: RefCell<String> = RefCell::new(String::with_capacity(1024));
-        }
-        LINE.with(|kept| {
-            let mut held = kept.try_borrow_mut();
-            // A fresh one only if this thread were writing a line already: `tracing` drops
-            // an event raised inside its own dispatch, but a line is not worth a panic.
-            let mut fresh = String::new();
-            let line = match &mut held {
-                Ok(line) => {
-                    line.clear();
-                    &mut **line
-                }
-                Err(_) => &mut fresh,
-            };
-            self.write_line(ctx, line, event)?;
-            out.write_str(line)
-        })
+        // Put together in a `String` and handed over in one write: `Writer` reaches its
+        // buffer through a `dyn fmt::Write`, a call per piece.
+        let mut line = String::with_capacity(512);
+        self.write_line(ctx, &mut line, event)?;
+        out.write_str(&line)
     }
 }
 
@@ -92,7 +94,7 @@ impl JsonLines {
     fn write_line<S, N>(
         &self,
         ctx: &FmtContext<'_, S, N>,
-        out: &mut String,
+        out: &mut impl Write,
         event: &Event<'_>,
     ) -> fmt::Result
     where
@@ -100,26 +102,25 @@ impl JsonLines {
         N: for<'a> FormatFields<'a> + 'static,
     {
         let meta = event.metadata();
-        out.push_str("{\"timestamp\":\"");
+        out.write_str("{\"timestamp\":\"")?;
         timestamp(out, OffsetDateTime::now_utc())?;
-        out.push_str("\",\"level\":\"");
-        out.push_str(meta.level().as_str());
-        out.push('"');
+        write!(out, "\",\"level\":\"{}\"", meta.level().as_str())?;
         with_request(|request| {
-            let service = request.and_then(RequestFields::service);
-            out.push_str(service.unwrap_or(&self.service));
+            let service = request.and_then(|r| r.service.as_deref());
+            out.write_str(service.unwrap_or(&self.service))?;
             json::key(out, "target")?;
             json::string(out, meta.target())?;
 
-            let mut seen = Seen::new(FIXED_KEYS);
+            let mut seen = Seen(Vec::with_capacity(32));
+            seen.0.extend_from_slice(FIXED_KEYS);
             let mut fields = Fields::new(LineSink {
                 out: &mut *out,
                 seen: &mut seen,
             });
             event.record(&mut fields);
             fields.result?;
-            if seen.claim("message") {
-                out.push_str(",\"message\":\"\"");
+            if seen.insert("message") {
+                out.write_str(",\"message\":\"\"")?;
             }
             // The request's ids before any span's: they shadow the runtime span's.
             if let Some(request) = request {
@@ -127,13 +128,12 @@ impl JsonLines {
             }
             Self::write_spans(ctx, out, &mut seen)
         })?;
-        out.push_str("}\n");
-        Ok(())
+        out.write_str("}\n")
     }
 
     fn write_spans<S, N>(
         ctx: &FmtContext<'_, S, N>,
-        out: &mut String,
+        out: &mut impl Write,
         seen: &mut Seen,
     ) -> fmt::Result
     where
@@ -156,7 +156,7 @@ impl JsonLines {
 /// Each of `stored`'s fields not written yet.
 fn write_fields(out: &mut impl Write, seen: &mut Seen, stored: &SpanFields) -> fmt::Result {
     for (name, value) in stored.iter() {
-        if seen.claim(name) {
+        if seen.insert(name) {
             json::key(out, name)?;
             out.write_str(value)?;
         }
@@ -165,16 +165,14 @@ fn write_fields(out: &mut impl Write, seen: &mut Seen, stored: &SpanFields) -> f
 }
 
 /// What the lines written while a request runs carry: its ids, and the function's service
-/// where its layer names one (the twin runs several functions under one subscriber). Held
-/// for the thread while the request's code runs, as the metrics recorder is, rather than in
-/// a span: a span per request costs its creation, its closing and a lookup per line, and is
-/// made only for a request whose trace is sampled (it is the trace's subsegment).
+/// where its layer names one (a process may serve several functions under one subscriber).
+/// Held for the thread while the request's code runs, as the metrics recorder is, rather
+/// than in a span: a span per request costs its creation, its closing and a lookup per line,
+/// and is made only for a request whose trace is sampled (it is the trace's subsegment).
 #[derive(Debug, Default)]
 pub(crate) struct RequestFields {
-    /// Where `fields`' values begin with `,"service":"…"` (from [`encoded_service`]), when
-    /// the layer names one: copied, rather than a count of the layer's shared text taken by
-    /// every request from both of the twin's threads.
-    service: Option<Range<usize>>,
+    /// `,"service":"…"` (from [`encoded_service`]), when the layer names one.
+    service: Option<Arc<str>>,
     fields: SpanFields,
     /// Where `fields`' values hold a field written with its key (`,"name":"…"`), for the
     /// EMF document's properties: encoded once for both.
@@ -189,22 +187,15 @@ pub(crate) fn encoded_service(service: &str) -> Arc<str> {
 
 impl RequestFields {
     /// Room for `fields` fields and `bytes` bytes of values, made once.
-    pub(crate) fn new(service: Option<&str>, fields: usize, bytes: usize) -> Self {
-        let mut values = String::with_capacity(bytes + service.map_or(0, str::len));
-        values.push_str(service.unwrap_or_default());
+    pub(crate) fn new(service: Option<Arc<str>>, fields: usize, bytes: usize) -> Self {
         Self {
-            service: service.map(|s| 0..s.len()),
+            service,
             fields: SpanFields {
-                values,
+                values: String::with_capacity(bytes),
                 fields: Vec::with_capacity(fields),
             },
             property: 0..0,
         }
-    }
-
-    /// `,"service":"…"`, when the layer names one.
-    pub(crate) fn service(&self) -> Option<&str> {
-        self.service.clone().map(|range| &self.fields.values[range])
     }
 
     /// Adds a field, as [`RequestFields::push`] does, that is also the EMF property.
@@ -274,35 +265,19 @@ fn with_request<T>(f: impl FnOnce(Option<&RequestFields>) -> T) -> T {
     })
 }
 
-/// RFC 3339, UTC, milliseconds: `2026-11-21T09:15:02.123Z`. All but the milliseconds change
-/// once a second: each thread formats them once a second, not on every line.
+/// RFC 3339, UTC, milliseconds: `2026-11-21T09:15:02.123Z`.
 fn timestamp(out: &mut impl Write, t: OffsetDateTime) -> fmt::Result {
-    thread_local! {
-        static SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
-    }
-    SECOND.with_borrow_mut(|(second, text)| {
-        if *second != t.unix_timestamp() {
-            *second = t.unix_timestamp();
-            text.clear();
-            write!(
-                text,
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second(),
-            )?;
-        }
-        out.write_str(text)
-    })?;
-    let ms = t.millisecond();
-    let digits = [ms / 100, ms / 10 % 10, ms % 10].map(|d| char::from(b'0' + d as u8));
-    for digit in digits {
-        out.write_char(digit)?;
-    }
-    out.write_char('Z')
+    write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond(),
+    )
 }
 
 /// Event fields go straight onto the line, each name once.
@@ -315,7 +290,7 @@ impl<W: Write> Sink for LineSink<'_, W> {
     type Out = W;
 
     fn begin(&mut self, name: &'static str) -> Option<&mut W> {
-        if !self.seen.claim(name) {
+        if !self.seen.insert(name) {
             return None;
         }
         json::key(self.out, name).ok()?;
@@ -393,7 +368,7 @@ impl Sink for SpanSink<'_> {
     fn str_value<'v>(&self, name: &'static str, value: &'v str) -> &'v str {
         // The runtime's span holds the whole X-Ray header; the contract logs the trace id.
         if self.name(name) == "xray_trace_id" {
-            json::trace_root(value)
+            trace_root(value)
         } else {
             value
         }
@@ -453,18 +428,14 @@ mod tests {
     #[test]
     fn timestamp_is_rfc3339_utc_millis() {
         let t = OffsetDateTime::from_unix_timestamp_nanos(1_763_716_502_123_456_789).unwrap();
-        let mut out = String::new();
-        timestamp(&mut out, t).unwrap();
-        assert_eq!(out, "2025-11-21T09:15:02.123Z");
-        // The same second again, then the next: the kept part is reused, then replaced.
-        let later = t + time::Duration::milliseconds(5);
-        let next = t + time::Duration::milliseconds(900);
         for (t, expected) in [
-            (later, "2025-11-21T09:15:02.128Z"),
-            (next, "2025-11-21T09:15:03.023Z"),
             (t, "2025-11-21T09:15:02.123Z"),
+            (
+                t + time::Duration::milliseconds(900),
+                "2025-11-21T09:15:03.023Z",
+            ),
         ] {
-            out.clear();
+            let mut out = String::new();
             timestamp(&mut out, t).unwrap();
             assert_eq!(out, expected);
         }

@@ -44,8 +44,10 @@ mod format;
 mod json;
 pub mod metric_names;
 mod recorder;
+mod redaction;
 mod request;
 mod sampling;
+mod trace_header;
 mod xray;
 
 use std::net::SocketAddr;
@@ -58,8 +60,9 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use format::{JsonLines, NoFields, SpanFieldsLayer};
-pub use json::{REDACTED, REDACTED_FIELDS, is_redacted, string as json_string};
+pub use json::string as json_string;
 pub use recorder::STORAGE_RESOLUTION_LABEL;
+pub use redaction::{REDACTED, REDACTED_FIELDS, is_redacted};
 pub use request::{RequestIds, RequestLayer, RequestService, ResponseFuture};
 pub use xray::{aws_call_failed, aws_span, daemon_from_env, xray_layer};
 
@@ -82,14 +85,14 @@ where
     init_with(service, make_writer, daemon_from_env());
 }
 
-/// [`init`], sending trace segments to the X-Ray daemon at `daemon` (the twin's stand-in)
+/// [`init`], sending trace segments to the X-Ray daemon at `daemon` (a local stand-in, say)
 /// whatever the environment says.
 pub fn init_with_xray_daemon(service: &str, daemon: SocketAddr) {
     init_with(service, std::io::stdout, Some(daemon));
 }
 
-/// [`init_with_xray_daemon`], writing lines to `make_writer`: the twin tees them to stdout
-/// and to its log store, where the ops console finds a request's function lines.
+/// [`init_with_xray_daemon`], writing lines to `make_writer` (to stdout and a log store,
+/// say).
 pub fn init_with_writer_and_xray_daemon<W>(service: &str, make_writer: W, daemon: SocketAddr)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,

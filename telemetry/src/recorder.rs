@@ -1,8 +1,8 @@
 //! The `metrics` facade's recorder: one buffer per invocation, flushed as EMF once.
 //!
 //! Why a local recorder set around every poll of the handler's future (rather than one
-//! global buffer): the twin runs many invocations at once in one process, and a global
-//! buffer would mix their values and the request ids they are written with.
+//! global buffer): a process serving several invocations at once (a server, the tests)
+//! would mix their values and the request ids they are written with in a global buffer.
 //! `metrics::with_local_recorder` sets a thread-local only for the duration of a call; as
 //! [`crate::RequestLayer`]'s future sets it for each poll, it follows the invocation across
 //! awaits and worker threads, costs one thread-local write per poll, and needs no tokio

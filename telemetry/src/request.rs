@@ -19,9 +19,10 @@ use tracing::Span;
 
 use crate::emf::Value;
 use crate::format::{self, RequestFields};
-use crate::json::{self, trace_root};
+use crate::json;
 use crate::metric_names as names;
 use crate::recorder::{self, Invocation};
+use crate::trace_header::trace_root;
 use crate::{sampling, xray};
 
 /// The ids that tie a request's lines, traces and events together.
@@ -91,7 +92,7 @@ impl<'a> IdsRef<'a> {
     /// lines, never a dimension (one metric per request id would be the bill). Lambda's
     /// request id and the trace id are left to the log lines: the summary line ties them to
     /// `request_id`, and every byte of a document is paid on every invocation.
-    fn line_fields(&self, service: Option<&str>, cold_start: bool) -> RequestFields {
+    fn line_fields(&self, service: Option<Arc<str>>, cold_start: bool) -> RequestFields {
         // Each value's quotes, `false` for `cold_start`, the property's key.
         let bytes = self.request_id.len()
             + self.function_request_id.len()
@@ -152,8 +153,8 @@ pub struct RequestLayer {
 struct Config {
     metrics: recorder::Config,
     /// True until the function has seen its first request: that one paid the cold start. One
-    /// per layer, not per process: on Lambda that is the same, and the twin runs several
-    /// functions in one process, each with its own cold start.
+    /// per layer (and its clones), not per process: on Lambda that is the same, and a process
+    /// serving several functions has one cold start for each.
     cold_start: Arc<AtomicBool>,
     /// The service on the lines of its requests when the layer names one, encoded once.
     line_service: Option<Arc<str>>,
@@ -190,8 +191,8 @@ impl RequestLayer {
     }
 
     /// The `service` of this layer's metrics (their dimension) and of its requests' log lines,
-    /// instead of the one given to [`crate::init`]: the twin serves several functions from one
-    /// process, each named as on Lambda.
+    /// instead of the one given to [`crate::init`]: for a process serving several functions,
+    /// each named as on Lambda.
     pub fn with_service(mut self, service: &str) -> Self {
         let config = self.config_mut();
         config.metrics.service = Some(service.into());
@@ -199,18 +200,8 @@ impl RequestLayer {
         self
     }
 
-    /// A layer with this one's settings and the same cold start (one per function), whose
-    /// services share no reference count with this one's: for a server that runs the same
-    /// function on several threads, each calling a copy of its own, so that no request
-    /// writes memory that the other threads' requests write too.
-    pub fn copy(&self) -> Self {
-        Self {
-            config: Arc::new(Config::clone(&self.config)),
-        }
-    }
-
     /// Hands each flush's EMF documents (whole lines, each ending in `\n`) to `output`
-    /// instead of writing them to stdout: for tests, and for the twin's metric store.
+    /// instead of writing them to stdout: for tests, and for a local metric store.
     pub fn with_metrics_output(mut self, output: impl Fn(&str) + Send + Sync + 'static) -> Self {
         self.config_mut().metrics.output = recorder::Output::Custom(Arc::new(output));
         self
@@ -259,10 +250,7 @@ where
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let start = Instant::now();
         let ids = IdsRef::new(req.extensions(), req.headers());
-        // Read before it is swapped: a swap writes the flag's line on every request, and
-        // concurrent invocations (the twin's two threads) would pass it between their cores.
-        let cold_start = self.config.cold_start.load(Ordering::Relaxed)
-            && self.config.cold_start.swap(false, Ordering::Relaxed);
+        let cold_start = self.config.cold_start.swap(false, Ordering::Relaxed);
         let parent = if xray::enabled() {
             xray::sampled_parent(ids.trace_header)
         } else {
@@ -290,7 +278,7 @@ where
             None => Span::none(),
         };
         let state = State {
-            line: Arc::new(ids.line_fields(self.config.line_service.as_deref(), cold_start)),
+            line: Arc::new(ids.line_fields(self.config.line_service.clone(), cold_start)),
             summary: Summary::of(&req),
             metrics: Invocation::new(),
             cold_start: cold_start.then(|| function_name(req.extensions())),
@@ -523,7 +511,7 @@ where
         // A panic is caught to finish the invocation (summary line, 5xx, flush) and then
         // resumed rather than turned into a 500: the response body type is the router's,
         // and the platform must see the failure as Lambda does (lambda_runtime reports it
-        // as an invocation error; the twin's gateway as an integration failure).
+        // as an invocation error; API Gateway as an integration failure).
         let polled = state.scope(|| catch_unwind(AssertUnwindSafe(|| inner.poll(cx))));
         let result = match polled {
             Ok(Poll::Pending) => return Poll::Pending,

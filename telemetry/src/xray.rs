@@ -5,14 +5,12 @@
 //! over UDP (`{"format": "json", "version": 1}` then the document) when its span ends. The
 //! sampler is parent-based and off for roots: a span is exported only inside an invocation
 //! whose trace header says `Sampled=1`, so an unsampled invocation sends nothing and spans
-//! outside invocations (the runtime's own, a twin's gateway) cost no UDP packet.
+//! outside invocations (the runtime's own, a local gateway's) cost no UDP packet.
 //!
-//! Spans are exported one by one as they end, not batched: Lambda freezes the process when
-//! the invocation returns, which would strand a batch, and one non-blocking UDP send per span
-//! costs less than a batch thread and its flush per invocation. The SDK's simple processor
-//! does that, but behind one lock held for the whole export: invocations ending spans on two
-//! threads at once queue on it (a futex sleep and wake-up each), though the exporter sends
-//! through `&self`, a datagram a call. [`EachSpan`] is that processor without the lock.
+//! Spans are exported one by one as they end, by the SDK's simple processor, not batched:
+//! Lambda freezes the process when the invocation returns, which would strand a batch, and
+//! one non-blocking UDP send per span costs less than a batch thread and its flush per
+//! invocation.
 //!
 //! Most invocations are not sampled (X-Ray's default rule: one a second and 5 % of the
 //! rest). Their spans never reach the trace layer: the request layer reads `Sampled=` from
@@ -29,8 +27,7 @@ use opentelemetry_aws::trace::XrayIdGenerator;
 use opentelemetry_aws::trace::xray_propagator::span_context_from_str;
 use opentelemetry_aws::xray_exporter::daemon_client::XrayDaemonClient;
 use opentelemetry_aws::xray_exporter::{SegmentTranslator, XrayExporter};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter, SpanProcessor};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use tracing::level_filters::LevelFilter;
 use tracing::subscriber::Interest;
 use tracing::{Level, Metadata, Span, Subscriber};
@@ -71,8 +68,8 @@ pub(crate) fn in_scope<T>(sampled: bool, f: impl FnOnce() -> T) -> T {
     f()
 }
 
-/// Span fields that become X-Ray annotations (searchable in the console, and how the
-/// twin finds a trace by request id).
+/// Span fields that become X-Ray annotations (searchable in the console, and how a trace
+/// is found by request id).
 const ANNOTATED: [&str; 3] = ["request_id", "cold_start", "aws.resource"];
 
 /// Where to send segments, from the environment: `AWS_XRAY_DAEMON_ADDRESS` (`host:port`, or
@@ -110,7 +107,7 @@ where
     let translator = SegmentTranslator::new().with_indexed_attrs(ANNOTATED.map(String::from));
     let exporter = XrayExporter::new(XrayDaemonClient::new(daemon)?).with_translator(translator);
     let provider = SdkTracerProvider::builder()
-        .with_span_processor(EachSpan::new(exporter))
+        .with_simple_exporter(exporter)
         .with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)))
         .with_id_generator(XrayIdGenerator::default())
         .build();
@@ -139,48 +136,6 @@ where
         ))
 }
 
-/// Exports each sampled span when it ends, on the thread that ends it, as the SDK's
-/// `SimpleSpanProcessor` does, but without its lock (see the module's notes).
-#[derive(Debug)]
-struct EachSpan<E> {
-    exporter: E,
-    shut_down: AtomicBool,
-}
-
-impl<E> EachSpan<E> {
-    fn new(exporter: E) -> Self {
-        Self {
-            exporter,
-            shut_down: AtomicBool::new(false),
-        }
-    }
-}
-
-impl<E: SpanExporter> SpanProcessor for EachSpan<E> {
-    fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &opentelemetry::Context) {}
-
-    fn on_end(&self, span: SpanData) {
-        if !span.span_context.is_sampled() || self.shut_down.load(Ordering::Relaxed) {
-            return;
-        }
-        // As the SDK's processor: a failed export (the daemon gone) costs this span only.
-        let _ = futures_executor::block_on(self.exporter.export(vec![span]));
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.exporter.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> OTelSdkResult {
-        self.shut_down.store(true, Ordering::Relaxed);
-        self.exporter.shutdown_with_timeout(timeout)
-    }
-
-    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
-        self.exporter.set_resource(resource);
-    }
-}
-
 fn is_error(meta: &Metadata<'_>) -> bool {
     *meta.level() == Level::ERROR
 }
@@ -195,8 +150,8 @@ fn traceable(meta: &Metadata<'_>) -> bool {
 }
 
 /// The parent of an invocation's spans, from its trace header (`Root=…;Parent=…;Sampled=…`),
-/// else `_X_AMZN_TRACE_ID` (Lambda's, per invocation; the twin passes the header in the
-/// context instead). `None` when there is none or it is not sampled: then nothing is sent.
+/// else `_X_AMZN_TRACE_ID` (Lambda's, per invocation). `None` when there is none or it is
+/// not sampled: then nothing is sent.
 pub(crate) fn sampled_parent(header: Option<&str>) -> Option<SpanContext> {
     let from_env;
     let header = match header {
@@ -206,11 +161,6 @@ pub(crate) fn sampled_parent(header: Option<&str>) -> Option<SpanContext> {
             &from_env
         }
     };
-    // Most invocations are not sampled: their ids are never needed, so not parsed. Lambda
-    // and API Gateway put the decision last: looked for there first.
-    if header.ends_with(";Sampled=0") || header.split(';').any(|part| part.trim() == "Sampled=0") {
-        return None;
-    }
     let parent = span_context_from_str(header)?;
     parent.is_sampled().then_some(parent)
 }

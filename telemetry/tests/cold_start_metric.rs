@@ -25,9 +25,9 @@ async fn cold_start_once_with_function_name_and_service() {
     let handler = service_fn(|_: lambda_http::Request| async {
         Ok::<_, Infallible>(http::Response::new(Body::Empty))
     });
-    // A copy of the layer (the twin gives each serving thread one) has its settings and
-    // shares its cold start: invocations through either are one function's.
-    let services = [layer.layer(handler), layer.copy().layer(handler)];
+    // A clone of the layer (one for each serving thread, say) has its settings and shares
+    // its cold start: invocations through either are one function's.
+    let services = [layer.layer(handler), layer.clone().layer(handler)];
     for n in 0..3 {
         let req = invocation_with(&format!("req-{n}"), "fn", None, "{}");
         services[n % 2].clone().oneshot(req).await.unwrap();

@@ -66,7 +66,7 @@ async fn run(name: &str, request_id: &str) -> Run {
         .layer(service_fn(handler));
     let body = format!(r#"{{"name":"{name}","token":"{BODY_TOKEN}"}}"#);
     let req = invocation_with(request_id, "fn-req-1", Some(TRACE_HEADER), &body);
-    // Its own task, so that a panic is seen as Lambda's runtime and the twin see it.
+    // Its own task, so that a panic is seen as Lambda's runtime sees it.
     let handle = tokio::spawn(service.oneshot(req));
     let joined = handle.await;
     if name == "boom" {

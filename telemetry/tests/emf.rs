@@ -242,8 +242,8 @@ async fn more_labels_than_dimensions_allowed_still_writes_the_metric() {
     assert_eq!(wide["Wide"], 2);
 }
 
-/// The twin runs invocations concurrently in one process, on several threads: each
-/// invocation's documents hold its own values and ids only.
+/// Invocations run concurrently in one process, on several threads: each invocation's
+/// documents hold its own values and ids only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_invocations_never_mix() {
     let docs = Documents::default();

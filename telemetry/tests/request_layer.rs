@@ -72,7 +72,8 @@ async fn the_request_s_ids_win_over_the_runtime_s_and_inner_spans_add_theirs() {
         }
         .instrument(tracing::info_span!("aws", aws.service = "DynamoDB"))
     });
-    // The layer names its function's service, as the twin's do: its lines say it.
+    // The layer names its function's service (a process serving several functions): its
+    // lines say it.
     let service = RequestLayer::new().with_service("public").layer(handler);
     // What lambda_runtime opens around each invocation, with ids of its own here.
     let runtime = tracing::info_span!(
