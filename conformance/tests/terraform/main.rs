@@ -8,5 +8,6 @@ mod modules;
 mod permissions;
 mod pipeline;
 mod policies;
+mod roles;
 mod support;
 mod workflows;

@@ -8,10 +8,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use conformance::iam::{Decision, Request, evaluate};
+use conformance::iam::{Decision, Request};
 use conformance::render::{self, Instance, World};
 use serde_json::Value as Json;
 
+use crate::roles::{apply, decide, plan};
 use crate::support::*;
 
 const PHASES: [&str; 5] = ["create", "read", "update", "tag", "delete"];
@@ -187,26 +188,6 @@ fn backend_requests() -> Vec<(&'static str, Request)> {
         ("read", Request::new("s3:DeleteObject", &lock)),
         ("update", Request::new("s3:PutObject", &state)),
     ]
-}
-
-fn doc(name: &str) -> &'static Json {
-    &render::bootstrap()
-        .document(&format!("module.ci.data.aws_iam_policy_document.{name}"))
-        .json
-}
-
-/// The apply role's policies: the managed read policy and its inline policy.
-fn apply() -> Vec<&'static Json> {
-    vec![doc("read"), doc("apply")]
-}
-
-/// The plan role's: the managed read policy.
-fn plan() -> Vec<&'static Json> {
-    vec![doc("read")]
-}
-
-fn decide(policies: &[&Json], request: &Request) -> Decision {
-    evaluate(policies, None, request)
 }
 
 #[test]

@@ -8,28 +8,14 @@ use std::collections::BTreeSet;
 
 use conformance::iam::{Decision, Request, evaluate};
 use conformance::render::{self, Kind, SAMPLE_REPOSITORY};
+
+use crate::roles::{apply, ci_doc, decide, plan};
 use serde_json::{Value as Json, json};
 
 const CI: &str = "module.ci.";
 
-fn bootstrap_doc(name: &str) -> &'static Json {
-    &render::bootstrap()
-        .document(&format!("{CI}data.aws_iam_policy_document.{name}"))
-        .json
-}
-
-/// The plan role's policies: the managed read policy.
-fn plan() -> Vec<&'static Json> {
-    vec![bootstrap_doc("read")]
-}
-
-/// The apply role's policies: the managed read policy and its inline policy.
-fn apply() -> Vec<&'static Json> {
-    vec![bootstrap_doc("read"), bootstrap_doc("apply")]
-}
-
 fn boundary() -> &'static Json {
-    bootstrap_doc("workload_boundary")
+    ci_doc("workload_boundary")
 }
 
 fn boundary_arn() -> String {
@@ -38,10 +24,6 @@ fn boundary_arn() -> String {
 
 fn role_arn(name: &str) -> String {
     render::bootstrap().attr(&format!("{CI}aws_iam_role.{name}"), "arn")
-}
-
-fn decide(policies: Vec<&Json>, request: &Request) -> Decision {
-    evaluate(&policies, None, request)
 }
 
 fn function_role(key: &str) -> String {
@@ -56,11 +38,11 @@ fn the_roles_are_attached_as_rendered() {
     let bootstrap = render::bootstrap();
     assert_eq!(
         bootstrap.attr(&format!("{CI}aws_iam_policy.read"), "policy"),
-        serde_json::to_string(bootstrap_doc("read")).unwrap()
+        serde_json::to_string(ci_doc("read")).unwrap()
     );
     assert_eq!(
         bootstrap.attr(&format!("{CI}aws_iam_role_policy.apply"), "policy"),
-        serde_json::to_string(bootstrap_doc("apply")).unwrap()
+        serde_json::to_string(ci_doc("apply")).unwrap()
     );
     let read_arn = bootstrap.attr(&format!("{CI}aws_iam_policy.read"), "arn");
     for role in ["plan", "apply"] {
@@ -255,20 +237,20 @@ fn the_apply_role_makes_and_changes_roles_only_under_the_boundary() {
         let request = Request::new(action, new_role);
         assert_eq!(
             decide(
-                apply(),
+                &apply(),
                 &request.clone().with("iam:PermissionsBoundary", &boundary)
             ),
             Decision::Allow,
             "{action} with the boundary"
         );
         assert_ne!(
-            decide(apply(), &request),
+            decide(&apply(), &request),
             Decision::Allow,
             "{action} without a boundary"
         );
         assert_ne!(
             decide(
-                apply(),
+                &apply(),
                 &request
                     .clone()
                     .with("iam:PermissionsBoundary", admin_policy)
@@ -280,12 +262,12 @@ fn the_apply_role_makes_and_changes_roles_only_under_the_boundary() {
     // The stack attaches no managed policy to its roles: the pipeline may not either.
     for action in ["iam:AttachRolePolicy", "iam:DetachRolePolicy"] {
         let request = Request::new(action, new_role).with("iam:PermissionsBoundary", &boundary);
-        assert_ne!(decide(apply(), &request), Decision::Allow, "{action}");
+        assert_ne!(decide(&apply(), &request), Decision::Allow, "{action}");
     }
     for role in [function_role("items"), new_role.to_owned()] {
         assert_ne!(
             decide(
-                apply(),
+                &apply(),
                 &Request::new("iam:DeleteRolePermissionsBoundary", &role)
             ),
             Decision::Allow,
@@ -299,7 +281,7 @@ fn the_apply_role_makes_and_changes_roles_only_under_the_boundary() {
     ] {
         assert_ne!(
             decide(
-                apply(),
+                &apply(),
                 &Request::new("iam:CreateRole", role).with("iam:PermissionsBoundary", &boundary)
             ),
             Decision::Allow,
@@ -324,7 +306,7 @@ fn the_apply_role_cannot_change_the_pipeline_or_the_boundary() {
             let with_boundary =
                 Request::new(action, &target).with("iam:PermissionsBoundary", &boundary);
             assert_eq!(
-                decide(apply(), &with_boundary),
+                decide(&apply(), &with_boundary),
                 Decision::ExplicitDeny,
                 "{action} on {target}"
             );
@@ -338,7 +320,7 @@ fn the_apply_role_cannot_change_the_pipeline_or_the_boundary() {
         "iam:TagPolicy",
     ] {
         assert_eq!(
-            decide(apply(), &Request::new(action, &boundary)),
+            decide(&apply(), &Request::new(action, &boundary)),
             Decision::ExplicitDeny,
             "{action} on the boundary"
         );
@@ -357,7 +339,7 @@ fn the_apply_role_cannot_change_the_pipeline_or_the_boundary() {
         Request::new("iam:AttachUserPolicy", "arn:aws:iam::123456789012:user/x"),
         Request::new("sts:AssumeRole", &role_arn("plan")),
     ] {
-        assert_ne!(decide(apply(), &request), Decision::Allow, "{request:?}");
+        assert_ne!(decide(&apply(), &request), Decision::Allow, "{request:?}");
     }
 }
 
@@ -365,7 +347,7 @@ fn the_apply_role_cannot_change_the_pipeline_or_the_boundary() {
 fn only_the_stacks_function_roles_are_passed_and_only_to_lambda() {
     let pass = |role: &str, service: &str| {
         decide(
-            apply(),
+            &apply(),
             &Request::new("iam:PassRole", role).with("iam:PassedToService", service),
         )
     };
@@ -408,35 +390,35 @@ fn the_plan_role_reads_the_stack_and_the_state_and_writes_only_the_lock() {
     );
     let lock = format!("{state}.tflock");
     assert_eq!(
-        decide(plan(), &Request::new("s3:GetObject", &state)),
+        decide(&plan(), &Request::new("s3:GetObject", &state)),
         Decision::Allow
     );
     assert_ne!(
-        decide(plan(), &Request::new("s3:PutObject", &state)),
+        decide(&plan(), &Request::new("s3:PutObject", &state)),
         Decision::Allow
     );
     assert_ne!(
-        decide(plan(), &Request::new("s3:DeleteObject", &state)),
+        decide(&plan(), &Request::new("s3:DeleteObject", &state)),
         Decision::Allow
     );
     for action in ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"] {
         assert_eq!(
-            decide(plan(), &Request::new(action, &lock)),
+            decide(&plan(), &Request::new(action, &lock)),
             Decision::Allow,
             "{action} on the lock"
         );
     }
     assert_eq!(
-        decide(apply(), &Request::new("s3:PutObject", &state)),
+        decide(&apply(), &Request::new("s3:PutObject", &state)),
         Decision::Allow
     );
     // Every action only the apply role has is refused to the plan role, on whatever resource
     // the apply role may use it.
-    let read: BTreeSet<String> = conformance::iam::allowed_actions(bootstrap_doc("read"))
+    let read: BTreeSet<String> = conformance::iam::allowed_actions(ci_doc("read"))
         .into_iter()
         .collect();
     let mut writes = 0;
-    for s in bootstrap_doc("apply")["Statement"].as_array().unwrap() {
+    for s in ci_doc("apply")["Statement"].as_array().unwrap() {
         if s["Effect"] != "Allow" {
             continue;
         }
@@ -460,9 +442,9 @@ fn the_plan_role_reads_the_stack_and_the_state_and_writes_only_the_lock() {
                         }
                     }
                 }
-                assert_eq!(decide(apply(), &request), Decision::Allow, "{request:?}");
+                assert_eq!(decide(&apply(), &request), Decision::Allow, "{request:?}");
                 assert_ne!(
-                    decide(plan(), &request),
+                    decide(&plan(), &request),
                     Decision::Allow,
                     "the plan role may {request:?}"
                 );
