@@ -312,7 +312,7 @@ pub fn module(
                     }
                     "aws_iam_openid_connect_provider" | "aws_iam_policy" | "aws_iam_role" => {
                         out.extend(args.clone());
-                        out.extend(computed(kind.trim_start_matches("data."), &args, world));
+                        out.extend(computed(kind, &args, world));
                     }
                     "aws_iam_policy_document" => {
                         let mut sources = Vec::new();
