@@ -1,7 +1,7 @@
-//! State that every request writes and few read (metric values, kept log lines, the output's
-//! buffers): one part per thread, so that a write neither waits for a lock another thread holds
-//! nor pulls the state's cache lines from another core. Reads, which are rarer, go through every
-//! part.
+//! State that every request writes and few read (metric values, kept log lines, the gateway's
+//! copies of the functions): one part per thread, so that a write neither waits for a lock
+//! another thread holds nor pulls the state's cache lines from another core. Reads, which are
+//! rarer, go through every part.
 //!
 //! A lock per part rather than thread-local state: a reader must reach every thread's part,
 //! and a part outlives its thread.
