@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine;
 use functions::AppState;
-use functions::adapters::embedded::archive::LogArchive;
-use functions::adapters::embedded::bus::{EmbeddedBus, rule_from_pattern_json};
 use functions::adapters::embedded::config::FileConfig;
+use functions::adapters::embedded::eventbridge::archive::LogArchive;
+use functions::adapters::embedded::eventbridge::bus::{EmbeddedBus, rule_from_pattern_json};
 use functions::adapters::embedded::store::RedbItemStore;
 use functions::cursor::{self, CursorError};
 use functions::domain::{ItemId, limits};

@@ -8,9 +8,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{ConnectInfo, Request};
 use functions::AppState;
-use functions::adapters::embedded::archive::LogArchive;
-use functions::adapters::embedded::bus::{EmbeddedBus, rule_from_pattern_json};
 use functions::adapters::embedded::config::FileConfig;
+use functions::adapters::embedded::eventbridge::archive::LogArchive;
+use functions::adapters::embedded::eventbridge::bus::{EmbeddedBus, rule_from_pattern_json};
+use functions::adapters::embedded::eventbridge::faults::FaultyBus;
 use functions::adapters::embedded::store::RedbItemStore;
 use http::{HeaderName, HeaderValue, Method};
 use tokio::net::TcpListener;
@@ -22,7 +23,6 @@ use crate::auth::sigv4::{LocalCredentials, SigV4Verifier};
 use crate::auth::{JwksSource, JwtAuthorizer, LocalIssuer, RemoteJwks};
 use crate::cloudwatch::CloudWatch;
 use crate::cloudwatch::table::MeteredStore;
-use crate::faults::bus::FaultyBus;
 use crate::faults::config::FaultyConfig;
 use crate::faults::store::FaultyStore;
 use crate::faults::{Faults, Kind, Target};
@@ -99,7 +99,10 @@ fn with_faults(state: AppState, faults: &Arc<Faults>, store_too: bool) -> AppSta
         } else {
             state.store
         },
-        bus: Arc::new(FaultyBus::new(state.bus, Arc::clone(faults))),
+        bus: Arc::new(FaultyBus::new(
+            state.bus,
+            crate::faults::bus::rejection(faults),
+        )),
         config: Arc::new(FaultyConfig {
             inner: state.config,
             faults: Arc::clone(faults),

@@ -15,7 +15,7 @@ use axum::extract::{FromRef, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
-use functions::adapters::embedded::archive::LogArchive;
+use functions::adapters::embedded::eventbridge::archive::LogArchive;
 use serde::Deserialize;
 use serde_json::json;
 

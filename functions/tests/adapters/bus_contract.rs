@@ -6,8 +6,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use functions::adapters::aws::EventBridgeBus;
-use functions::adapters::embedded::archive::LogArchive;
-use functions::adapters::embedded::bus::{EmbeddedBus, rule_from_pattern_json};
+use functions::adapters::embedded::eventbridge::archive::LogArchive;
+use functions::adapters::embedded::eventbridge::bus::{EmbeddedBus, rule_from_pattern_json};
 use functions::domain::{Item, NewItem};
 use functions::events::ItemCreated;
 use functions::ports::{BusEvent, EventBus};

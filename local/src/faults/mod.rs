@@ -19,7 +19,8 @@
 //! that fail, each drawn at random.
 //!
 //! Reading order: this file (the registry and the syntax), then the decorators behind the
-//! ports ([`store`], [`bus`], [`config`]) and around the functions ([`function`]).
+//! ports ([`store`], [`config`]) and around the functions ([`function`]). The bus's decorator is
+//! the EventBridge stand-in's own; [`bus`] tells it when to fail.
 
 pub mod bus;
 pub mod config;

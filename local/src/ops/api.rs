@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
-use functions::adapters::embedded::archive::LogArchive;
+use functions::adapters::embedded::eventbridge::archive::LogArchive;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 

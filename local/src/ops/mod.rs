@@ -21,7 +21,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use functions::adapters::embedded::archive::LogArchive;
+use functions::adapters::embedded::eventbridge::archive::LogArchive;
 
 use crate::cloudwatch::CloudWatch;
 

@@ -4,29 +4,32 @@
 //! On AWS the EventBridge adapter retries such entries after its backoff, counting
 //! `ItemEventPublishRetries`, before the handler gives up (`ItemEventPublishFailures`, an ERROR
 //! line). The embedded bus is called in process and never fails that way, so this decorator
-//! plays both the failing bus and the adapter's retries, on the adapter's own schedule: the
-//! twin then shows what AWS shows, including a retry that gets through at a rate below 1.
+//! plays both the failing bus and the adapter's retries, on the adapter's own schedule: local
+//! runs then show what AWS shows, including a retry that gets through at a rate below 1.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use functions::adapters::aws::eventbridge::Backoff;
-use functions::ports::{BusError, BusEvent, EventBus};
 
-use super::{Faults, Kind, Target, injected};
+use crate::adapters::aws::eventbridge::Backoff;
+use crate::ports::{BusError, BusEvent, EventBus};
+
+/// Says, for one attempt, why its entries fail (`Some(cause)`), if they do: asked before the
+/// first try and before each retry. Local runs answer it from their fault settings.
+pub type EntryFault = Arc<dyn Fn() -> Option<String> + Send + Sync>;
 
 pub struct FaultyBus {
     inner: Arc<dyn EventBus>,
-    faults: Arc<Faults>,
+    fault: EntryFault,
     retry_delays: Vec<Duration>,
 }
 
 impl FaultyBus {
-    pub fn new(inner: Arc<dyn EventBus>, faults: Arc<Faults>) -> Self {
+    pub fn new(inner: Arc<dyn EventBus>, fault: EntryFault) -> Self {
         Self {
             inner,
-            faults,
+            fault,
             retry_delays: Backoff::default().delays,
         }
     }
@@ -37,13 +40,10 @@ impl EventBus for FaultyBus {
     async fn publish(&self, events: &[BusEvent]) -> Result<(), BusError> {
         let mut delays = self.retry_delays.iter();
         loop {
-            if !self.faults.fires(Target::Bus, Kind::Reject) {
+            let Some(cause) = (self.fault)() else {
                 return self.inner.publish(events).await;
-            }
-            let reason = format!(
-                "InternalFailure: the entries were not accepted ({})",
-                injected(Target::Bus, Kind::Reject)
-            );
+            };
+            let reason = format!("InternalFailure: the entries were not accepted ({cause})");
             match delays.next() {
                 Some(delay) => {
                     metrics::counter!(telemetry::metric_names::ITEM_EVENT_PUBLISH_RETRIES)
@@ -64,7 +64,7 @@ impl EventBus for FaultyBus {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     use super::*;
 
@@ -93,8 +93,18 @@ mod tests {
     #[tokio::test]
     async fn rejected_entries_are_retried_then_failed_and_never_reach_the_bus() {
         let inner = Arc::new(Counting::default());
-        let faults = Arc::new(Faults::new(["bus=reject".parse().unwrap()]));
-        let mut bus = FaultyBus::new(Arc::clone(&inner) as _, Arc::clone(&faults));
+        let rejecting = Arc::new(AtomicBool::new(true));
+        let asked = Arc::new(AtomicUsize::new(0));
+        let fault: EntryFault = {
+            let (rejecting, asked) = (Arc::clone(&rejecting), Arc::clone(&asked));
+            Arc::new(move || {
+                asked.fetch_add(1, Ordering::Relaxed);
+                rejecting
+                    .load(Ordering::Relaxed)
+                    .then(|| "the cause".to_owned())
+            })
+        };
+        let mut bus = FaultyBus::new(Arc::clone(&inner) as _, fault);
         // The adapter's schedule has three retries; shortened here, not changed in number.
         assert_eq!(bus.retry_delays.len(), 3);
         bus.retry_delays = vec![Duration::ZERO; 3];
@@ -102,13 +112,21 @@ mod tests {
         match bus.publish(&[event(), event()]).await {
             Err(BusError::EntriesFailed { failed, reason }) => {
                 assert_eq!(failed, [0, 1]);
-                assert!(reason.starts_with("InternalFailure"), "{reason}");
+                assert_eq!(
+                    reason,
+                    "InternalFailure: the entries were not accepted (the cause)"
+                );
             }
             other => panic!("{other:?}"),
         }
+        assert_eq!(
+            asked.load(Ordering::Relaxed),
+            4,
+            "the first try and three retries"
+        );
         assert_eq!(inner.0.load(Ordering::Relaxed), 0);
 
-        faults.clear(None);
+        rejecting.store(false, Ordering::Relaxed);
         bus.publish(&[event()]).await.unwrap();
         assert_eq!(inner.0.load(Ordering::Relaxed), 1);
     }
