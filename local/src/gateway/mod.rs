@@ -2,7 +2,6 @@
 //! payload 2.0 integration with the functions, request ids and the access log.
 
 pub mod access_log;
-pub mod handler_request;
 pub mod payload;
 pub mod routes;
 pub mod throttle;
@@ -19,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
 use http::{HeaderValue, Request, StatusCode, header};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use lambda_http::request::LambdaRequest;
 use time::OffsetDateTime;
 
 use crate::auth::sigv4::SigV4Verifier;
@@ -303,7 +303,7 @@ impl Gateway {
             iam,
             received,
         };
-        let (function, request) = match self.integration(ctx, parts, &body) {
+        let (function, event, trace) = match self.integration(ctx, parts, &body) {
             Ok(found) => found,
             Err(outcome) => {
                 return Outcome {
@@ -316,7 +316,7 @@ impl Gateway {
         let started_ms = real_ms(received).saturating_add(millis(started - arrived));
         self.cloudwatch
             .invocation_started(&function.metrics, started_ms);
-        let result = invoke(function, request, &self.xray, started).await;
+        let result = invoke(function, event, received, trace, &self.xray, started).await;
         let latency = started.elapsed();
         self.cloudwatch.invocation_ended(
             &function.metrics,
@@ -349,17 +349,17 @@ impl Gateway {
         }
     }
 
-    /// The function a matched route integrates and the request its handler receives, or
-    /// the answer when it is not invoked (its route key for the caller to add). Not async:
-    /// what it builds on the way (the event, over a kilobyte, and the request's parts) is
-    /// gone before the invocation is awaited, rather than carried, and copied, in the
-    /// request's future (an async fn keeps its arguments for its whole life).
+    /// The function a matched route integrates, the event it is invoked with and the trace
+    /// header Lambda gives it, or the answer when it is not invoked (its route key for the
+    /// caller to add). Not async: what it reads on the way (the request's parts) is gone
+    /// before the invocation is awaited, rather than carried, and copied, in the request's
+    /// future (an async fn keeps its arguments for its whole life).
     fn integration(
         &self,
         ctx: EventContext<'_>,
         parts: http::request::Parts,
         body: &[u8],
-    ) -> Result<(&FunctionHost, lambda_http::Request), Box<Outcome>> {
+    ) -> Result<(&FunctionHost, ApiGatewayV2httpRequest, String), Box<Outcome>> {
         let upstream = parts
             .headers
             .get(&TRACE_HEADER)
@@ -396,8 +396,7 @@ impl Gateway {
                 ..Outcome::gateway(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
             }));
         }
-        let request = handler_request(function, event, ctx.received, trace);
-        Ok((function, request))
+        Ok((function, event, trace))
     }
 }
 
@@ -478,6 +477,9 @@ impl Drop for FunctionSegment<'_> {
     }
 }
 
+/// The invocation error of a function that panicked.
+const PANICKED: &str = "the function panicked";
+
 /// Lambda's request id: a UUID v4, from the same per-thread generator as the gateway's ids
 /// (`Uuid::new_v4` asks the kernel for randomness on every call).
 fn new_function_request_id() -> String {
@@ -489,14 +491,15 @@ fn new_function_request_id() -> String {
 }
 
 /// The request `function`'s handler receives for `event` on Lambda: lambda_http's own
-/// conversion, with the Lambda context attached as the runtime does.
+/// conversion, with the Lambda context attached as the runtime does. The conversion panics
+/// on a URL it cannot parse (a Host header that is no authority): [`invoke`] catches it.
 fn handler_request(
     function: &FunctionHost,
     event: ApiGatewayV2httpRequest,
     received: OffsetDateTime,
     trace: String,
 ) -> lambda_http::Request {
-    let request = handler_request::from_event(event);
+    let request = LambdaRequest::ApiGatewayV2(event).into();
     let deadline = (received + function.timeout).unix_timestamp_nanos() / 1_000_000;
     let mut context = lambda_http::Context::default();
     context.request_id = new_function_request_id();
@@ -506,17 +509,40 @@ fn handler_request(
     lambda_http::RequestExt::with_lambda_context(request, context)
 }
 
-/// One Lambda invocation, started at `started`: run the handler within its timeout (a panic
-/// fails the invocation, not the twin).
-async fn invoke(
+/// One Lambda invocation of `function` with `event`, started at `started`. On Lambda the
+/// runtime turns the event into the handler's request (lambda_http's conversion) and runs the
+/// handler in one call, whose panic fails the invocation: so a panic in either (the
+/// conversion's, on a Host it cannot read as a URL, or the handler's) fails the invocation
+/// here, not the twin. Not an async fn: the event is converted at once rather than carried,
+/// over a kilobyte, in the invocation's future.
+fn invoke(
     function: &FunctionHost,
-    request: lambda_http::Request,
+    event: ApiGatewayV2httpRequest,
+    received: OffsetDateTime,
+    trace: String,
     xray: &XrayDaemon,
     started: Instant,
+) -> impl Future<Output = Result<Response, String>> {
+    let segment = FunctionSegment::open(xray, function, &trace);
+    let request = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        handler_request(function, event, received, trace)
+    }));
+    async move {
+        let _segment = segment;
+        match request {
+            Ok(request) => run(function, request, started).await,
+            Err(_panic) => Err(PANICKED.to_owned()),
+        }
+    }
+}
+
+/// The handler's run on `request`, within the function's timeout (a panic fails the
+/// invocation, not the twin).
+async fn run(
+    function: &FunctionHost,
+    request: lambda_http::Request,
+    started: Instant,
 ) -> Result<Response, String> {
-    let trace = lambda_http::RequestExt::lambda_context_ref(&request)
-        .and_then(|context| context.xray_trace_id.as_deref());
-    let _segment = trace.and_then(|trace| FunctionSegment::open(xray, function, trace));
     let call = async move {
         let response = function
             .service
@@ -547,7 +573,7 @@ async fn invoke(
             "Task timed out after {:.2} seconds",
             function.timeout.as_secs_f64()
         )),
-        Ok(Err(_panic)) => Err("the function panicked".into()),
+        Ok(Err(_panic)) => Err(PANICKED.to_owned()),
         Ok(Ok(result)) => result,
     }
 }
@@ -597,13 +623,25 @@ mod tests {
         (host, xray)
     }
 
-    async fn call(host: &FunctionHost, xray: &XrayDaemon, path: &str) -> Result<String, String> {
+    fn event(path: &str) -> ApiGatewayV2httpRequest {
         let mut event = ApiGatewayV2httpRequest::default();
         event.raw_path = Some(path.into());
         event.request_context.http.method = http::Method::GET;
+        event
+    }
+
+    async fn call(host: &FunctionHost, xray: &XrayDaemon, path: &str) -> Result<String, String> {
+        invoke_with(host, xray, event(path)).await
+    }
+
+    async fn invoke_with(
+        host: &FunctionHost,
+        xray: &XrayDaemon,
+        event: ApiGatewayV2httpRequest,
+    ) -> Result<String, String> {
         let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0".to_owned();
-        let request = handler_request(host, event, OffsetDateTime::now_utc(), trace);
-        let response = invoke(host, request, xray, Instant::now()).await?;
+        let now = OffsetDateTime::now_utc();
+        let response = invoke(host, event, now, trace, xray, Instant::now()).await?;
         let body = axum::body::to_bytes(response.into_body(), 1024)
             .await
             .unwrap();
@@ -619,5 +657,18 @@ mod tests {
         // Stopped at its timeout (left to finish, it would answer "late").
         let late = call(&host, &xray, "/slow").await;
         assert_eq!(late.unwrap_err(), "Task timed out after 0.20 seconds");
+    }
+
+    #[tokio::test]
+    async fn a_host_lambda_http_cannot_read_fails_the_invocation_as_a_panic_does() {
+        let (host, xray) = host(Duration::from_secs(1)).await;
+        let mut unreadable = event("/at-once");
+        // No URL authority: lambda_http's conversion panics on it, on Lambda as here.
+        unreadable
+            .headers
+            .insert(header::HOST, HeaderValue::from_static("bad host"));
+        let failed = invoke_with(&host, &xray, unreadable).await;
+        assert_eq!(failed.unwrap_err(), "the function panicked");
+        assert_eq!(call(&host, &xray, "/at-once").await.unwrap(), "at once");
     }
 }

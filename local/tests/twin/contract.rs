@@ -248,6 +248,32 @@ async fn gateway_answers_like_api_gateway() {
 }
 
 #[tokio::test]
+async fn an_unreadable_host_fails_the_invocation_and_the_twin_serves_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let twin = TwinProcess::start_in(dir.path(), &[]);
+    // No URL authority: lambda_http's conversion of the event panics on it, inside the
+    // runtime's call on Lambda, so the invocation fails and API Gateway answers its 500.
+    let reply = twin
+        .client
+        .get("/public", &[("host", "bad host")])
+        .await
+        .unwrap();
+    assert_eq!(
+        (reply.status.as_u16(), reply.json()),
+        (500, json!({"message": "Internal Server Error"}))
+    );
+    let request_id = reply.header("apigw-requestid").unwrap().to_owned();
+    let access = twin.access_log();
+    let line = access
+        .iter()
+        .find(|l| l["requestId"] == request_id.as_str())
+        .expect("the access-log line");
+    assert_eq!(line["integrationErrorMessage"], "the function panicked");
+    let reply = twin.client.get("/public", &[]).await.unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}
+
+#[tokio::test]
 async fn a_request_s_trace_is_read_back_by_its_request_id() {
     let dir = tempfile::tempdir().unwrap();
     // No request is sampled by the rule: the callers' own decisions alone decide.
