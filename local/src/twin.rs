@@ -340,13 +340,14 @@ impl Twin {
         let cors = cors(&args.cors_origins)?;
         let fallback = Arc::clone(&gateway);
         let app = Router::new()
-            .merge(crate::auth::routes(Arc::clone(&issuer), names::ISSUER_PATH))
+            .merge(crate::auth::routes(Arc::clone(&issuer)))
             .merge(twin_api::routes(twin_api::TwinState {
                 archive: archive.clone(),
                 faults,
                 cloudwatch: Arc::clone(&cloudwatch),
+                issuer: Arc::clone(&issuer),
+                xray,
             }))
-            .merge(crate::xray_daemon::routes(xray))
             .merge(crate::ops::routes(cloudwatch, archive))
             .fallback(
                 move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {

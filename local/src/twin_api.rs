@@ -1,12 +1,15 @@
-//! Routes of the twin itself, under `/_twin/` (never part of the API): health, the OpenAPI
-//! document, the archive log group, to see what the API produced, the rehearsal controls (the
-//! faults in force, [`faults`]) and the twin's CloudWatch as JSON (its clock, metrics, alarms
-//! and a request's log lines, [`cloudwatch`]). Two stand-ins keep their own endpoints
-//! under `/_twin/`: the issuer (`/_twin/issuer`, [`crate::auth`]) and the X-Ray daemon
-//! (`/_twin/traces/{id}`, [`crate::xray_daemon`]).
+//! Routes of the twin itself, under `/_twin/` (never part of the API), every one of them
+//! declared here ([`routes`]): health, the OpenAPI document, the archive log group, to see
+//! what the API produced, the rehearsal controls (the faults in force, [`faults`]), the
+//! twin's CloudWatch as JSON (its clock, metrics, alarms and a request's log lines,
+//! [`cloudwatch`]), and two stand-ins' endpoints: the local issuer's JWKS and discovery
+//! documents under its URL (`/_twin/issuer/.well-known/*`, [`issuer`]) and the traces the
+//! X-Ray daemon kept (`/_twin/traces/{id}`, [`traces`]).
 
 mod cloudwatch;
 mod faults;
+mod issuer;
+mod traces;
 
 use std::sync::Arc;
 
@@ -19,9 +22,11 @@ use functions::adapters::embedded::eventbridge::archive::LogArchive;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::auth::LocalIssuer;
 use crate::cloudwatch::CloudWatch;
 use crate::faults::Faults;
 use crate::names;
+use crate::xray_daemon::XrayDaemon;
 
 /// What the twin's own routes reach.
 #[derive(Clone)]
@@ -30,6 +35,8 @@ pub struct TwinState {
     pub archive: Option<Arc<LogArchive>>,
     pub faults: Arc<Faults>,
     pub cloudwatch: Arc<CloudWatch>,
+    pub issuer: Arc<LocalIssuer>,
+    pub xray: XrayDaemon,
 }
 
 impl FromRef<TwinState> for Option<Arc<LogArchive>> {
@@ -47,6 +54,18 @@ impl FromRef<TwinState> for Arc<Faults> {
 impl FromRef<TwinState> for Arc<CloudWatch> {
     fn from_ref(state: &TwinState) -> Self {
         Arc::clone(&state.cloudwatch)
+    }
+}
+
+impl FromRef<TwinState> for Arc<LocalIssuer> {
+    fn from_ref(state: &TwinState) -> Self {
+        Arc::clone(&state.issuer)
+    }
+}
+
+impl FromRef<TwinState> for XrayDaemon {
+    fn from_ref(state: &TwinState) -> Self {
+        state.xray.clone()
     }
 }
 
@@ -119,8 +138,11 @@ fn bad_request(message: String) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "message": message }))).into_response()
 }
 
-/// Every `/_twin/` route of the twin itself.
+/// Every `/_twin/` route of the twin.
 pub fn routes(state: TwinState) -> Router {
+    // The issuer's documents are under its URL (`{ISSUER_PATH}` on the twin's address), as
+    // Cognito serves a pool's under the pool's URL.
+    let issuer_document = |name: &str| format!("{}/.well-known/{name}", names::ISSUER_PATH);
     Router::new()
         .route("/_twin/health", get(health))
         .route("/_twin/openapi.json", get(openapi))
@@ -147,5 +169,87 @@ pub fn routes(state: TwinState) -> Router {
         .route("/_twin/alarms", get(cloudwatch::alarms))
         .route("/_twin/alarms/evaluate", post(cloudwatch::evaluate))
         .route("/_twin/logs", get(cloudwatch::logs))
+        .route("/_twin/traces/{trace_id}", get(traces::trace))
+        .route(&issuer_document("jwks.json"), get(issuer::jwks))
+        .route(
+            &issuer_document("openid-configuration"),
+            get(issuer::openid_configuration),
+        )
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// What the routes reach, with nothing archived, no fault, and an empty daemon.
+    async fn state() -> TwinState {
+        let cloudwatch = CloudWatch::load(&crate::cloudwatch::default_repo_dir(), 10).unwrap();
+        let xray = XrayDaemon::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        TwinState {
+            archive: None,
+            faults: Arc::new(Faults::new(std::iter::empty())),
+            cloudwatch: Arc::new(cloudwatch),
+            issuer: crate::auth::test_support::issuer(),
+            xray,
+        }
+    }
+
+    async fn get_json(
+        app: &Router,
+        path: &str,
+    ) -> (StatusCode, http::HeaderMap, serde_json::Value) {
+        let request = http::Request::get(path).body(Body::empty()).unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        (
+            parts.status,
+            parts.headers,
+            serde_json::from_slice(&bytes).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn serves_the_issuer_s_jwks_and_discovery_under_its_path() {
+        let app = routes(state().await);
+        let issuer = crate::auth::test_support::issuer();
+        let (status, headers, jwks) = get_json(&app, "/_twin/issuer/.well-known/jwks.json").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[http::header::CACHE_CONTROL], "public, max-age=300");
+        assert_eq!(jwks, issuer.jwks());
+        let (status, _, config) =
+            get_json(&app, "/_twin/issuer/.well-known/openid-configuration").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(config, issuer.openid_configuration());
+    }
+
+    #[tokio::test]
+    async fn serves_a_kept_trace_by_trace_id_and_request_id() {
+        const TRACE: &str = "1-6b023677-0123456789abcdef01234567";
+        let state = state().await;
+        let segment = json!({
+            "name": "items", "id": "64cb80f63ddc6388", "trace_id": TRACE,
+            "start_time": 1.0, "end_time": 1.01,
+            "annotations": { "request_id": "Jd8mXh3fIAMEbXw=" },
+        });
+        state.xray.insert(segment.clone()).unwrap();
+        let app = routes(state);
+        let (status, _, trace) = get_json(&app, &format!("/_twin/traces/{TRACE}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(trace, json!({ "trace_id": TRACE, "segments": [segment] }));
+        let (status, _, by_request) = get_json(&app, "/_twin/traces/Jd8mXh3fIAMEbXw=").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(by_request, trace);
+        let (status, _, missing) =
+            get_json(&app, "/_twin/traces/1-00000000-000000000000000000000000").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(missing["message"].is_string());
+    }
 }

@@ -1,7 +1,7 @@
 //! The X-Ray daemon stand-in: a UDP listener that keeps the segment documents the functions
-//! send, so that a request's trace can be read back at `GET /_twin/traces/{id}`, by trace id
-//! (`1-…-…`) or by API Gateway request id (the `request_id` annotation the telemetry crate
-//! puts on each invocation's subsegment).
+//! send, so that a request's trace can be read back by trace id (`1-…-…`) or by API Gateway
+//! request id (the `request_id` annotation the telemetry crate puts on each invocation's
+//! subsegment), at `GET /_twin/traces/{id}` ([`crate::twin_api`]).
 //!
 //! Packets are what the real daemon accepts: `{"format": "json", "version": 1}`, a newline,
 //! one segment document. Memory is bounded: past [`MAX_TRACES`] the oldest trace is dropped,
@@ -14,14 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json, Response};
-use axum::routing::get;
 use serde::Deserialize;
+use serde_json::Value;
 use serde_json::value::RawValue;
-use serde_json::{Value, json};
 
 pub const MAX_TRACES: usize = 10_000;
 pub const MAX_DOCUMENTS_PER_TRACE: usize = 1_000;
@@ -355,34 +350,11 @@ fn receive(socket: &UdpSocket, store: &Mutex<Store>, stop: &AtomicBool) {
     }
 }
 
-async fn trace(State(daemon): State<XrayDaemon>, Path(id): Path<String>) -> Response {
-    match daemon.trace(&id) {
-        Some((trace_id, segments)) => {
-            Json(json!({ "trace_id": trace_id, "segments": segments })).into_response()
-        }
-        None => (
-            StatusCode::NOT_FOUND,
-            Json(json!({ "message": format!("no trace for {id}") })),
-        )
-            .into_response(),
-    }
-}
-
-/// `GET /_twin/traces/{id}`: `{"trace_id": …, "segments": [documents by start time]}`, or
-/// 404. `id` is a trace id or an API Gateway request id.
-pub fn routes(daemon: XrayDaemon) -> Router {
-    Router::new()
-        .route("/_twin/traces/{trace_id}", get(trace))
-        .with_state(daemon)
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
-    use axum::body::Body;
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
+    use serde_json::json;
 
     use super::*;
 
@@ -398,16 +370,6 @@ mod tests {
             doc["annotations"] = json!({ "request_id": r });
         }
         doc
-    }
-
-    async fn get_json(daemon: &XrayDaemon, path: &str) -> (StatusCode, Value) {
-        let response = routes(daemon.clone())
-            .oneshot(http::Request::get(path).body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap())
     }
 
     /// A daemon on a free loopback port.
@@ -473,7 +435,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn segments_sent_over_udp_are_served_by_trace_id_and_request_id() {
+    async fn segments_sent_over_udp_are_kept_by_trace_id_and_request_id() {
         let daemon = local_daemon().await;
         let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         // Sent in end order (children first), as the functions do.
@@ -492,19 +454,14 @@ mod tests {
         client.send_to(b"garbage", daemon.local_addr()).unwrap();
         wait_for(&daemon, TRACE, 2).await;
 
-        let (status, body) = get_json(&daemon, &format!("/_twin/traces/{TRACE}")).await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(body["trace_id"], TRACE);
-        assert_eq!(body["segments"], json!([parent, child]), "by start time");
-
-        let (status, by_request) = get_json(&daemon, "/_twin/traces/Jd8mXh3fIAMEbXw=").await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(by_request, body);
-
-        let (status, missing) =
-            get_json(&daemon, "/_twin/traces/1-00000000-000000000000000000000000").await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        assert!(missing["message"].is_string());
+        let trace = daemon.trace(TRACE).unwrap();
+        assert_eq!(
+            trace,
+            (TRACE.to_owned(), vec![parent, child]),
+            "by start time"
+        );
+        assert_eq!(daemon.trace("Jd8mXh3fIAMEbXw="), Some(trace));
+        assert_eq!(daemon.trace("1-00000000-000000000000000000000000"), None);
     }
 
     #[tokio::test]

@@ -1,5 +1,5 @@
-//! HTTP face of the local issuer: its JWKS and discovery documents, and a sign-in page that
-//! stands in for Cognito's Hosted UI.
+//! The local issuer's sign-in page, `/login`, standing in for Cognito's Hosted UI. Its JWKS
+//! and discovery documents are among the twin's own routes ([`crate::twin_api`]).
 
 use crate::html::escape;
 use std::sync::Arc;
@@ -17,41 +17,11 @@ use super::issuer::{IssuerError, LocalIssuer};
 /// Cognito's default ID token validity.
 pub const ID_TOKEN_TTL: Duration = Duration::from_secs(3600);
 
-/// Serves `GET {issuer_path}/.well-known/jwks.json`, `GET {issuer_path}/.well-known/openid-configuration`
-/// and `GET|POST /login`. `issuer_path` is the path part of the issuer URL (e.g. `/local_pool`),
-/// so that the JWKS URL is the issuer URL plus `/.well-known/jwks.json`, as with Cognito.
-pub fn routes(issuer: Arc<LocalIssuer>, issuer_path: &str) -> Router {
-    let base = issuer_path.trim_end_matches('/');
-    let base = if base.is_empty() || base.starts_with('/') {
-        base.to_owned()
-    } else {
-        format!("/{base}")
-    };
+/// Serves `GET|POST /login`.
+pub fn routes(issuer: Arc<LocalIssuer>) -> Router {
     Router::new()
-        .route(&format!("{base}/.well-known/jwks.json"), get(jwks))
-        .route(
-            &format!("{base}/.well-known/openid-configuration"),
-            get(openid_configuration),
-        )
         .route("/login", get(login_page).post(login))
         .with_state(issuer)
-}
-
-async fn jwks(State(issuer): State<Arc<LocalIssuer>>) -> Response {
-    // Short caching: a verifier refetches on an unknown kid anyway.
-    (
-        [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(issuer.jwks()),
-    )
-        .into_response()
-}
-
-async fn openid_configuration(State(issuer): State<Arc<LocalIssuer>>) -> Response {
-    (
-        [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(issuer.openid_configuration()),
-    )
-        .into_response()
 }
 
 async fn login_page() -> Response {
@@ -263,7 +233,7 @@ mod tests {
     use crate::auth::{JwksSource, JwtAuthorizer};
 
     fn app() -> Router {
-        routes(issuer(), "/local_pool")
+        routes(issuer())
     }
 
     async fn send(request: http::Request<Body>) -> (StatusCode, HeaderMap, String) {
@@ -293,20 +263,6 @@ mod tests {
         );
         let header = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
         authorizer.authorize(Some(&header)).await.is_ok()
-    }
-
-    #[tokio::test]
-    async fn serves_jwks_and_discovery_under_the_issuer_path() {
-        let get = |uri: &str| http::Request::get(uri).body(Body::empty()).unwrap();
-        let (status, _, body) = send(get("/local_pool/.well-known/jwks.json")).await;
-        assert_eq!(status, StatusCode::OK);
-        let jwks: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(jwks, issuer().jwks());
-
-        let (status, _, body) = send(get("/local_pool/.well-known/openid-configuration")).await;
-        assert_eq!(status, StatusCode::OK);
-        let config: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(config["issuer"], ISSUER);
     }
 
     #[tokio::test]

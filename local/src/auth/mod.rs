@@ -3,7 +3,8 @@
 //! - [`authorizer`]: what API Gateway HTTP API's JWT authorizer checks, and how it hands the
 //!   claims on.
 //! - [`jwks`]: where the authorizer gets the issuer's keys (a fixed set or a cached URL).
-//! - [`issuer`]: the local stand-in for a Cognito user pool, and ([`login`]) its HTTP routes.
+//! - [`issuer`]: the local stand-in for a Cognito user pool, and ([`login`]) its sign-in page
+//!   (its JWKS and discovery documents are served among the twin's routes, [`crate::twin_api`]).
 //! - [`sigv4`]: API Gateway's `AWS_IAM` authorizer (SigV4) for `/internal/*`, and a signer.
 
 pub mod authorizer;
@@ -13,7 +14,7 @@ pub mod login;
 pub mod sigv4;
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 pub use authorizer::{AuthError, Claims, JwtAuthorizer, claims_as_strings};
 pub use issuer::{IssuerError, LocalIssuer, load_or_create};
