@@ -16,6 +16,8 @@ pub struct TwinProcess {
     child: Child,
     pub url: String,
     pub data_dir: PathBuf,
+    /// The file that keeps everything it prints.
+    pub log_file: PathBuf,
     pub client: TwinClient,
     lines: Arc<Mutex<Vec<String>>>,
 }
@@ -43,6 +45,7 @@ impl TwinProcess {
             .spawn()
             .expect("start the twin binary");
         let log_name = format!("{}-{}", test_name(), child.id());
+        let log_file = path_in(TEST_LOGS, &format!("{log_name}.log"));
         let log = Arc::new(Mutex::new(create_in(TEST_LOGS, &format!("{log_name}.log"))));
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
@@ -82,6 +85,7 @@ impl TwinProcess {
             child,
             url,
             data_dir: data_dir.to_owned(),
+            log_file,
             client,
             lines,
         }
@@ -202,14 +206,19 @@ impl TwinProcess {
 const TEST_LOGS: &str = "test-logs";
 const TEST_SECRETS: &str = "test-secrets";
 
-fn create_in(folder: &str, file: &str) -> File {
+fn path_in(folder: &str, file: &str) -> PathBuf {
     // `CARGO_TARGET_TMPDIR` is `target/tmp`.
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
         .expect("target/tmp has a parent")
-        .join(folder);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-    let path = dir.join(file);
+        .join(folder)
+        .join(file)
+}
+
+fn create_in(folder: &str, file: &str) -> File {
+    let path = path_in(folder, file);
+    let dir = path.parent().expect("a folder");
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
     File::create(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()))
 }
 

@@ -5,6 +5,7 @@ mod browser;
 mod common;
 mod concurrency;
 mod contract;
+mod doc_commands;
 mod durability;
 mod hostile_input;
 mod idempotency;
