@@ -280,6 +280,13 @@ fn main() {
     let mut summary = Vec::new();
     let mut baseline = None;
     let makers: [fn() -> Variant; 4] = [bare, logs_and_metrics, || traced(false), || traced(true)];
+    // `INVOCATION_VARIANT=N` runs only variant N's 20,000 invocations, for an instruction
+    // count (`scripts/bench-telemetry-instructions`): time moves with the machine, it does not.
+    if let Ok(n) = std::env::var("INVOCATION_VARIANT") {
+        let v = makers[n.parse::<usize>().expect("a variant's index, 0 to 3")]();
+        println!("{}", measure(&v, None).1);
+        return;
+    }
     for make in makers {
         let v = make();
         let header = &v.header;
