@@ -30,6 +30,8 @@ pub enum Emitter {
     Telemetry,
     /// The `functions` crate: handlers and adapters.
     Functions,
+    /// The `item-events` function (`functions::item_events`), the table stream's consumer.
+    ItemEvents,
 }
 
 /// One custom metric: its CloudWatch name, unit, kind, resolution and who emits it.
@@ -57,12 +59,16 @@ pub const RESPONSES_4XX: &str = "Responses4xx";
 pub const RESPONSES_5XX: &str = "Responses5xx";
 /// Items stored by `POST /items`.
 pub const ITEMS_CREATED: &str = "ItemsCreated";
-/// `ItemCreated` events accepted by the bus.
+/// `ItemCreated` events accepted by the bus, by the `item-events` function.
 pub const ITEM_EVENTS_PUBLISHED: &str = "ItemEventsPublished";
 /// `ItemCreated` events still rejected after the retries.
 pub const ITEM_EVENT_PUBLISH_FAILURES: &str = "ItemEventPublishFailures";
 /// Entries sent again after a partial `PutEvents` failure.
 pub const ITEM_EVENT_PUBLISH_RETRIES: &str = "ItemEventPublishRetries";
+/// Stream records in one batch handed to the `item-events` function.
+pub const ITEM_EVENTS_BATCH_SIZE: &str = "ItemEventsBatchSize";
+/// Milliseconds from a stream record's `ApproximateCreationDateTime` to its event's publication.
+pub const ITEM_EVENT_LAG: &str = "ItemEventLag";
 /// Store requests throttled (DynamoDB `ProvisionedThroughputExceeded`, `ThrottlingException`).
 pub const STORE_THROTTLES: &str = "StoreThrottles";
 /// Configuration or secret reads that failed.
@@ -133,22 +139,36 @@ pub const ALL: &[MetricSpec] = &[
         ITEM_EVENTS_PUBLISHED,
         Unit::Count,
         Kind::Counter,
-        Emitter::Functions,
+        Emitter::ItemEvents,
         "ItemCreated events accepted by the bus",
     ),
     spec(
         ITEM_EVENT_PUBLISH_FAILURES,
         Unit::Count,
         Kind::Counter,
-        Emitter::Functions,
+        Emitter::ItemEvents,
         "ItemCreated events not published after retries",
     ),
     spec(
         ITEM_EVENT_PUBLISH_RETRIES,
         Unit::Count,
         Kind::Counter,
-        Emitter::Functions,
+        Emitter::ItemEvents,
         "PutEvents entries retried",
+    ),
+    spec(
+        ITEM_EVENTS_BATCH_SIZE,
+        Unit::Count,
+        Kind::Histogram,
+        Emitter::ItemEvents,
+        "stream records per item-events batch",
+    ),
+    spec(
+        ITEM_EVENT_LAG,
+        Unit::Milliseconds,
+        Kind::Histogram,
+        Emitter::ItemEvents,
+        "stream record creation to event publication",
     ),
     spec(
         STORE_THROTTLES,
