@@ -172,7 +172,7 @@ fn grants(policy: &Json) -> Vec<Request> {
 
 #[test]
 fn the_boundary_holds_what_the_functions_do_and_caps_anything_more() {
-    for key in ["items", "public"] {
+    for key in ["items", "public", "item-events"] {
         let policy = render::root_policy(&format!(
             "module.functions.data.aws_iam_policy_document.function[\"{key}\"]"
         ));
@@ -351,7 +351,7 @@ fn only_the_stacks_function_roles_are_passed_and_only_to_lambda() {
             &Request::new("iam:PassRole", role).with("iam:PassedToService", service),
         )
     };
-    for key in ["items", "public"] {
+    for key in ["items", "public", "item-events"] {
         assert_eq!(
             pass(&function_role(key), "lambda.amazonaws.com"),
             Decision::Allow
