@@ -347,6 +347,8 @@ impl Twin {
                 cloudwatch: Arc::clone(&cloudwatch),
                 issuer: Arc::clone(&issuer),
                 xray,
+                stream: None,
+                dlq: None,
             }))
             .merge(crate::ops::routes(cloudwatch, archive))
             .fallback(

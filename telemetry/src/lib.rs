@@ -11,6 +11,9 @@
 //!   request ends with one `request completed` line (method, route, path, status, latency_ms).
 //!   Its metrics, the handler's and the standard ones of [`metric_names`], are written once as
 //!   CloudWatch EMF when it ends, even on error, panic or cancellation.
+//! - [`InvocationLayer`] is its sibling for functions that are not HTTP (`LambdaEvent<T>`):
+//!   the same, with `function_request_id` in place of `request_id` and an
+//!   `invocation completed` line.
 //! - [`RequestIds`] gives handlers the same ids, read the same way.
 //!
 //! **Metrics**: record through the `metrics` facade with names from [`metric_names`], e.g.
@@ -41,7 +44,9 @@
 mod emf;
 mod filter;
 mod format;
+mod invocation;
 mod json;
+mod lifecycle;
 pub mod metric_names;
 mod recorder;
 mod redaction;
@@ -60,10 +65,12 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use format::{JsonLines, NoFields, SpanFieldsLayer};
+pub use invocation::{InvocationFuture, InvocationLayer, InvocationService};
 pub use json::string as json_string;
 pub use recorder::STORAGE_RESOLUTION_LABEL;
 pub use redaction::{REDACTED, REDACTED_FIELDS, is_redacted};
 pub use request::{RequestIds, RequestLayer, RequestService, ResponseFuture};
+pub use trace_header::trace_root;
 pub use xray::{aws_call_failed, aws_span, daemon_from_env, xray_layer};
 
 /// Sets up telemetry for `service`: JSON lines on stdout, the metrics recorder, and X-Ray

@@ -3,7 +3,7 @@
 /// The trace id (`1-5759e988-bd862e3fe1be46a994272793`) from an X-Ray header, as Powertools
 /// logs it and as X-Ray and Logs Insights match it. A value without `Root=` is returned as
 /// it is.
-pub(crate) fn trace_root(header: &str) -> &str {
+pub fn trace_root(header: &str) -> &str {
     header
         .split(';')
         .find_map(|part| part.trim().strip_prefix("Root="))
