@@ -517,9 +517,10 @@ fn the_item_events_function_gets_its_bus_and_telemetry_only() {
     let environment = object_field(object_field(&functions, "item-events"), "environment");
     assert_eq!(
         string(object_field(environment, env::SERVICE_NAME)),
-        "item-events",
+        functions::item_events::SERVICE,
         "its metrics and logs are under service item-events"
     );
+    assert_eq!(functions::item_events::SERVICE, "item-events");
     // Rendered: the function name every dashboard, alarm and runbook uses.
     let stack = conformance::render::root();
     let address = "module.functions.aws_lambda_function.function[\"item-events\"]";
@@ -609,8 +610,17 @@ fn accepts(variable: &str, value: f64) -> bool {
 #[test]
 fn the_mapping_s_variables_take_lambda_s_ranges_and_the_agreed_defaults() {
     let root = terraform_dir();
-    for (_, variable, default) in MAPPING_VARIABLES {
+    // The twin's flags have the variables' names and defaults.
+    let twin = ServeArgs::default().item_events;
+    let twin_defaults = [
+        f64::from(twin.item_events_batch_size),
+        f64::from(twin.item_events_batching_window_seconds),
+        twin.item_events_maximum_retry_attempts as f64,
+        twin.item_events_maximum_record_age_seconds as f64,
+    ];
+    for ((_, variable, default), twin) in MAPPING_VARIABLES.into_iter().zip(twin_defaults) {
         assert_eq!(default_number(&root, variable), default, "{variable}");
+        assert_eq!(twin, default, "the twin's --{}", variable.replace('_', "-"));
         let block = &variables(&root)[variable];
         assert_eq!(source(attr(block.body(), "type")), "number", "{variable}");
         assert!(!string(attr(block.body(), "description")).is_empty());
