@@ -546,6 +546,8 @@ const FUNCTION_LOG_FIELDS: &[&str] = &[
     "item_id",
     "owner",
     "error",
+    // The item-events function's line about a stream record it cannot read (a poison record).
+    "sequence_number",
 ];
 
 /// Fields Logs Insights discovers itself: on every log group, and on Lambda's platform lines
