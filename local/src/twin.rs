@@ -350,7 +350,7 @@ impl Twin {
                 stream: None,
                 dlq: None,
             }))
-            .merge(crate::ops::routes(cloudwatch, archive))
+            .merge(crate::ops::routes(cloudwatch, archive, None))
             .fallback(
                 move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
                     let gateway = Arc::clone(&fallback);
