@@ -108,6 +108,28 @@ pub struct Item {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The request that created it; `None` for items stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// The ids of the request that created an item, stored with it: its `ItemCreated` event, made
+/// later from the table's stream, carries them, so the event joins the request's logs and trace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// API Gateway's request id.
+    pub request_id: String,
+    /// The request's X-Ray trace header (`Root=…;Parent=…;Sampled=…`), when it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_header: Option<String>,
+}
+
+impl Origin {
+    /// The trace id (`1-…-…`) of [`Origin::trace_header`].
+    pub fn trace_id(&self) -> Option<&str> {
+        let root = telemetry::trace_root(self.trace_header.as_deref()?);
+        (!root.is_empty()).then_some(root)
+    }
 }
 
 impl Item {
@@ -118,7 +140,14 @@ impl Item {
             owner: owner.to_owned(),
             name: new.name,
             description: new.description,
+            origin: None,
         }
+    }
+
+    /// The item, recorded as made by `origin`.
+    pub fn with_origin(mut self, origin: Origin) -> Self {
+        self.origin = Some(origin);
+        self
     }
 
     pub fn created_at(&self) -> OffsetDateTime {
@@ -328,6 +357,10 @@ mod tests {
             owner: "o".repeat(limits::OWNER_MAX_BYTES),
             name: "😀".repeat(limits::NAME_MAX_CHARS),
             description: Some("😀".repeat(limits::DESCRIPTION_MAX_CHARS)),
+            origin: Some(Origin {
+                request_id: "r".repeat(64),
+                trace_header: Some("t".repeat(128)),
+            }),
         };
         assert!(
             NewItem {

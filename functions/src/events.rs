@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Item;
+use crate::domain::{Item, Origin};
 use crate::ports::BusEvent;
 
 pub const SOURCE: &str = "items.api";
@@ -37,6 +37,18 @@ impl ItemCreated {
         }
     }
 
+    /// The event of a stored item, with the ids of the request that created it, its trace
+    /// continued (`TraceHeader`). An item stored before those were kept has `fallback`'s: the
+    /// request or invocation that publishes it.
+    pub fn bus_event(item: &Item, fallback: &Origin) -> BusEvent {
+        let origin = item.origin.as_ref().unwrap_or(fallback);
+        BusEvent {
+            trace_header: origin.trace_header.clone(),
+            ..Self::new(item, &origin.request_id, origin.trace_id()).to_bus_event(item)
+        }
+    }
+
+    /// The entry of this detail, continuing no trace.
     pub fn to_bus_event(&self, item: &Item) -> BusEvent {
         BusEvent {
             source: SOURCE.to_owned(),
@@ -44,6 +56,7 @@ impl ItemCreated {
             detail: serde_json::to_value(self).expect("a struct of strings serializes"),
             time: item.created_at(),
             resources: Vec::new(),
+            trace_header: None,
         }
     }
 }

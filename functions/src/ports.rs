@@ -153,6 +153,10 @@ pub struct Sweep {
     pub next: Option<SweepPosition>,
 }
 
+/// EventBridge takes at most this many entries per `PutEvents`: the most one
+/// [`EventBus::publish`] call should carry.
+pub const PUT_EVENTS_MAX_ENTRIES: usize = 10;
+
 /// One event to publish, as an EventBridge `PutEvents` entry carries it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BusEvent {
@@ -162,6 +166,8 @@ pub struct BusEvent {
     pub detail: serde_json::Value,
     pub time: time::OffsetDateTime,
     pub resources: Vec<String>,
+    /// The X-Ray trace header the event continues (`TraceHeader`): the creating request's.
+    pub trace_header: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -86,6 +86,27 @@ impl ItemsSettings {
     }
 }
 
+/// The `item-events` function's settings: the bus it publishes to. Its service name is
+/// [`crate::item_events::SERVICE`]; the metrics namespace is read by the telemetry crate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemEventsSettings {
+    pub event_bus: String,
+}
+
+impl ItemEventsSettings {
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`; an empty value counts as missing.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let event_bus = lookup(env::EVENT_BUS)
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| SettingsError::Missing(vec![env::EVENT_BUS]))?;
+        Ok(Self { event_bus })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -135,5 +156,19 @@ mod tests {
             ItemsSettings::from_lookup(lookup(&with_ttl)),
             Err(SettingsError::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn item_events_needs_the_bus() {
+        assert_eq!(
+            ItemEventsSettings::from_lookup(lookup(&[(env::EVENT_BUS, " ")])),
+            Err(SettingsError::Missing(vec![env::EVENT_BUS]))
+        );
+        assert_eq!(
+            ItemEventsSettings::from_lookup(lookup(&[(env::EVENT_BUS, "items-api")])),
+            Ok(ItemEventsSettings {
+                event_bus: "items-api".into()
+            })
+        );
     }
 }

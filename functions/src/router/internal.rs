@@ -21,7 +21,7 @@ use super::items::{is_json, read_body, store_problem};
 use super::problem::{Kind, Problem};
 use crate::domain::{FieldError, Item, limits};
 use crate::events::ItemCreated;
-use crate::ports::{CreatedWindow, SweepPosition};
+use crate::ports::{CreatedWindow, PUT_EVENTS_MAX_ENTRIES, SweepPosition};
 use telemetry::metric_names as names;
 
 /// Rows read from the store per call, and at most per request: one request stays well within
@@ -29,8 +29,6 @@ use telemetry::metric_names as names;
 /// 50 pages and 500 `PutEvents` calls at most). A larger sweep continues with `next_cursor`.
 const ROWS_PER_PAGE: usize = 100;
 const ROWS_PER_REQUEST: usize = 5_000;
-/// EventBridge takes at most 10 entries per `PutEvents`.
-const PUT_EVENTS_MAX_ENTRIES: usize = 10;
 
 /// The verified IAM caller, from `requestContext.authorizer.iam` (API Gateway's `AWS_IAM`).
 #[derive(Debug, Clone)]

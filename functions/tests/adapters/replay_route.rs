@@ -32,6 +32,7 @@ fn item_at(owner: &str, second: u64, n: u64) -> Item {
         owner: owner.to_owned(),
         name: format!("{owner} {second}"),
         description: None,
+        origin: None,
     }
 }
 

@@ -31,6 +31,7 @@ fn item_at(owner: &str, ms: u64, n: u64) -> Item {
         owner: owner.to_owned(),
         name: format!("{owner} at {ms}"),
         description: None,
+        origin: None,
     }
 }
 

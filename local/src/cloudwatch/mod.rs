@@ -50,6 +50,12 @@ pub fn placeholders(function_timeout_secs: u64) -> Vec<(&'static str, String)> {
         ("metrics_namespace", METRICS_NAMESPACE.to_owned()),
         ("items_function", format!("{NAME_PREFIX}-items")),
         ("public_function", format!("{NAME_PREFIX}-public")),
+        ("item_events_function", format!("{NAME_PREFIX}-item-events")),
+        ("item_events_dlq", format!("{NAME_PREFIX}-item-events-dlq")),
+        (
+            "item_events_log_group",
+            format!("/aws/lambda/{NAME_PREFIX}-item-events"),
+        ),
         ("table", names::ITEMS_TABLE.to_owned()),
         ("event_bus", names::EVENT_BUS.to_owned()),
         ("item_created_rule", names::ITEM_CREATED_RULE.to_owned()),

@@ -18,39 +18,13 @@ use aws_sdk_dynamodb::types::{
 
 use super::errors::{self, Class};
 use super::trace::traced;
-use crate::domain::{Item, ItemId};
+use crate::domain::{Item, ItemId, Origin};
 use crate::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord, RecordState};
 use crate::ports::{
     Claim, CreatedWindow, ItemStore, Page, PageRequest, StoreError, Sweep, SweepPosition,
 };
 
-/// Attribute names: one place, read by Terraform's table definition test too.
-pub mod attr {
-    pub const OWNER: &str = "owner";
-    pub const ID: &str = "id";
-    pub const NAME: &str = "name";
-    pub const DESCRIPTION: &str = "description";
-    pub const CREATED_AT: &str = "created_at";
-}
-
-/// Attributes of an idempotency record; its keys are [`attr::OWNER`] (`idem#<owner>`) and
-/// [`attr::ID`] (the idempotency key).
-pub mod record_attr {
-    /// The partition of an owner's records is this prefix and the owner's `sub`. A `sub` that
-    /// spells such a partition would have to come from the trusted issuer, which can name any
-    /// owner anyway (Cognito's are UUIDs).
-    pub const PARTITION_PREFIX: &str = "idem#";
-    pub const FINGERPRINT: &str = "fingerprint";
-    pub const ITEM_ID: &str = "item_id";
-    /// `in_progress` or `completed`.
-    pub const STATE: &str = "state";
-    /// Epoch seconds; only while `in_progress`.
-    pub const LEASE_UNTIL: &str = "lease_until";
-    pub const EVENT_PUBLISHED: &str = "event_published";
-    pub const VERSION: &str = "version";
-    /// Epoch seconds: the table's TTL attribute (Terraform enables TTL on it).
-    pub const EXPIRES_AT: &str = "expires_at";
-}
+pub use crate::table::{attr, record_attr};
 
 /// Waits before retrying a transaction that met another one on the same record.
 const CONFLICT_BACKOFF: [Duration; 3] = [
@@ -115,6 +89,12 @@ fn to_attributes(item: &Item) -> HashMap<String, AttributeValue> {
     }
     // Redundant with the id, kept for people reading the table in the console.
     map.insert(attr::CREATED_AT.to_owned(), s(&item.created_at_rfc3339()));
+    if let Some(origin) = &item.origin {
+        map.insert(attr::REQUEST_ID.to_owned(), s(&origin.request_id));
+        if let Some(header) = &origin.trace_header {
+            map.insert(attr::TRACE_HEADER.to_owned(), s(header));
+        }
+    }
     map
 }
 
@@ -129,6 +109,11 @@ fn from_attributes(map: &HashMap<String, AttributeValue>) -> Result<Item, StoreE
         owner: text(attr::OWNER).ok_or_else(|| corrupt(attr::OWNER))?,
         name: text(attr::NAME).ok_or_else(|| corrupt(attr::NAME))?,
         description: text(attr::DESCRIPTION),
+        // Items stored before their request's ids were kept have none.
+        origin: text(attr::REQUEST_ID).map(|request_id| Origin {
+            request_id,
+            trace_header: text(attr::TRACE_HEADER),
+        }),
     })
 }
 
@@ -561,6 +546,50 @@ mod tests {
             },
         );
         assert_eq!(from_attributes(&to_attributes(&bare)).unwrap(), bare);
+        let made = bare.with_origin(Origin {
+            request_id: "Jd8mXh3fIAMEbXw=".into(),
+            trace_header: Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1".into()),
+        });
+        let attrs = to_attributes(&made);
+        assert_eq!(attrs[attr::REQUEST_ID], s("Jd8mXh3fIAMEbXw="));
+        assert_eq!(from_attributes(&attrs).unwrap(), made);
+    }
+
+    /// The stream's `NewImage` of an item written here is what the twin writes for it, and
+    /// what the item-events function reads.
+    #[test]
+    fn the_stream_image_has_the_attributes_written_here() {
+        use crate::item_events::image::item_image;
+        use serde_dynamo::AttributeValue as Image;
+        let origin = |trace_header: Option<&str>| Origin {
+            request_id: "Jd8mXh3fIAMEbXw=".into(),
+            trace_header: trace_header.map(str::to_owned),
+        };
+        let new = |description: Option<&str>| NewItem {
+            name: "a lamp".into(),
+            description: description.map(str::to_owned),
+        };
+        for item in [
+            Item::create("alice", new(None)),
+            Item::create("alice", new(Some("brass"))).with_origin(origin(None)),
+            Item::create("bob", new(Some("brass"))).with_origin(origin(Some(
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+            ))),
+        ] {
+            let written = to_attributes(&item);
+            let image = item_image(&item);
+            let mut names: Vec<_> = written.keys().collect();
+            let mut image_names: Vec<_> = image.keys().collect();
+            names.sort();
+            image_names.sort();
+            assert_eq!(names, image_names, "{item:?}");
+            for (name, value) in &written {
+                match (value, &image[name]) {
+                    (AttributeValue::S(a), Image::S(b)) => assert_eq!(a, b, "{name}"),
+                    (a, b) => panic!("{name}: {a:?} written, {b:?} in the image"),
+                }
+            }
+        }
     }
 
     #[test]

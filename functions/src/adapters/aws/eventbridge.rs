@@ -68,6 +68,7 @@ impl EventBridgeBus {
                     .unwrap_or_else(|_| DateTime::from_secs(event.time.unix_timestamp())),
             )
             .set_resources(Some(event.resources.clone()))
+            .set_trace_header(event.trace_header.clone())
             .build()
     }
 

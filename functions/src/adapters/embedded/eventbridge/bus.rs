@@ -294,6 +294,7 @@ mod tests {
             time: OffsetDateTime::from_unix_timestamp(1_795_300_937).unwrap()
                 + time::Duration::milliseconds(203),
             resources: Vec::new(),
+            trace_header: None,
         }
     }
 

@@ -87,6 +87,7 @@ mod tests {
             detail: serde_json::json!({ "item_id": "i-1" }),
             time: time::OffsetDateTime::now_utc(),
             resources: Vec::new(),
+            trace_header: None,
         }
     }
 
