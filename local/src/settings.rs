@@ -209,3 +209,55 @@ fn unit_interval(s: &str) -> Result<f64, String> {
         _ => Err(format!("`{s}` is not a number from 0 to 1")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `default = N` of `variable "NAME"` in a Terraform file.
+    fn terraform_default(text: &str, name: &str) -> Option<i64> {
+        let start = text.find(&format!("variable \"{name}\""))?;
+        let block = &text[start..];
+        let block = &block[..block[1..]
+            .find("\nvariable ")
+            .map_or(block.len(), |i| i + 1)];
+        block.lines().find_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            (key.trim() == "default").then(|| value.trim().parse().ok())?
+        })
+    }
+
+    /// The `--item-events-*` flags default to Terraform's variables of the same names.
+    #[test]
+    fn item_events_flags_default_to_terraform_s_variables() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../terraform/variables.tf");
+        let text = std::fs::read_to_string(path).unwrap();
+        let args = ServeArgs::default().item_events;
+        let flags = [
+            (
+                "item_events_batch_size",
+                i64::from(args.item_events_batch_size),
+            ),
+            (
+                "item_events_batching_window_seconds",
+                i64::from(args.item_events_batching_window_seconds),
+            ),
+            (
+                "item_events_maximum_retry_attempts",
+                args.item_events_maximum_retry_attempts,
+            ),
+            (
+                "item_events_maximum_record_age_seconds",
+                args.item_events_maximum_record_age_seconds,
+            ),
+        ];
+        for (name, flag) in flags {
+            assert_eq!(
+                terraform_default(&text, name),
+                Some(flag),
+                "--{} and variable \"{name}\"",
+                name.replace('_', "-")
+            );
+        }
+    }
+}

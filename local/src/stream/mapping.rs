@@ -340,13 +340,15 @@ impl Mapping {
         self.advance(sequence_of(pending.records.last().expect("never empty")))
     }
 
-    /// `IteratorAge`: how old the batch's last record is, on the twin's CloudWatch clock (so
-    /// that moving the clock on ages the records waiting, as time passing would).
+    /// `IteratorAge`: how old the batch's last record is, on the twin's CloudWatch clock: moving
+    /// the clock on ages the records written before, as time passing would.
     fn record_iterator_age(&self, records: &[StreamRecord]) {
         let Some(last) = records.last() else { return };
-        let cloudwatch = &self.function.cloudwatch;
-        let age = (cloudwatch.clock.now_ms() - created_ms(last)).max(0);
-        cloudwatch.record_iterator_age(&self.function.name, age as f64);
+        let clock = &self.function.cloudwatch.clock;
+        let age = (clock.now_ms() - clock.then_ms(created_ms(last))).max(0);
+        self.function
+            .cloudwatch
+            .record_iterator_age(&self.function.name, age as f64);
     }
 }
 

@@ -14,6 +14,7 @@ use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
 use crate::ports::{
     Claim, CreatedWindow, ItemStore, Page, PageRequest, StoreError, Sweep, SweepPosition,
 };
+use crate::table::{attr, record_attr};
 
 mod stream;
 
@@ -53,28 +54,31 @@ fn now_secs() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// An item's keys and new image, as its stream record carries them.
+/// An item's keys and new image, as its stream record carries them: the attributes the items
+/// table holds ([`crate::item_events::image::item_image`]).
 fn item_change(item: &Item) -> (Value, Value) {
     let keys = json!({
-        "owner": { "S": item.owner },
-        "id": { "S": item.id.to_string() },
+        attr::OWNER: { "S": item.owner },
+        attr::ID: { "S": item.id.to_string() },
     });
-    let mut image = serde_json::to_value(item).unwrap_or_default();
-    image["created_at"] = Value::String(item.created_at_rfc3339());
-    let image = image.as_object().map_or(Value::Null, stream::attributes);
+    let image =
+        serde_json::to_value(crate::item_events::image::item_image(item)).unwrap_or_default();
     (keys, image)
 }
 
 /// An idempotency record's keys and new image, in its own partition (`idem#<owner>`) as on
 /// DynamoDB. Its `fingerprint` is what the event source mapping's filter drops it by.
 fn record_change(record: &IdempotencyRecord) -> (Value, Value) {
-    let owner = format!("idem#{}", record.owner);
-    let keys = json!({ "owner": { "S": owner }, "id": { "S": record.key.as_str() } });
+    let owner = format!("{}{}", record_attr::PARTITION_PREFIX, record.owner);
+    let keys = json!({ attr::OWNER: { "S": owner }, attr::ID: { "S": record.key.as_str() } });
     let mut fields = serde_json::to_value(record).unwrap_or_default();
     if let Some(fields) = fields.as_object_mut() {
         fields.remove("key");
-        fields.insert("owner".into(), Value::String(owner));
-        fields.insert("id".into(), Value::String(record.key.as_str().to_owned()));
+        fields.insert(attr::OWNER.into(), Value::String(owner));
+        fields.insert(
+            attr::ID.into(),
+            Value::String(record.key.as_str().to_owned()),
+        );
     }
     let image = fields.as_object().map_or(Value::Null, stream::attributes);
     (keys, image)
@@ -610,7 +614,10 @@ mod tests {
     async fn every_write_has_its_stream_record_as_lambda_receives_it() {
         let dir = tempfile::tempdir().unwrap();
         let store = RedbItemStore::open(&dir.path().join("items.redb")).unwrap();
-        let a = item("alice", "one");
+        let a = item("alice", "one").with_origin(crate::domain::Origin {
+            request_id: "req-1".into(),
+            trace_header: Some("Root=1-6b023677-0123456789abcdef01234567".into()),
+        });
         store.put(&a).await.unwrap();
         // A refused conditional put writes nothing, so it has no record either.
         assert!(store.put(&a).await.is_err());
@@ -652,6 +659,8 @@ mod tests {
             change["NewImage"]["created_at"],
             json!({ "S": a.created_at_rfc3339() })
         );
+        assert_eq!(change["NewImage"]["request_id"], json!({ "S": "req-1" }));
+        assert!(change["NewImage"]["trace_header"]["S"].is_string());
         assert!(change["NewImage"].get("fingerprint").is_none());
         assert_eq!(change["StreamViewType"], "NEW_IMAGE");
         assert!(change["SizeBytes"].as_u64().unwrap() > 0);
