@@ -233,33 +233,6 @@ impl ItemStore for RedbItemStore {
         })
     }
 
-    async fn replace_record(
-        &self,
-        expected_version: u64,
-        record: &IdempotencyRecord,
-    ) -> Result<bool, StoreError> {
-        let value = serde_json::to_vec(record).map_err(internal)?;
-        let (owner, key, item_id) = (record.owner.clone(), record.key.clone(), record.item_id);
-        self.writes
-            .write(move |txn| {
-                let mut table = txn.open_table(RECORDS).map_err(internal)?;
-                let key = (owner.as_str(), key.as_str());
-                let current = table
-                    .get(key)
-                    .map_err(internal)?
-                    .map(|v| decode_record(v.value()))
-                    .transpose()?;
-                let ours =
-                    current.is_some_and(|c| c.version == expected_version && c.item_id == item_id);
-                if !ours {
-                    return Ok(Applied::unchanged(false));
-                }
-                table.insert(key, value.as_slice()).map_err(internal)?;
-                Ok(Applied::changed(true))
-            })
-            .await
-    }
-
     async fn created_between(
         &self,
         window: &CreatedWindow,
