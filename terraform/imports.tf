@@ -21,9 +21,9 @@ import {
   id = each.value
 }
 
-# The functions' log groups, by function key: /aws/lambda/<name>-items and -public.
+# The functions' log groups, by function key: /aws/lambda/<name>-items, -public and -item-events.
 import {
-  for_each = var.adopt_existing.log_groups ? toset(["items", "public"]) : toset([])
+  for_each = var.adopt_existing.log_groups ? toset(["items", "public", "item-events"]) : toset([])
 
   to = module.functions.aws_cloudwatch_log_group.function[each.key]
   id = "/aws/lambda/${var.name}-${each.key}"

@@ -72,6 +72,16 @@ module "functions" {
 
   permissions_boundary_arn = local.permissions_boundary_arn
   reserved_concurrency     = var.lambda_reserved_concurrency
+
+  # ItemCreated from the table's stream. The filter is the file the twin's mapping applies too.
+  table_stream_arn   = module.data.stream_arn
+  item_events_filter = file("${local.repository_root}/events/item-events.filter.json")
+  item_events_mapping = {
+    batch_size                 = var.item_events_batch_size
+    batching_window_seconds    = var.item_events_batching_window_seconds
+    maximum_retry_attempts     = var.item_events_maximum_retry_attempts
+    maximum_record_age_seconds = var.item_events_maximum_record_age_seconds
+  }
 }
 
 module "auth" {
@@ -89,7 +99,7 @@ module "api" {
   source = "./modules/api"
 
   name               = var.name
-  functions          = module.functions.functions
+  functions          = { for key, fn in module.functions.functions : key => fn if fn.trigger == "api" }
   jwt_issuer         = module.auth.issuer
   jwt_audience       = [module.auth.app_client_id]
   throttle_rate      = var.throttle_rate
@@ -112,20 +122,23 @@ module "observability" {
 
   # What the dashboard and alarm templates may use (the list is in the module's README).
   placeholders = {
-    region            = var.region
-    account_id        = data.aws_caller_identity.current.account_id
-    api_id            = module.api.api_id
-    stage             = module.api.stage_name
-    items_function    = module.functions.functions.items.function_name
-    public_function   = module.functions.functions.public.function_name
-    table             = module.data.table_name
-    event_bus         = module.events.bus_name
-    item_created_rule = module.events.item_created_rule_name
-    archive_log_group = module.events.archive_log_group_name
-    metrics_namespace = var.metrics_namespace
-    items_log_group   = module.functions.functions.items.log_group
-    public_log_group  = module.functions.functions.public.log_group
-    access_log_group  = module.api.access_log_group_name
-    items_timeout_ms  = tostring(var.lambda_timeout_seconds * 1000)
+    region                = var.region
+    account_id            = data.aws_caller_identity.current.account_id
+    api_id                = module.api.api_id
+    stage                 = module.api.stage_name
+    items_function        = module.functions.functions.items.function_name
+    public_function       = module.functions.functions.public.function_name
+    item_events_function  = module.functions.functions["item-events"].function_name
+    item_events_dlq       = module.functions.item_events.dlq_name
+    table                 = module.data.table_name
+    event_bus             = module.events.bus_name
+    item_created_rule     = module.events.item_created_rule_name
+    archive_log_group     = module.events.archive_log_group_name
+    metrics_namespace     = var.metrics_namespace
+    items_log_group       = module.functions.functions.items.log_group
+    public_log_group      = module.functions.functions.public.log_group
+    item_events_log_group = module.functions.functions["item-events"].log_group
+    access_log_group      = module.api.access_log_group_name
+    items_timeout_ms      = tostring(var.lambda_timeout_seconds * 1000)
   }
 }

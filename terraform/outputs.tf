@@ -53,6 +53,16 @@ output "functions" {
   value       = { for key, fn in module.functions.functions : key => { function_name = fn.function_name, arn = fn.arn, log_group = fn.log_group } }
 }
 
+output "item_events_function_name" {
+  description = "Name of the function that publishes ItemCreated from the table's stream."
+  value       = module.functions.functions["item-events"].function_name
+}
+
+output "item_events_dlq_url" {
+  description = "URL of the item-events dead-letter queue (aws sqs receive-message --queue-url; runbooks/item-events-dlq-depth.md)."
+  value       = module.functions.item_events.dlq_url
+}
+
 output "access_log_group" {
   description = "Log group of the API's access logs."
   value       = module.api.access_log_group_name

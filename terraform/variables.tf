@@ -71,13 +71,60 @@ variable "lambda_timeout_seconds" {
 }
 
 variable "lambda_reserved_concurrency" {
-  description = "Reserved concurrency by function (items, public); unreserved when not named. See terraform/README.md for the numbers: a new account cannot reserve any."
+  description = "Reserved concurrency by function (items, public, item-events); unreserved when not named. See terraform/README.md for the numbers: a new account cannot reserve any."
   type        = map(number)
   default     = {}
 
   validation {
-    condition     = alltrue([for key, n in var.lambda_reserved_concurrency : contains(["items", "public"], key) && n >= 0 && floor(n) == n])
-    error_message = "lambda_reserved_concurrency maps items or public to a whole number, 0 or more."
+    condition     = alltrue([for key, n in var.lambda_reserved_concurrency : contains(["items", "public", "item-events"], key) && n >= 0 && floor(n) == n])
+    error_message = "lambda_reserved_concurrency maps items, public or item-events to a whole number, 0 or more."
+  }
+}
+
+# The event source mapping from the table's stream to the item-events function. The local twin's
+# flags take the same defaults (a conformance test ties them); the ranges are Lambda's
+# (CreateEventSourceMapping, for a DynamoDB stream).
+variable "item_events_batch_size" {
+  description = "Most stream records per invocation of item-events (Lambda's BatchSize for a DynamoDB stream: 1 to 10000)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.item_events_batch_size >= 1 && var.item_events_batch_size <= 10000 && floor(var.item_events_batch_size) == var.item_events_batch_size
+    error_message = "item_events_batch_size is a whole number from 1 to 10000."
+  }
+}
+
+variable "item_events_batching_window_seconds" {
+  description = "Seconds Lambda may gather records before invoking item-events, unless the batch is full first (MaximumBatchingWindowInSeconds: 0 to 300)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.item_events_batching_window_seconds >= 0 && var.item_events_batching_window_seconds <= 300 && floor(var.item_events_batching_window_seconds) == var.item_events_batching_window_seconds
+    error_message = "item_events_batching_window_seconds is a whole number from 0 to 300."
+  }
+}
+
+variable "item_events_maximum_retry_attempts" {
+  description = "Retries of a failing batch before it is described on the dead-letter queue (MaximumRetryAttempts: -1, retry until the record expires, or 0 to 10000)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.item_events_maximum_retry_attempts >= -1 && var.item_events_maximum_retry_attempts <= 10000 && floor(var.item_events_maximum_retry_attempts) == var.item_events_maximum_retry_attempts
+    error_message = "item_events_maximum_retry_attempts is a whole number from -1 to 10000."
+  }
+}
+
+variable "item_events_maximum_record_age_seconds" {
+  description = "Age in seconds past which a record is no longer retried but described on the dead-letter queue (MaximumRecordAgeInSeconds: -1, never, or 60 to 604800)."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.item_events_maximum_record_age_seconds == -1 || (var.item_events_maximum_record_age_seconds >= 60 && var.item_events_maximum_record_age_seconds <= 604800 && floor(var.item_events_maximum_record_age_seconds) == var.item_events_maximum_record_age_seconds)
+    error_message = "item_events_maximum_record_age_seconds is -1 or a whole number from 60 to 604800."
   }
 }
 

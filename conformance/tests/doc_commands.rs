@@ -217,6 +217,7 @@ const NAME_OPTIONS: &[&str] = &[
     "--log-group-name-prefix",
     "--log-group-names",
     "--name",
+    "--queue-name",
     "--role-name",
     "--rule",
     "--secret-id",

@@ -36,6 +36,12 @@ fn placeholders() -> Vec<(&'static str, String)> {
         ("metrics_namespace", "ItemsApi".to_owned()),
         ("items_function", "items-api-items".to_owned()),
         ("public_function", "items-api-public".to_owned()),
+        ("item_events_function", "items-api-item-events".to_owned()),
+        ("item_events_dlq", "items-api-item-events-dlq".to_owned()),
+        (
+            "item_events_log_group",
+            "/aws/lambda/items-api-item-events".to_owned(),
+        ),
         ("table", names::ITEMS_TABLE.to_owned()),
         ("event_bus", names::EVENT_BUS.to_owned()),
         ("item_created_rule", names::ITEM_CREATED_RULE.to_owned()),
@@ -200,8 +206,11 @@ fn is_period(period: u64) -> bool {
 }
 
 /// AWS metrics as CloudWatch publishes them: namespace, metric, and the dimension sets each
-/// may be read with (docs: API Gateway HTTP API, Lambda, DynamoDB, EventBridge, CloudWatch Logs
-/// metrics; the anchors list of the project's notes).
+/// may be read with (docs: API Gateway HTTP API, Lambda, DynamoDB, EventBridge, CloudWatch Logs,
+/// SQS metrics; the anchors list of the project's notes). Lambda's stream metrics: `IteratorAge`
+/// (event source mappings that read a stream) and `DestinationDeliveryFailures` (the on-failure
+/// destination could not be sent to) are by function, like its invocation metrics; the event
+/// source mapping's own `…EventCount` metrics (by `EventSourceMappingUUID`) are not enabled.
 /// (namespace, metric names, dimension sets).
 type AwsMetrics = (
     &'static str,
@@ -233,8 +242,20 @@ const AWS_METRICS: &[AwsMetrics] = &[
             "Throttles",
             "Duration",
             "ConcurrentExecutions",
+            "IteratorAge",
+            "DestinationDeliveryFailures",
         ],
         &[&["FunctionName"]],
+    ),
+    (
+        "AWS/SQS",
+        &[
+            "ApproximateNumberOfMessagesVisible",
+            "ApproximateAgeOfOldestMessage",
+            "NumberOfMessagesSent",
+            "NumberOfMessagesDeleted",
+        ],
+        &[&["QueueName"]],
     ),
     (
         "AWS/DynamoDB",
@@ -272,7 +293,12 @@ fn dimension_value_allowed(dimension: &str, value: &str) -> bool {
     let allowed: &[&str] = match dimension {
         "ApiId" => &["${api_id}"],
         "Stage" => &["${stage}"],
-        "FunctionName" => &["${items_function}", "${public_function}"],
+        "FunctionName" => &[
+            "${items_function}",
+            "${public_function}",
+            "${item_events_function}",
+        ],
+        "QueueName" => &["${item_events_dlq}"],
         "TableName" => &["${table}"],
         "Operation" => TABLE_OPERATIONS,
         "RuleName" => &["${item_created_rule}"],
@@ -281,6 +307,7 @@ fn dimension_value_allowed(dimension: &str, value: &str) -> bool {
             "${archive_log_group}",
             "${items_log_group}",
             "${public_log_group}",
+            "${item_events_log_group}",
             "${access_log_group}",
         ],
         _ => return false,
@@ -292,6 +319,14 @@ const CUSTOM_NAMESPACE: &str = "${metrics_namespace}";
 const SERVICES: &[(&str, &str)] = &[
     ("items", "${items_function}"),
     ("public", "${public_function}"),
+    ("item-events", "${item_events_function}"),
+];
+
+/// The stream consumer's metrics the items function counts too, for the operator re-emit route
+/// (`POST /internal/events/replay`).
+const REEMIT_METRICS: &[&str] = &[
+    metric_names::ITEM_EVENTS_PUBLISHED,
+    metric_names::ITEM_EVENT_PUBLISH_FAILURES,
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -608,7 +643,9 @@ fn fields_of(kind: LogKind) -> BTreeSet<String> {
 /// The log group placeholder a dashboard query reads (`SOURCE '…'`), as a kind of log.
 fn kind_of_source(source: &str) -> Option<LogKind> {
     match source {
-        "${items_log_group}" | "${public_log_group}" => Some(LogKind::Function),
+        "${items_log_group}" | "${public_log_group}" | "${item_events_log_group}" => {
+            Some(LogKind::Function)
+        }
         "${access_log_group}" => Some(LogKind::Access),
         "${archive_log_group}" => Some(LogKind::Archive),
         _ => None,
@@ -815,7 +852,9 @@ fn every_file_is_json_with_known_placeholders_before_and_after_they_are_filled()
         "function-throttles",
         "items-duration-near-timeout",
         "table-throttles",
-        "item-event-publish-failures",
+        "item-events-iterator-age",
+        "item-events-dlq-depth",
+        "item-events-function-errors",
         "rule-failed-invocations",
     ] {
         assert!(names.contains(needed), "alarms/{needed}.json is missing");
@@ -1088,7 +1127,9 @@ fn metrics_are_named_as_the_code_and_cloudwatch_publish_them() {
                 .iter()
                 .find(|(s, _)| *s == service)
                 .map(|(_, f)| *f)
-                .unwrap_or_else(|| panic!("{whose}: service {service} is items or public"));
+                .unwrap_or_else(|| {
+                    panic!("{whose}: service {service} is items, public or item-events")
+                });
             if let Some(name) = r.dimensions.get("function_name") {
                 assert_eq!(
                     name, function,
@@ -1100,6 +1141,16 @@ fn metrics_are_named_as_the_code_and_cloudwatch_publish_them() {
                 assert_eq!(
                     service, "items",
                     "{whose}: {} is the items function's",
+                    r.name
+                );
+            }
+            // The consumer's metrics are item-events'; the items function counts the re-emit
+            // route's publications and failures only.
+            if spec.emitted_by == Emitter::ItemEvents {
+                assert!(
+                    service == "item-events"
+                        || (service == "items" && REEMIT_METRICS.contains(&spec.name)),
+                    "{whose}: {} is the item-events function's, not {service}'s",
                     r.name
                 );
             }
@@ -1133,6 +1184,55 @@ fn metrics_are_named_as_the_code_and_cloudwatch_publish_them() {
                 r.namespace
             );
         }
+    }
+}
+
+#[test]
+fn the_consumer_s_metrics_are_shown_under_item_events_and_the_re_emit_route_s_under_items() {
+    let shown: BTreeSet<(String, String)> = dashboards()
+        .iter()
+        .flat_map(dashboard_metric_refs)
+        .filter(|r| r.namespace == CUSTOM_NAMESPACE)
+        .map(|r| (r.name, r.dimensions["service"].clone()))
+        .collect();
+    let consumer: Vec<&str> = metric_names::ALL
+        .iter()
+        .filter(|m| m.emitted_by == Emitter::ItemEvents)
+        .map(|m| m.name)
+        .collect();
+    assert!(consumer.len() >= 5, "the consumer's metrics: {consumer:?}");
+    for name in &consumer {
+        assert!(
+            shown.contains(&(name.to_string(), "item-events".to_owned())),
+            "{name} (service item-events) is on no dashboard"
+        );
+    }
+    for name in REEMIT_METRICS {
+        assert!(consumer.contains(name), "{name} is the consumer's too");
+        assert!(
+            shown.contains(&(name.to_string(), "items".to_owned())),
+            "{name} of the re-emit route (service items) is on no dashboard"
+        );
+    }
+    // The consumer's lag and throughput, and the mapping's state, as the design asks.
+    let aws: BTreeSet<(String, String)> = dashboards()
+        .iter()
+        .filter(|d| d.stem == "items-and-events")
+        .flat_map(dashboard_metric_refs)
+        .map(|r| (r.namespace, r.name))
+        .collect();
+    for (namespace, name) in [
+        ("AWS/Lambda", "IteratorAge"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        (CUSTOM_NAMESPACE, metric_names::ITEM_EVENT_LAG),
+        (CUSTOM_NAMESPACE, metric_names::ITEMS_CREATED),
+        (CUSTOM_NAMESPACE, metric_names::ITEM_EVENTS_PUBLISHED),
+    ] {
+        assert!(
+            aws.contains(&(namespace.to_owned(), name.to_owned())),
+            "items-and-events shows {namespace} {name}"
+        );
     }
 }
 

@@ -16,6 +16,8 @@ pub mod ops;
 pub mod output;
 pub(crate) mod per_thread;
 pub mod settings;
+pub mod sqs;
+pub mod stream;
 pub mod twin;
 pub mod twin_api;
 pub mod xray_daemon;

@@ -12,3 +12,9 @@ pub const ISSUER_PATH: &str = "/_twin/issuer";
 pub const APP_CLIENT_ID: &str = "local-app-client";
 pub const ITEMS_TABLE: &str = "items";
 pub const CONFIG_SECRET: &str = "items-api/config";
+/// The items table's stream, as the embedded store's records name it.
+pub fn items_stream_arn() -> String {
+    format!(
+        "arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{ITEMS_TABLE}/stream/1970-01-01T00:00:00.000"
+    )
+}

@@ -124,13 +124,36 @@ pub struct ServeArgs {
     pub alarm_evaluation_interval: u64,
     /// A fault to inject from the start (repeat the flag): TARGET=KIND[:DELAY][:RATE], e.g.
     /// `store=throttle:0.5`, `bus=reject`, `archive=fail`, `config=fail`, `items=panic:0.2`,
-    /// `items=slow:2500ms`, `items=throttle`. Changed at run time at `/_twin/faults`.
+    /// `items=slow:2500ms`, `items=throttle`, `item-events=fail`. Changed at run time at
+    /// `/_twin/faults`.
     #[arg(long = "fault", value_name = "TARGET=KIND[:DELAY][:RATE]")]
     pub faults: Vec<crate::faults::Fault>,
     #[command(flatten)]
     pub iam: IamArgs,
     #[command(flatten)]
+    pub item_events: ItemEventsArgs,
+    #[command(flatten)]
     pub aws: AwsArgs,
+}
+
+/// The event source mapping from the table's stream to the `item-events` function: the
+/// variables of `terraform/variables.tf`, same names, same defaults (a test holds them to it).
+#[derive(Debug, Clone, Args)]
+pub struct ItemEventsArgs {
+    /// Most records in one invocation (`item_events_batch_size`).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub item_events_batch_size: u32,
+    /// Longest wait to gather a batch, seconds (`item_events_batching_window_seconds`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=300))]
+    pub item_events_batching_window_seconds: u32,
+    /// Retries of a failing batch before it goes to the dead-letter queue, -1 for no limit
+    /// (`item_events_maximum_retry_attempts`).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(i64).range(-1..=10000))]
+    pub item_events_maximum_retry_attempts: i64,
+    /// Oldest record still sent to the function, seconds, -1 for no limit
+    /// (`item_events_maximum_record_age_seconds`).
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(i64).range(-1..=604800))]
+    pub item_events_maximum_record_age_seconds: i64,
 }
 
 /// The access key that signs `/internal/*` requests (API Gateway's `AWS_IAM`); made at first
@@ -184,5 +207,57 @@ fn unit_interval(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
         _ => Err(format!("`{s}` is not a number from 0 to 1")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `default = N` of `variable "NAME"` in a Terraform file.
+    fn terraform_default(text: &str, name: &str) -> Option<i64> {
+        let start = text.find(&format!("variable \"{name}\""))?;
+        let block = &text[start..];
+        let block = &block[..block[1..]
+            .find("\nvariable ")
+            .map_or(block.len(), |i| i + 1)];
+        block.lines().find_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            (key.trim() == "default").then(|| value.trim().parse().ok())?
+        })
+    }
+
+    /// The `--item-events-*` flags default to Terraform's variables of the same names.
+    #[test]
+    fn item_events_flags_default_to_terraform_s_variables() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../terraform/variables.tf");
+        let text = std::fs::read_to_string(path).unwrap();
+        let args = ServeArgs::default().item_events;
+        let flags = [
+            (
+                "item_events_batch_size",
+                i64::from(args.item_events_batch_size),
+            ),
+            (
+                "item_events_batching_window_seconds",
+                i64::from(args.item_events_batching_window_seconds),
+            ),
+            (
+                "item_events_maximum_retry_attempts",
+                args.item_events_maximum_retry_attempts,
+            ),
+            (
+                "item_events_maximum_record_age_seconds",
+                args.item_events_maximum_record_age_seconds,
+            ),
+        ];
+        for (name, flag) in flags {
+            assert_eq!(
+                terraform_default(&text, name),
+                Some(flag),
+                "--{} and variable \"{name}\"",
+                name.replace('_', "-")
+            );
+        }
     }
 }

@@ -12,7 +12,8 @@ use functions::adapters::embedded::config::FileConfig;
 use functions::adapters::embedded::eventbridge::archive::LogArchive;
 use functions::adapters::embedded::eventbridge::bus::{EmbeddedBus, rule_from_pattern_json};
 use functions::adapters::embedded::eventbridge::faults::FaultyBus;
-use functions::adapters::embedded::store::RedbItemStore;
+use functions::adapters::embedded::store::{RedbItemStore, StreamSource};
+use functions::ports::EventBus;
 use http::{HeaderName, HeaderValue, Method};
 use tokio::net::TcpListener;
 use tower::layer::util::Stack;
@@ -32,6 +33,9 @@ use crate::gateway::xray_sampling::XraySampler;
 use crate::gateway::{FunctionCopies, FunctionHost, Gateway};
 use crate::names;
 use crate::settings::{AwsArgs, ServeArgs};
+use crate::stream::aws_reader::DynamoDbStreamsShard;
+use crate::stream::consumer::{ServiceConsumer, StreamConsumer};
+use crate::stream::reader::{EmbeddedShard, ShardReader};
 use crate::twin_api;
 use crate::xray_daemon::XrayDaemon;
 
@@ -41,18 +45,25 @@ mod serving;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The stand-ins: redb, the pattern-matching bus with its log-group archive, the secret file.
-/// The bus is also returned as itself: its rule counters become `AWS/Events` metrics.
+/// The bus is also returned as itself: its rule counters become `AWS/Events` metrics; and the
+/// store, whose stream the event source mapping reads.
 fn embedded_state(
     dir: &std::path::Path,
     archive: Arc<LogArchive>,
     cloudwatch: &Arc<CloudWatch>,
     faults: &Arc<Faults>,
-) -> Result<(AppState, Arc<EmbeddedBus>), BoxError> {
+) -> Result<(AppState, Arc<EmbeddedBus>, Arc<RedbItemStore>), BoxError> {
+    let redb = Arc::new(
+        RedbItemStore::open(&dir.join("items.redb"))?.with_stream_source(StreamSource {
+            region: names::REGION.to_owned(),
+            stream_arn: names::items_stream_arn(),
+        }),
+    );
     // DynamoDB's own metrics, measured around the embedded store and its faults, as DynamoDB
     // counts the throttles it answers.
     let store = MeteredStore {
         inner: Arc::new(FaultyStore {
-            inner: Arc::new(RedbItemStore::open(&dir.join("items.redb"))?),
+            inner: Arc::clone(&redb) as _,
             faults: Arc::clone(faults),
         }),
         cloudwatch: Arc::clone(cloudwatch),
@@ -84,7 +95,7 @@ fn embedded_state(
         bus: Arc::clone(&bus) as _,
         config: Arc::new(config),
     };
-    Ok((state, bus))
+    Ok((state, bus, redb))
 }
 
 /// The bus and the configuration with their faults; the store has its own inside the
@@ -123,6 +134,47 @@ async fn aws_state(args: &AwsArgs) -> Result<AppState, BoxError> {
         .await
         .map_err(|e| format!("cannot read the configuration secret: {e}"))?;
     Ok(state)
+}
+
+/// The table's stream on DynamoDB Streams (`ListStreams` by table name), as the mapping's shard.
+async fn aws_shard(args: &AwsArgs) -> Result<Arc<dyn ShardReader>, BoxError> {
+    let sdk = functions::adapters::aws::sdk_config(args.aws_endpoint.as_deref()).await;
+    let client = aws_sdk_dynamodbstreams::Client::new(&sdk);
+    let streams = client
+        .list_streams()
+        .table_name(&args.items_table)
+        .send()
+        .await
+        .map_err(|e| format!("DynamoDB Streams ListStreams: {e:?}"))?;
+    let arn = streams
+        .streams()
+        .first()
+        .and_then(|s| s.stream_arn())
+        .ok_or_else(|| format!("the table {} has no stream", args.items_table))?
+        .to_owned();
+    let region = sdk
+        .region()
+        .map_or_else(|| names::REGION.to_owned(), |r| r.to_string());
+    Ok(Arc::new(DynamoDbStreamsShard::new(client, arn, region)))
+}
+
+/// The `item-events` function as the mapping invokes it: publishing on `bus`, its EMF
+/// documents (service `item-events`) read as metrics, as on Lambda.
+fn item_events_handler(
+    bus: Arc<dyn EventBus>,
+    cloudwatch: &Arc<CloudWatch>,
+) -> Arc<dyn StreamConsumer> {
+    let cloudwatch = Arc::clone(cloudwatch);
+    let log_group = format!("/aws/lambda/{}", crate::stream::FUNCTION_NAME);
+    let layer = telemetry::InvocationLayer::new()
+        .with_service("item-events")
+        .with_metrics_output(move |documents| {
+            crate::output::write(&[documents.as_bytes()]);
+            cloudwatch.ingest_emf(&log_group, documents);
+        });
+    Arc::new(ServiceConsumer(functions::item_events::service_with(
+        bus, layer,
+    )))
 }
 
 /// The `AWS_IAM` authorizer with the key of the flags, or the data folder's.
@@ -265,14 +317,34 @@ impl Twin {
         );
         let faults = Arc::new(Faults::new(args.faults.iter().cloned()));
         // On AWS services the archive is the CloudWatch Logs group, not a local file.
-        let (state, archive, bus) = if args.aws.enabled {
+        let (state, archive, bus, shard) = if args.aws.enabled {
             let state = with_faults(aws_state(&args.aws).await?, &faults, true);
-            (state, None, None)
+            (state, None, None, aws_shard(&args.aws).await?)
         } else {
             let archive = Arc::new(LogArchive::open(dir.join("logs"))?);
-            let (state, bus) = embedded_state(dir, Arc::clone(&archive), &cloudwatch, &faults)?;
-            (with_faults(state, &faults, false), Some(archive), Some(bus))
+            let (state, bus, store) =
+                embedded_state(dir, Arc::clone(&archive), &cloudwatch, &faults)?;
+            crate::stream::spawn_trim(Arc::clone(&store));
+            let shard: Arc<dyn ShardReader> = Arc::new(EmbeddedShard { store });
+            (
+                with_faults(state, &faults, false),
+                Some(archive),
+                Some(bus),
+                shard,
+            )
         };
+        // The stream's event source mapping, invoking `item-events`, which publishes on the
+        // same bus (and its faults) as the API did.
+        let mapping = crate::stream::start(crate::stream::Wiring {
+            data_dir: dir,
+            repo_dir: &args.observability_dir,
+            args: &args.item_events,
+            reader: shard,
+            handler: item_events_handler(Arc::clone(&state.bus), &cloudwatch),
+            faults: Arc::clone(&faults),
+            cloudwatch: Arc::clone(&cloudwatch),
+            timeout: Duration::from_secs(args.function_timeout),
+        })?;
         if let Some(bus) = bus {
             cloudwatch.watch_rules(Arc::new(move || {
                 bus.rule_stats()
@@ -347,8 +419,14 @@ impl Twin {
                 cloudwatch: Arc::clone(&cloudwatch),
                 issuer: Arc::clone(&issuer),
                 xray,
+                stream: Some(Arc::clone(&mapping.status)),
+                dlq: Some(mapping.dlq.clone()),
             }))
-            .merge(crate::ops::routes(cloudwatch, archive))
+            .merge(crate::ops::routes(
+                cloudwatch,
+                archive,
+                Some((mapping.status, mapping.dlq)),
+            ))
             .fallback(
                 move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
                     let gateway = Arc::clone(&fallback);

@@ -4,11 +4,13 @@
 //! twin's CloudWatch as JSON (its clock, metrics, alarms and a request's log lines,
 //! [`cloudwatch`]), and two stand-ins' endpoints: the local issuer's JWKS and discovery
 //! documents under its URL (`/_twin/issuer/.well-known/*`, [`issuer`]) and the traces the
-//! X-Ray daemon kept (`/_twin/traces/{id}`, [`traces`]).
+//! X-Ray daemon kept (`/_twin/traces/{id}`, [`traces`]), and the stream's event source
+//! mapping with its dead-letter queue (`/_twin/stream`, `/_twin/dlq`, [`stream`]).
 
 mod cloudwatch;
 mod faults;
 mod issuer;
+mod stream;
 mod traces;
 
 use std::sync::Arc;
@@ -26,6 +28,8 @@ use crate::auth::LocalIssuer;
 use crate::cloudwatch::CloudWatch;
 use crate::faults::Faults;
 use crate::names;
+use crate::sqs::Queue;
+use crate::stream::mapping::MappingStatus;
 use crate::xray_daemon::XrayDaemon;
 
 /// What the twin's own routes reach.
@@ -37,6 +41,21 @@ pub struct TwinState {
     pub cloudwatch: Arc<CloudWatch>,
     pub issuer: Arc<LocalIssuer>,
     pub xray: XrayDaemon,
+    /// The stream's event source mapping and its dead-letter queue, when running.
+    pub stream: Option<Arc<MappingStatus>>,
+    pub dlq: Option<Queue>,
+}
+
+impl FromRef<TwinState> for Option<Arc<MappingStatus>> {
+    fn from_ref(state: &TwinState) -> Self {
+        state.stream.clone()
+    }
+}
+
+impl FromRef<TwinState> for Option<Queue> {
+    fn from_ref(state: &TwinState) -> Self {
+        state.dlq.clone()
+    }
 }
 
 impl FromRef<TwinState> for Option<Arc<LogArchive>> {
@@ -170,6 +189,12 @@ pub fn routes(state: TwinState) -> Router {
         .route("/_twin/alarms/evaluate", post(cloudwatch::evaluate))
         .route("/_twin/logs", get(cloudwatch::logs))
         .route("/_twin/traces/{trace_id}", get(traces::trace))
+        .route("/_twin/stream", get(stream::status))
+        .route("/_twin/dlq", get(stream::list).delete(stream::purge))
+        .route(
+            "/_twin/dlq/{message_id}",
+            axum::routing::delete(stream::delete),
+        )
         .route(&issuer_document("jwks.json"), get(issuer::jwks))
         .route(
             &issuer_document("openid-configuration"),
@@ -198,6 +223,8 @@ mod tests {
             cloudwatch: Arc::new(cloudwatch),
             issuer: crate::auth::test_support::issuer(),
             xray,
+            stream: None,
+            dlq: None,
         }
     }
 

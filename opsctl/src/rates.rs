@@ -23,7 +23,12 @@ pub struct Series {
     pub dimensions: Vec<(&'static str, String)>,
 }
 
-/// The columns, in order: API Gateway's own metrics, then the items function's.
+/// The `service` dimension of the item-events function's metrics (its `POWERTOOLS_SERVICE_NAME`
+/// in terraform/modules/functions): it publishes `ItemCreated` from the table's stream.
+pub const ITEM_EVENTS_SERVICE: &str = "item-events";
+
+/// The columns, in order: API Gateway's own metrics, the items stored by the items function,
+/// then the events the item-events function published or failed to.
 pub fn series(args: &RatesArgs) -> Vec<Series> {
     let api = |id, heading, metric| Series {
         id,
@@ -42,17 +47,24 @@ pub fn series(args: &RatesArgs) -> Vec<Series> {
         metric,
         dimensions: vec![("service", args.service.clone())],
     };
+    let events = |id, heading, metric| Series {
+        id,
+        heading,
+        namespace: args.namespace.clone(),
+        metric,
+        dimensions: vec![("service", ITEM_EVENTS_SERVICE.to_owned())],
+    };
     vec![
         api("requests", "requests", "Count"),
         api("client", "4xx", "4xx"),
         api("server", "5xx", "5xx"),
         items("created", "items created", metric_names::ITEMS_CREATED),
-        items(
+        events(
             "published",
             "events published",
             metric_names::ITEM_EVENTS_PUBLISHED,
         ),
-        items(
+        events(
             "failed",
             "events failed",
             metric_names::ITEM_EVENT_PUBLISH_FAILURES,
@@ -276,6 +288,24 @@ mod tests {
         );
         for c in &cols[3..] {
             assert!(metric_names::find(c.metric).is_some(), "{}", c.metric);
+        }
+        // Items are stored by the items function, their events published from the stream by
+        // item-events: each counted under its own service.
+        let service = |id: &str| {
+            let c = cols.iter().find(|c| c.id == id).unwrap();
+            assert_eq!(c.dimensions.len(), 1);
+            c.dimensions[0].clone()
+        };
+        assert_eq!(service("created"), ("service", "items".to_owned()));
+        assert_eq!(service("published"), ("service", "item-events".to_owned()));
+        assert_eq!(service("failed"), ("service", "item-events".to_owned()));
+        for c in &cols[4..] {
+            assert_eq!(
+                metric_names::find(c.metric).unwrap().emitted_by,
+                metric_names::Emitter::ItemEvents,
+                "{}",
+                c.metric
+            );
         }
     }
 

@@ -2,8 +2,10 @@
 //! prices, from the prices (`perf/cost/prices.json`, with their sources and the date they were
 //! read), the bytes each route logs as measured on the twin (`perf/cost/measured.json`, written
 //! by `scripts/measure-bytes`) and what cannot be measured here, stated
-//! (`perf/cost/assumptions.json`). `cargo run -p perf --bin cost-model` prints the table; a test
-//! holds that page to it.
+//! (`perf/cost/assumptions.json`). `cargo run -p perf --bin cost-model` prints the tables; a test
+//! holds that page to them. `POST /items` only stores: its `ItemCreated` event is published by the
+//! `item-events` function from the table's stream, priced per million items by [`StreamCost`],
+//! which depends on the rate (batches fill with the rate, up to the batch size).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -62,6 +64,29 @@ pub struct RouteAssumptions {
     pub events: u32,
 }
 
+/// The stream's consumer: the event source mapping's batching (Terraform's defaults) and what
+/// one invocation of `item-events` does and writes.
+#[derive(Debug, Deserialize)]
+pub struct StreamAssumptions {
+    /// `item_events_batch_size`: most records per invocation.
+    pub batch_size: u32,
+    /// `item_events_batching_window_seconds`: how long Lambda gathers records before invoking.
+    pub batching_window_seconds: f64,
+    /// Shards of the table's stream that the writes spread over.
+    pub shards: u32,
+    /// GetRecords calls Lambda makes on each shard every second, whether or not there are records.
+    pub polls_per_second_per_shard: f64,
+    pub cpu_ms_per_invocation: f64,
+    pub cpu_ms_per_record: f64,
+    /// The invocation's summary line and EMF document (Lambda's platform lines are
+    /// [`Assumptions::platform_log_bytes`]).
+    pub log_bytes_per_invocation: u64,
+    /// Entries per PutEvents call: EventBridge takes at most 10.
+    pub put_events_entries: u32,
+    /// The write rates (items a second) the table shows.
+    pub rates_per_second: Vec<f64>,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct Assumptions {
     pub memory_mb: u32,
@@ -72,6 +97,7 @@ pub struct Assumptions {
     pub xray_sampled_fraction: f64,
     pub item_attribute_overhead: f64,
     pub routes: BTreeMap<String, RouteAssumptions>,
+    pub item_events: StreamAssumptions,
 }
 
 pub struct Model {
@@ -97,6 +123,31 @@ pub struct RouteCost {
 impl RouteCost {
     pub fn total(&self) -> f64 {
         self.http_api + self.lambda + self.dynamodb + self.eventbridge + self.logs + self.xray
+    }
+}
+
+/// Publishing the `ItemCreated` events of a million items from the table's stream, at one write
+/// rate: the consumer's invocations, their duration, the PutEvents calls, the stream reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamCost {
+    pub items_per_second: f64,
+    /// Records in an average invocation: the window's worth at this rate, from 1 to the batch size.
+    pub records_per_invocation: f64,
+    pub invocations: f64,
+    pub billed_ms: u32,
+    pub put_events_calls: f64,
+    /// GetRecords calls of the event source mapping while the million items are written.
+    pub stream_reads: f64,
+    pub lambda: f64,
+    pub eventbridge: f64,
+    pub stream: f64,
+    pub logs: f64,
+    pub xray: f64,
+}
+
+impl StreamCost {
+    pub fn total(&self) -> f64 {
+        self.lambda + self.eventbridge + self.stream + self.logs + self.xray
     }
 }
 
@@ -188,7 +239,94 @@ impl Model {
             .collect()
     }
 
-    /// The table of `docs/cost.md`, with the prices' region, date and sources under it.
+    /// The ItemCreated events of a million items, at each rate of the assumptions.
+    pub fn stream_costs(&self) -> Result<Vec<StreamCost>, String> {
+        let a = &self.assumptions;
+        let s = &a.item_events;
+        let gb_seconds_per_ms = f64::from(a.memory_mb) / 1024.0 / 1000.0;
+        if s.batch_size == 0 || s.put_events_entries == 0 || s.shards == 0 {
+            return Err(
+                "item_events: batch_size, put_events_entries and shards are 1 or more".into(),
+            );
+        }
+        s.rates_per_second
+            .iter()
+            .map(|&rate| {
+                if rate <= 0.0 {
+                    return Err(format!("item_events: rate {rate} is not above 0"));
+                }
+                // Each shard's records gather for the window, or until the batch is full; a
+                // lone record still makes an invocation of its own.
+                let per_shard = rate / f64::from(s.shards);
+                let records =
+                    (per_shard * s.batching_window_seconds).clamp(1.0, f64::from(s.batch_size));
+                let invocations = MILLION / records;
+                // In record order, so one PutEvents call after the other.
+                let calls = (records / f64::from(s.put_events_entries)).ceil();
+                let billed_ms = (s.cpu_ms_per_invocation
+                    + records * s.cpu_ms_per_record
+                    + calls * a.eventbridge_call_ms)
+                    .ceil() as u32;
+                let seconds = MILLION / rate;
+                let stream_reads = seconds * s.polls_per_second_per_shard * f64::from(s.shards);
+                let log_bytes = invocations
+                    * (s.log_bytes_per_invocation + a.platform_log_bytes) as f64
+                    + MILLION * self.measured.archived_event_bytes as f64;
+                Ok(StreamCost {
+                    items_per_second: rate,
+                    records_per_invocation: records,
+                    invocations,
+                    billed_ms,
+                    put_events_calls: invocations * calls,
+                    stream_reads,
+                    lambda: self.price("lambda_request")?.of(invocations)
+                        + self
+                            .price("lambda_arm64_gb_second")?
+                            .of(invocations * f64::from(billed_ms) * gb_seconds_per_ms),
+                    // Billed per event put (each up to 64 KB), not per call.
+                    eventbridge: self.price("eventbridge_custom_event")?.of(MILLION),
+                    stream: self
+                        .price("dynamodb_streams_read_by_lambda")?
+                        .of(stream_reads),
+                    logs: self.price("logs_ingested_gb")?.of(log_bytes / GB),
+                    xray: self
+                        .price("xray_trace_recorded")?
+                        .of(invocations * a.xray_sampled_fraction),
+                })
+            })
+            .collect()
+    }
+
+    /// The stream's table of `docs/cost.md`.
+    fn stream_markdown(&self) -> Result<String, String> {
+        let s = &self.assumptions.item_events;
+        let mut out = format!(
+            "ItemCreated for a million items, published from the stream (batch size {}, window {} s, shards {}):\n\n\
+             | items a second | records an invocation | invocations | billed ms | PutEvents calls | GetRecords | Lambda | EventBridge | stream reads | Logs | X-Ray | total |\n\
+             | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+            s.batch_size, s.batching_window_seconds, s.shards
+        );
+        for c in self.stream_costs()? {
+            out.push_str(&format!(
+                "| {} | {} | {:.0} | {} | {:.0} | {:.0} | ${:.3} | ${:.2} | ${:.2} | ${:.3} | ${:.3} | **${:.2}** |\n",
+                c.items_per_second,
+                c.records_per_invocation,
+                c.invocations,
+                c.billed_ms,
+                c.put_events_calls,
+                c.stream_reads,
+                c.lambda,
+                c.eventbridge,
+                c.stream,
+                c.logs,
+                c.xray,
+                c.total(),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The tables of `docs/cost.md`, with the prices' region, date and sources under them.
     pub fn markdown(&self) -> Result<String, String> {
         let mut out = String::from(
             "| a million of | billed ms | log bytes | HTTP API | Lambda | DynamoDB | EventBridge | Logs | X-Ray | total | logs share |\n\
@@ -210,6 +348,8 @@ impl Model {
                 100.0 * c.logs / c.total(),
             ));
         }
+        out.push('\n');
+        out.push_str(&self.stream_markdown()?);
         out.push_str(&format!(
             "\nPrices: {} list prices read on {} ({}). Log bytes measured by `{}`.\n",
             self.prices.region,
@@ -253,6 +393,7 @@ mod tests {
             ("eventbridge_custom_event", price(1.00, MILLION)),
             ("logs_ingested_gb", price(0.50, 1.0)),
             ("xray_trace_recorded", price(5.00, MILLION)),
+            ("dynamodb_streams_read_by_lambda", price(0.0, 1.0)),
         ];
         Model {
             prices: Prices {
@@ -293,6 +434,17 @@ mod tests {
                 )]
                 .into_iter()
                 .collect(),
+                item_events: StreamAssumptions {
+                    batch_size: 100,
+                    batching_window_seconds: 1.0,
+                    shards: 1,
+                    polls_per_second_per_shard: 4.0,
+                    cpu_ms_per_invocation: 0.3,
+                    cpu_ms_per_record: 0.02,
+                    log_bytes_per_invocation: 700,
+                    put_events_entries: 10,
+                    rates_per_second: vec![0.5, 25.0, 1000.0],
+                },
             },
         }
     }
@@ -320,6 +472,57 @@ mod tests {
         // 8000 × 21 / 20 = 8400 bytes: 3 units.
         assert_eq!(m.read_units(&ReadUnits::Sized("page".into())).unwrap(), 3.0);
         assert!(m.read_units(&ReadUnits::Sized("pages".into())).is_err());
+    }
+
+    #[test]
+    fn a_million_items_published_from_the_stream_at_each_rate() {
+        let costs = model(0).stream_costs().unwrap();
+        let [slow, steady, busy] = &costs[..] else {
+            panic!("three rates: {costs:?}")
+        };
+        // Under one record a window: every record is an invocation of its own.
+        assert_eq!(slow.records_per_invocation, 1.0);
+        assert_eq!(slow.invocations, MILLION);
+        // 0.3 ms + 0.02 ms + one PutEvents call of 10 ms, rounded up.
+        assert_eq!(slow.billed_ms, 11);
+        assert_eq!(slow.put_events_calls, MILLION);
+        // 25 a second in a 1 s window: batches of 25, three PutEvents calls each (10, 10, 5).
+        assert_eq!(steady.records_per_invocation, 25.0);
+        assert_eq!(steady.invocations, 40_000.0);
+        assert_eq!(steady.put_events_calls, 120_000.0);
+        assert_eq!(
+            steady.billed_ms,
+            (0.3f64 + 25.0 * 0.02 + 30.0).ceil() as u32
+        );
+        // Past the batch size the batch is full before the window ends.
+        assert_eq!(busy.records_per_invocation, 100.0);
+        assert_eq!(busy.invocations, 10_000.0);
+        assert_eq!(busy.billed_ms, 103);
+        // $0.20 a million invocations + 1e6 × 11 ms × 0.25 GB = 2750 GB-s.
+        assert!((slow.lambda - (0.20 + 2750.0 * 0.0000133334)).abs() < 1e-9);
+        for c in &costs {
+            // A custom event is billed per entry, however the entries are grouped into calls.
+            assert!((c.eventbridge - 1.00).abs() < 1e-9);
+            // Lambda polls 4 times a second while the million is written; a trigger's reads are
+            // free.
+            assert_eq!(c.stream_reads, MILLION / c.items_per_second * 4.0);
+            assert_eq!(c.stream, 0.0);
+            // 5 % of the invocations traced.
+            assert!((c.xray - 5.0 * c.invocations * 0.05 / MILLION).abs() < 1e-9);
+        }
+        // Logs: (700 + 300) bytes an invocation and a 500-byte archived event an item.
+        assert!((slow.logs - 0.5 * (MILLION * 1000.0 + MILLION * 500.0) / GB).abs() < 1e-9);
+        assert!(busy.total() < steady.total() && steady.total() < slow.total());
+    }
+
+    #[test]
+    fn a_stream_rate_or_batch_that_cannot_be_is_an_error() {
+        let mut m = model(0);
+        m.assumptions.item_events.rates_per_second = vec![0.0];
+        assert!(m.stream_costs().unwrap_err().contains("rate 0"));
+        let mut m = model(0);
+        m.assumptions.item_events.batch_size = 0;
+        assert!(m.stream_costs().is_err());
     }
 
     #[test]

@@ -19,21 +19,42 @@ fn the_cost_page_shows_the_models_table() {
     );
 }
 
-#[test]
-fn the_model_prices_the_memory_terraform_deploys() {
-    let model = Model::load(&default_dir()).unwrap();
+/// The default of a numeric variable of terraform/variables.tf.
+fn terraform_default(name: &str) -> f64 {
     let variables = std::fs::read_to_string(repo().join("terraform/variables.tf")).unwrap();
     let block = variables
-        .split("variable \"lambda_memory_mb\"")
+        .split(&format!("variable \"{name}\""))
         .nth(1)
-        .expect("terraform/variables.tf declares lambda_memory_mb");
-    let default = block
+        .unwrap_or_else(|| panic!("terraform/variables.tf declares {name}"));
+    block
         .lines()
         .find_map(|l| l.trim().strip_prefix("default"))
         .and_then(|rest| rest.trim().strip_prefix('='))
-        .map(|v| v.trim().parse::<u32>().unwrap())
-        .expect("lambda_memory_mb has a default");
-    assert_eq!(model.assumptions.memory_mb, default);
+        .map(|v| v.trim().parse::<f64>().unwrap())
+        .unwrap_or_else(|| panic!("{name} has a default"))
+}
+
+#[test]
+fn the_model_prices_the_memory_terraform_deploys() {
+    let model = Model::load(&default_dir()).unwrap();
+    assert_eq!(
+        f64::from(model.assumptions.memory_mb),
+        terraform_default("lambda_memory_mb")
+    );
+}
+
+#[test]
+fn the_model_batches_the_stream_as_terraform_s_mapping_does() {
+    let model = Model::load(&default_dir()).unwrap();
+    let s = &model.assumptions.item_events;
+    assert_eq!(
+        f64::from(s.batch_size),
+        terraform_default("item_events_batch_size")
+    );
+    assert_eq!(
+        s.batching_window_seconds,
+        terraform_default("item_events_batching_window_seconds")
+    );
 }
 
 #[test]

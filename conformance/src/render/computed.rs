@@ -94,6 +94,37 @@ pub fn computed(kind: &str, attrs: &Map<String, Value>, world: &World) -> Map<St
                 set("id", name.to_owned());
             }
         }
+        "aws_lambda_event_source_mapping" => {
+            // Lambda assigns the mapping a UUID; its ARN ends with it.
+            let uuid = "a1b2c3d4-5678-90ab-cdef-11111EXAMPLE";
+            set(
+                "arn",
+                world.arn("lambda", true, &format!("event-source-mapping:{uuid}")),
+            );
+            if let Some(function) = get(attrs, "function_name") {
+                // The provider stores the function's ARN, whether given a name or an ARN.
+                let arn = if function.starts_with("arn:") {
+                    function.to_owned()
+                } else {
+                    world.arn("lambda", true, &format!("function:{function}"))
+                };
+                set("function_arn", arn);
+            }
+            set("uuid", uuid.to_owned());
+            set("id", uuid.to_owned());
+        }
+        "aws_sqs_queue" => {
+            if let Some(name) = name {
+                // The provider's id is the queue URL.
+                let url = format!(
+                    "https://sqs.{}.amazonaws.com/{}/{name}",
+                    world.region, world.account
+                );
+                set("arn", world.arn("sqs", true, name));
+                set("url", url.clone());
+                set("id", url);
+            }
+        }
         "aws_cloudwatch_log_group" => {
             if let Some(name) = name {
                 set("arn", world.arn("logs", true, &format!("log-group:{name}")));

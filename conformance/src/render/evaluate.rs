@@ -211,11 +211,31 @@ fn per_instance(
     })
 }
 
+/// Blocks that are Terraform's, not the resource's; `dynamic` blocks stay unrendered (unknown).
+const META_BLOCKS: [&str; 4] = ["lifecycle", "dynamic", "provisioner", "connection"];
+
+/// The arguments of a body, and its nested blocks as Terraform exposes them: a list of objects
+/// under the block's name (`filter_criteria[0].filter[0].pattern`).
 fn arguments(body: &Body, ctx: &Context) -> Map<String, Value> {
-    body.attributes()
+    let mut out: Map<String, Value> = body
+        .attributes()
         .filter(|a| !META.contains(&a.key()))
         .filter_map(|a| a.expr().evaluate(ctx).ok().map(|v| (a.key().to_owned(), v)))
-        .collect()
+        .collect();
+    for block in body
+        .blocks()
+        .filter(|b| !META_BLOCKS.contains(&b.identifier()))
+    {
+        let nested = Value::Object(arguments(block.body(), ctx));
+        // An argument of the same name (not valid Terraform) would stand.
+        if let Value::Array(items) = out
+            .entry(block.identifier().to_owned())
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            items.push(nested);
+        }
+    }
+    out
 }
 
 /// Evaluates the module in `dir` with the caller's `inputs`; `root` is `path.root`.

@@ -499,3 +499,260 @@ fn terraform_s_secret_version_keeps_a_label_of_its_own_through_rotations() {
     };
     assert_eq!(ignored, set(["secret_string", "version_stages"]));
 }
+
+#[test]
+fn the_item_events_function_gets_its_bus_and_telemetry_only() {
+    let item_events = function_environment("item-events");
+    assert_eq!(
+        item_events,
+        set([
+            env::EVENT_BUS,
+            env::METRICS_NAMESPACE,
+            env::SERVICE_NAME,
+            "LOG_LEVEL"
+        ]),
+        "the stream consumer publishes on the bus and reads no table, secret or anything else"
+    );
+    let functions = local(&module_dir("functions"), "functions");
+    let environment = object_field(object_field(&functions, "item-events"), "environment");
+    assert_eq!(
+        string(object_field(environment, env::SERVICE_NAME)),
+        functions::item_events::SERVICE,
+        "its metrics and logs are under service item-events"
+    );
+    assert_eq!(functions::item_events::SERVICE, "item-events");
+    // Rendered: the function name every dashboard, alarm and runbook uses.
+    let stack = conformance::render::root();
+    let address = "module.functions.aws_lambda_function.function[\"item-events\"]";
+    assert_eq!(
+        stack.attr(address, "function_name"),
+        "items-api-item-events"
+    );
+    assert_eq!(stack.attr(address, "runtime"), "provided.al2023");
+}
+
+#[test]
+fn only_the_api_s_functions_get_integrations() {
+    let functions = local(&module_dir("functions"), "functions");
+    let triggers: BTreeSet<(String, String)> = object(&functions)
+        .into_iter()
+        .map(|(k, f)| (k, string(object_field(f, "trigger")).to_owned()))
+        .collect();
+    assert_eq!(
+        triggers,
+        BTreeSet::from([
+            ("item-events".to_owned(), "stream".to_owned()),
+            ("items".to_owned(), "api".to_owned()),
+            ("public".to_owned(), "api".to_owned()),
+        ])
+    );
+    let stack = conformance::render::root();
+    let integrations: BTreeSet<String> = stack
+        .instances()
+        .into_iter()
+        .filter(|i| i.kind == "aws_apigatewayv2_integration" || i.kind == "aws_lambda_permission")
+        .map(|i| i.address.clone())
+        .collect();
+    assert!(!integrations.is_empty());
+    assert!(
+        integrations.iter().all(|a| !a.contains("item-events")),
+        "the stream consumer is no route's target: {integrations:?}"
+    );
+}
+
+/// The root variables of the event source mapping, with the defaults the twin's flags copy.
+const MAPPING_VARIABLES: [(&str, &str, f64); 4] = [
+    ("batch_size", "item_events_batch_size", 100.0),
+    (
+        "batching_window_seconds",
+        "item_events_batching_window_seconds",
+        1.0,
+    ),
+    (
+        "maximum_retry_attempts",
+        "item_events_maximum_retry_attempts",
+        10.0,
+    ),
+    (
+        "maximum_record_age_seconds",
+        "item_events_maximum_record_age_seconds",
+        3600.0,
+    ),
+];
+
+fn floor(args: FuncArgs) -> Result<Value, String> {
+    let n = args[0].as_f64().ok_or("floor of a non-number")?;
+    Ok(Value::from(n.floor()))
+}
+
+/// Whether each validation of a root variable accepts `value`.
+fn accepts(variable: &str, value: f64) -> bool {
+    let variables = variables(&terraform_dir());
+    let block = &variables[variable];
+    let mut var = hcl::Map::new();
+    var.insert(variable.to_owned(), Value::from(value));
+    let mut ctx = Context::new();
+    ctx.declare_var("var", Value::Object(var));
+    ctx.declare_func(
+        "floor",
+        FuncDef::builder().param(ParamType::Any).build(floor),
+    );
+    let validations: Vec<_> = blocks(block.body(), "validation", &[]).collect();
+    assert!(!validations.is_empty(), "{variable} is validated");
+    validations.iter().all(|v| {
+        attr(v.body(), "condition")
+            .evaluate(&ctx)
+            .unwrap_or_else(|e| panic!("{variable}: the condition does not evaluate: {e}"))
+            == Value::Bool(true)
+    })
+}
+
+#[test]
+fn the_mapping_s_variables_take_lambda_s_ranges_and_the_agreed_defaults() {
+    let root = terraform_dir();
+    // The twin's flags have the variables' names and defaults.
+    let twin = ServeArgs::default().item_events;
+    let twin_defaults = [
+        f64::from(twin.item_events_batch_size),
+        f64::from(twin.item_events_batching_window_seconds),
+        twin.item_events_maximum_retry_attempts as f64,
+        twin.item_events_maximum_record_age_seconds as f64,
+    ];
+    for ((_, variable, default), twin) in MAPPING_VARIABLES.into_iter().zip(twin_defaults) {
+        assert_eq!(default_number(&root, variable), default, "{variable}");
+        assert_eq!(twin, default, "the twin's --{}", variable.replace('_', "-"));
+        let block = &variables(&root)[variable];
+        assert_eq!(source(attr(block.body(), "type")), "number", "{variable}");
+        assert!(!string(attr(block.body(), "description")).is_empty());
+    }
+    // CreateEventSourceMapping's documented ranges for a DynamoDB stream.
+    let cases: [(&str, &[f64], &[f64]); 4] = [
+        (
+            "item_events_batch_size",
+            &[1.0, 100.0, 10000.0],
+            &[0.0, 10001.0, 1.5],
+        ),
+        (
+            "item_events_batching_window_seconds",
+            &[0.0, 1.0, 300.0],
+            &[-1.0, 301.0, 0.5],
+        ),
+        (
+            "item_events_maximum_retry_attempts",
+            &[-1.0, 0.0, 10000.0],
+            &[-2.0, 10001.0, 2.5],
+        ),
+        (
+            "item_events_maximum_record_age_seconds",
+            &[-1.0, 60.0, 3600.0, 604800.0],
+            &[0.0, 59.0, 604801.0, -2.0, 60.5],
+        ),
+    ];
+    for (variable, good, bad) in cases {
+        for v in good {
+            assert!(accepts(variable, *v), "{variable} refuses {v}");
+        }
+        for v in bad {
+            assert!(!accepts(variable, *v), "{variable} accepts {v}");
+        }
+    }
+}
+
+#[test]
+fn the_mapping_reads_the_stream_with_the_filter_file_and_lambda_s_failure_handling() {
+    // The table's stream carries each item as written.
+    let data = module_body(&module_dir("data"));
+    let table = block(&data, "resource", &["aws_dynamodb_table", "items"]).body();
+    assert_eq!(attr(table, "stream_enabled"), &Expression::Bool(true));
+    assert_eq!(string(attr(table, "stream_view_type")), "NEW_IMAGE");
+
+    // The root hands the module the ONE filter file and the four variables.
+    let root = module_body(&terraform_dir());
+    let call = block(&root, "module", &["functions"]).body();
+    assert_eq!(
+        source(attr(call, "item_events_filter")),
+        "file(\"${local.repository_root}/events/item-events.filter.json\")"
+    );
+    assert_eq!(
+        source(attr(call, "table_stream_arn")),
+        "module.data.stream_arn"
+    );
+    let mapping = attr(call, "item_events_mapping");
+    for (field, variable, _) in MAPPING_VARIABLES {
+        assert_eq!(
+            source(object_field(mapping, field)),
+            format!("var.{variable}")
+        );
+    }
+
+    let file = read(&conformance::repo_root().join("events/item-events.filter.json"));
+    let filter: serde_json::Value = serde_json::from_str(&file).expect("the filter is JSON");
+    assert_eq!(
+        filter,
+        serde_json::json!({
+            "eventName": ["INSERT"],
+            "dynamodb": {"NewImage": {"fingerprint": {"S": [{"exists": false}]}}},
+        })
+    );
+
+    // As Terraform renders it: one filter, that pattern; Lambda's failure handling.
+    let stack = conformance::render::root();
+    let address = "module.functions.aws_lambda_event_source_mapping.item_events";
+    let esm = &stack.instance(address).attrs;
+    let text = |k: &str| stack.attr(address, k);
+    assert_eq!(
+        text("event_source_arn"),
+        stack.attr("module.data.aws_dynamodb_table.items", "stream_arn")
+    );
+    assert_eq!(
+        text("function_name"),
+        stack.attr(
+            "module.functions.aws_lambda_function.function[\"item-events\"]",
+            "arn"
+        )
+    );
+    assert_eq!(text("starting_position"), "TRIM_HORIZON");
+    assert_eq!(esm["bisect_batch_on_function_error"], Value::Bool(true));
+    assert_eq!(
+        esm["function_response_types"],
+        Value::Array(vec![Value::from("ReportBatchItemFailures")])
+    );
+    let number = |k: &str| esm[k].as_f64().unwrap_or_else(|| panic!("{k} is unknown"));
+    assert_eq!(number("batch_size"), 100.0);
+    assert_eq!(number("maximum_batching_window_in_seconds"), 1.0);
+    assert_eq!(number("maximum_retry_attempts"), 10.0);
+    assert_eq!(number("maximum_record_age_in_seconds"), 3600.0);
+
+    let block_of = |v: &Value, k: &str| -> Value {
+        match v.as_object().and_then(|o| o.get(k)) {
+            Some(Value::Array(items)) if items.len() == 1 => items[0].clone(),
+            Some(other @ Value::Object(_)) => other.clone(),
+            other => panic!("{address}: {k} is {other:?}"),
+        }
+    };
+    let field = |v: &Value, k: &str| -> String {
+        v.as_object()
+            .and_then(|o| o.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{address}: {k} is unknown"))
+            .to_owned()
+    };
+    let whole = Value::Object(esm.clone());
+    let filter_block = block_of(&block_of(&whole, "filter_criteria"), "filter");
+    let pattern: serde_json::Value =
+        serde_json::from_str(&field(&filter_block, "pattern")).expect("the pattern is JSON");
+    assert_eq!(pattern, filter);
+    let on_failure = block_of(&block_of(&whole, "destination_config"), "on_failure");
+    assert_eq!(
+        field(&on_failure, "destination_arn"),
+        stack.attr("module.functions.aws_sqs_queue.item_events_dlq", "arn")
+    );
+
+    // The dead-letter queue: encrypted, 14 days, named for the function.
+    let dlq = &stack
+        .instance("module.functions.aws_sqs_queue.item_events_dlq")
+        .attrs;
+    assert_eq!(dlq["name"].as_str(), Some("items-api-item-events-dlq"));
+    assert_eq!(dlq["sqs_managed_sse_enabled"], Value::Bool(true));
+    assert_eq!(dlq["message_retention_seconds"].as_f64(), Some(1209600.0));
+}

@@ -881,6 +881,8 @@ fn every_import_adopts_a_resource_the_stack_declares_by_the_name_it_gives() {
             format!("module.auth.aws_cognito_user_pool.users {pool}"),
             "module.data.aws_dynamodb_table.items items".to_owned(),
             "module.events.aws_cloudwatch_log_group.archive /aws/events/items-api".to_owned(),
+            "module.functions.aws_cloudwatch_log_group.function /aws/lambda/items-api-item-events"
+                .to_owned(),
             "module.functions.aws_cloudwatch_log_group.function /aws/lambda/items-api-items"
                 .to_owned(),
             "module.functions.aws_cloudwatch_log_group.function /aws/lambda/items-api-public"

@@ -172,7 +172,7 @@ fn grants(policy: &Json) -> Vec<Request> {
 
 #[test]
 fn the_boundary_holds_what_the_functions_do_and_caps_anything_more() {
-    for key in ["items", "public"] {
+    for key in ["items", "public", "item-events"] {
         let policy = render::root_policy(&format!(
             "module.functions.data.aws_iam_policy_document.function[\"{key}\"]"
         ));
@@ -351,7 +351,7 @@ fn only_the_stacks_function_roles_are_passed_and_only_to_lambda() {
             &Request::new("iam:PassRole", role).with("iam:PassedToService", service),
         )
     };
-    for key in ["items", "public"] {
+    for key in ["items", "public", "item-events"] {
         assert_eq!(
             pass(&function_role(key), "lambda.amazonaws.com"),
             Decision::Allow
@@ -479,5 +479,57 @@ fn the_policies_fit_iams_size_quotas() {
             policy.stack,
             policy.address
         );
+    }
+}
+
+#[test]
+fn the_item_events_role_reaches_its_stream_bus_and_queue_and_nothing_beside_them() {
+    let stack = render::root();
+    let policy = render::root_policy(
+        r#"module.functions.data.aws_iam_policy_document.function["item-events"]"#,
+    );
+    let table = stack.attr("module.data.aws_dynamodb_table.items", "arn");
+    let stream = stack.attr("module.data.aws_dynamodb_table.items", "stream_arn");
+    let bus = stack.attr("module.events.aws_cloudwatch_event_bus.items", "arn");
+    let dlq = stack.attr("module.functions.aws_sqs_queue.item_events_dlq", "arn");
+    let decide_both = |request: &Request| {
+        let alone = evaluate(&[&policy], None, request);
+        let bounded = evaluate(&[&policy], Some(boundary()), request);
+        assert_eq!(alone, bounded, "the boundary changes {request:?}");
+        alone
+    };
+    // What the event source mapping and the function do, with the function's role.
+    for request in [
+        Request::new("dynamodb:DescribeStream", &stream),
+        Request::new("dynamodb:GetShardIterator", &stream),
+        Request::new("dynamodb:GetRecords", &stream),
+        Request::new("dynamodb:ListStreams", "*"),
+        Request::new("events:PutEvents", &bus),
+        Request::new("sqs:SendMessage", &dlq),
+    ] {
+        assert_eq!(decide_both(&request), Decision::Allow, "{request:?}");
+    }
+    // Nothing of the table itself, no other stream, bus or queue, and not its own queue's
+    // messages (on-call redrives them, not the function).
+    let other_stream = stream.replace("table/items/", "table/items-archive/");
+    assert_ne!(other_stream, stream);
+    for request in [
+        Request::new("dynamodb:GetRecords", &other_stream),
+        Request::new("dynamodb:GetItem", &table),
+        Request::new("dynamodb:PutItem", &table),
+        Request::new("dynamodb:Scan", &table),
+        Request::new(
+            "events:PutEvents",
+            &bus.replace("event-bus/items-api", "event-bus/default"),
+        ),
+        Request::new(
+            "sqs:SendMessage",
+            &dlq.replace("items-api-item-events-dlq", "items-api-other"),
+        ),
+        Request::new("sqs:ReceiveMessage", &dlq),
+        Request::new("sqs:DeleteMessage", &dlq),
+        Request::new("secretsmanager:GetSecretValue", "*"),
+    ] {
+        assert_ne!(decide_both(&request), Decision::Allow, "{request:?}");
     }
 }

@@ -137,7 +137,7 @@ fn no_wildcard_actions_and_wildcard_resources_only_with_a_reason() {
 }
 
 #[test]
-fn the_items_role_allows_exactly_what_its_adapters_call() {
+fn the_function_roles_allow_exactly_what_their_adapters_call() {
     let file = module_dir("functions").join("main.tf");
     let by_sid: BTreeMap<String, Statement> = statements()
         .into_iter()
@@ -192,17 +192,71 @@ fn the_items_role_allows_exactly_what_its_adapters_call() {
         &["\"${aws_cloudwatch_log_group.function[each.key].arn}:*\""],
     );
     check("LambdaAssumes", &["sts:AssumeRole"], &[]);
+
+    // The stream consumer: the stream it is mapped to, its bus, its dead-letter queue.
+    check(
+        "ItemsStream",
+        &[
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+        ],
+        &["var.table_stream_arn"],
+    );
+    check("ListStreams", &["dynamodb:ListStreams"], &["\"*\""]);
+    check(
+        "PublishItemCreated",
+        &["events:PutEvents"],
+        &["var.event_bus_arn"],
+    );
+    check(
+        "DeadLetterQueue",
+        &["sqs:SendMessage"],
+        &["aws_sqs_queue.item_events_dlq.arn"],
+    );
     assert_eq!(
         by_sid.len(),
-        6,
+        10,
         "no other statement in the functions' roles"
     );
 
-    // Only the items function gets the items statements.
+    // Each function gets its own statements and no other's.
     let body = module_body(&module_dir("functions"));
     let doc = block(&body, "data", &["aws_iam_policy_document", "function"]).body();
     assert_eq!(
         source(attr(doc, "source_policy_documents")),
-        "each.key == \"items\" ? [data.aws_iam_policy_document.items.json] : []"
+        "[for key, json in local.own_policies : json if key == each.key]"
     );
+    let own = local(&module_dir("functions"), "own_policies");
+    let own: BTreeMap<String, String> = object(&own)
+        .into_iter()
+        .map(|(k, v)| (k, source(v)))
+        .collect();
+    assert_eq!(
+        own,
+        BTreeMap::from([
+            (
+                "items".to_owned(),
+                "data.aws_iam_policy_document.items.json".to_owned()
+            ),
+            (
+                "item-events".to_owned(),
+                "data.aws_iam_policy_document.item_events.json".to_owned()
+            ),
+        ])
+    );
+    let rendered = |key: &str| {
+        conformance::render::root_policy(&format!(
+            "module.functions.data.aws_iam_policy_document.function[\"{key}\"]"
+        ))
+        .to_string()
+    };
+    assert!(rendered("items").contains("dynamodb:PutItem"));
+    assert!(!rendered("items").contains("dynamodb:GetRecords"));
+    assert!(!rendered("items").contains("sqs:SendMessage"));
+    assert!(rendered("item-events").contains("dynamodb:GetRecords"));
+    assert!(!rendered("item-events").contains("dynamodb:PutItem"));
+    assert!(!rendered("item-events").contains("secretsmanager:"));
+    assert!(!rendered("public").contains("dynamodb:"));
+    assert!(!rendered("public").contains("events:"));
 }

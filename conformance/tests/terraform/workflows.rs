@@ -619,6 +619,29 @@ fn the_workflow_builds_the_zips_terraform_deploys() {
     assert!(deploy.contains("working-directory: terraform"));
 }
 
+/// The functions a `for function in …; do` loop of `text` goes through.
+fn zip_loop(text: &str, whose: &str) -> BTreeSet<String> {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("for function in "))
+        .unwrap_or_else(|| panic!("{whose}: no `for function in …` loop over the zips"));
+    line.trim_start_matches("for function in ")
+        .trim_end_matches("; do")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_zips_checked_are_the_functions_terraform_deploys() {
+    let functions = local(&module_dir("functions"), "functions");
+    let keys: BTreeSet<String> = object(&functions).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(zip_loop(&workflow("deploy.yml"), "deploy.yml"), keys);
+    let script = read(&conformance::repo_root().join("scripts/offline-checks"));
+    assert_eq!(zip_loop(&script, "scripts/offline-checks"), keys);
+}
+
 #[test]
 fn every_alarm_has_its_runbook() {
     let root = conformance::repo_root();

@@ -8,11 +8,15 @@
 //! (`POST /_twin/clock`). The API's own clocks (item ids, cursors, token expiry, log
 //! timestamps) stay on real time: moving them would break what a client holds.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 #[derive(Debug, Default)]
 pub struct TwinClock {
     offset_ms: AtomicI64,
+    /// Each move: `(real time of the move, offset after it)`, oldest first; so that the twin's
+    /// time of an earlier real instant can be told (a record's age on this clock).
+    moves: Mutex<Vec<(i64, i64)>>,
 }
 
 /// Milliseconds since the epoch, real time.
@@ -47,9 +51,23 @@ impl TwinClock {
         self.offset_ms.load(Ordering::Relaxed)
     }
 
+    /// The twin's time at an earlier real instant `real_ms`: with the offset in force then.
+    /// What happened before a move is that much further in the past after it.
+    pub fn then_ms(&self, real_ms: i64) -> i64 {
+        let moves = self.moves.lock().unwrap_or_else(|e| e.into_inner());
+        let offset = moves
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= real_ms)
+            .map_or(0, |(_, offset)| *offset);
+        real_ms + offset
+    }
+
     /// Moves the clock forward by `ms` (never back: CloudWatch's past does not change).
     pub fn advance_ms(&self, ms: i64) {
-        self.offset_ms.fetch_add(ms.max(0), Ordering::Relaxed);
+        let mut moves = self.moves.lock().unwrap_or_else(|e| e.into_inner());
+        let after = self.offset_ms.fetch_add(ms.max(0), Ordering::Relaxed) + ms.max(0);
+        moves.push((real_ms(), after));
     }
 
     /// Moves the clock to the start of the next minute: the minute it was in becomes a
@@ -83,5 +101,19 @@ mod tests {
         let minute = 1_800_000_000_000;
         assert_eq!(to_next_minute(minute + 10_500), 49_500);
         assert_eq!(to_next_minute(minute), 60_000);
+    }
+
+    #[test]
+    fn an_earlier_instant_keeps_the_offset_of_its_time() {
+        let clock = TwinClock::default();
+        let earlier = real_ms() - 1;
+        clock.advance_ms(61_000);
+        assert_eq!(clock.then_ms(earlier), earlier, "before the move");
+        let later = real_ms() + 1;
+        assert_eq!(clock.then_ms(later), later + 61_000);
+        assert!(
+            clock.now_ms() - clock.then_ms(earlier) >= 61_000,
+            "aged by the move"
+        );
     }
 }

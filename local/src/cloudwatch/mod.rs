@@ -50,6 +50,12 @@ pub fn placeholders(function_timeout_secs: u64) -> Vec<(&'static str, String)> {
         ("metrics_namespace", METRICS_NAMESPACE.to_owned()),
         ("items_function", format!("{NAME_PREFIX}-items")),
         ("public_function", format!("{NAME_PREFIX}-public")),
+        ("item_events_function", format!("{NAME_PREFIX}-item-events")),
+        ("item_events_dlq", format!("{NAME_PREFIX}-item-events-dlq")),
+        (
+            "item_events_log_group",
+            format!("/aws/lambda/{NAME_PREFIX}-item-events"),
+        ),
         ("table", names::ITEMS_TABLE.to_owned()),
         ("event_bus", names::EVENT_BUS.to_owned()),
         ("item_created_rule", names::ITEM_CREATED_RULE.to_owned()),
@@ -160,6 +166,16 @@ pub struct CloudWatch {
     pub clock: TwinClock,
     /// The bus's rule counters and their values at the last sample.
     rules: Mutex<Option<RuleSampler>>,
+    /// Values a service publishes as they stand, read at each sample (a queue's depth).
+    gauges: Mutex<Vec<Gauge>>,
+}
+
+/// A metric whose value is read when sampled: `(namespace, name, dimensions, read)`.
+struct Gauge {
+    namespace: String,
+    name: String,
+    dimensions: Vec<(String, String)>,
+    read: Arc<dyn Fn() -> Option<f64> + Send + Sync>,
 }
 
 /// `AWS/ApiGateway` `Count`, `4xx`, `5xx`, `Latency`, `IntegrationLatency` of the stage.
@@ -214,6 +230,7 @@ impl CloudWatch {
             logs: KeptLines::default(),
             clock: TwinClock::default(),
             rules: Mutex::new(None),
+            gauges: Mutex::new(Vec::new()),
         })
     }
 
@@ -335,6 +352,50 @@ impl CloudWatch {
         );
     }
 
+    /// `IteratorAge` of a stream's event source mapping for `function`: the age, in
+    /// milliseconds, of the last record of the batch it invokes the function with.
+    pub fn record_iterator_age(&self, function: &str, age_ms: f64) {
+        let dims = [("FunctionName", function)];
+        self.put("AWS/Lambda", "IteratorAge", &dims, age_ms, "Milliseconds");
+    }
+
+    /// Publishes `read()` at every sample from now on, as a service publishes a value it
+    /// measures (SQS's queue depths, every minute); `None` skips a sample.
+    pub fn watch_gauge(
+        &self,
+        namespace: &str,
+        name: &str,
+        dimensions: &[(&str, &str)],
+        read: Arc<dyn Fn() -> Option<f64> + Send + Sync>,
+    ) {
+        self.gauges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Gauge {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+                dimensions: dimensions
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+                read,
+            });
+    }
+
+    fn sample_gauges(&self) {
+        let gauges = self.gauges.lock().unwrap_or_else(|e| e.into_inner());
+        for gauge in gauges.iter() {
+            if let Some(value) = (gauge.read)() {
+                let dims: Vec<(&str, &str)> = gauge
+                    .dimensions
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                self.put(&gauge.namespace, &gauge.name, &dims, value, "Count");
+            }
+        }
+    }
+
     /// What EventBridge publishes for a rule since the last call (`MatchedEvents`,
     /// `Invocations`, `FailedInvocations`), and CloudWatch Logs' `IncomingLogEvents` of the
     /// archive log group (each delivered event is one log event).
@@ -414,6 +475,7 @@ impl CloudWatch {
 
     /// Records what the rules counted since the last sample, at the twin's time.
     pub fn sample_rules(&self) {
+        self.sample_gauges();
         let mut rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
         let Some(sampler) = rules.as_mut() else {
             return;

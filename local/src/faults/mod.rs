@@ -15,6 +15,8 @@
 //! | `items=panic` | the invocation panics | Lambda `Errors`, `5xx` |
 //! | `items=throttle` | Lambda refuses the invocation (reserved concurrency used up) | Lambda `Throttles`, `5xx` |
 //!
+//! | `item-events=fail` | the stream consumer's invocation fails (`slow`, `panic`, `throttle` as for `items`) | Lambda `Errors`, `IteratorAge`, the dead-letter queue |
+//!
 //! `public` takes the same faults as `items`. The rate (0 to 1, default 1) is the share of calls
 //! that fail, each drawn at random.
 //!
@@ -30,7 +32,7 @@ pub mod store;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -45,16 +47,19 @@ pub enum Target {
     Config,
     Items,
     Public,
+    #[serde(rename = "item-events")]
+    ItemEvents,
 }
 
 impl Target {
-    const ALL: [Target; 6] = [
+    const ALL: [Target; 7] = [
         Target::Store,
         Target::Bus,
         Target::Archive,
         Target::Config,
         Target::Items,
         Target::Public,
+        Target::ItemEvents,
     ];
 
     pub fn name(self) -> &'static str {
@@ -65,6 +70,7 @@ impl Target {
             Target::Config => "config",
             Target::Items => "items",
             Target::Public => "public",
+            Target::ItemEvents => "item-events",
         }
     }
 
@@ -75,6 +81,7 @@ impl Target {
             Target::Bus => &[Kind::Reject],
             Target::Archive | Target::Config => &[Kind::Fail],
             Target::Items | Target::Public => &[Kind::Slow, Kind::Panic, Kind::Throttle],
+            Target::ItemEvents => &[Kind::Fail, Kind::Slow, Kind::Panic, Kind::Throttle],
         }
     }
 
@@ -239,15 +246,15 @@ impl fmt::Display for Fault {
 pub struct Faults {
     active: RwLock<Vec<Fault>>,
     /// Bit [`bit`] of each (target, kind) with a fault; written under `active`'s write lock.
-    in_force: AtomicU32,
+    in_force: AtomicU64,
 }
 
 /// A (target, kind) pair's bit in [`Faults::in_force`].
-fn bit(target: Target, kind: Kind) -> u32 {
-    1 << (target as u32 * Kind::ALL.len() as u32 + kind as u32)
+fn bit(target: Target, kind: Kind) -> u64 {
+    1 << (target as u64 * Kind::ALL.len() as u64 + kind as u64)
 }
 
-const _: () = assert!(Target::ALL.len() * Kind::ALL.len() <= 32, "a bit each");
+const _: () = assert!(Target::ALL.len() * Kind::ALL.len() <= 64, "a bit each");
 
 impl Faults {
     pub fn new(initial: impl IntoIterator<Item = Fault>) -> Self {

@@ -12,6 +12,7 @@ pub mod assets;
 pub mod insights;
 pub mod logs;
 pub mod page;
+pub mod stream;
 pub mod widgets;
 
 use std::sync::Arc;
@@ -24,6 +25,8 @@ use axum::routing::get;
 use functions::adapters::embedded::eventbridge::archive::LogArchive;
 
 use crate::cloudwatch::CloudWatch;
+use crate::sqs::Queue;
+use crate::stream::mapping::MappingStatus;
 
 pub use page::dashboard_title;
 
@@ -32,11 +35,17 @@ pub use page::dashboard_title;
 pub struct Ops {
     pub cloudwatch: Arc<CloudWatch>,
     pub archive: Option<Arc<LogArchive>>,
+    /// The stream's event source mapping and its dead-letter queue, when running.
+    pub stream: Option<(Arc<MappingStatus>, Queue)>,
 }
 
 /// The console's routes. From now on the functions' log lines (see
 /// [`logs::tee`]) are kept in `cloudwatch`'s log store.
-pub fn routes(cloudwatch: Arc<CloudWatch>, archive: Option<Arc<LogArchive>>) -> Router {
+pub fn routes(
+    cloudwatch: Arc<CloudWatch>,
+    archive: Option<Arc<LogArchive>>,
+    stream: Option<(Arc<MappingStatus>, Queue)>,
+) -> Router {
     logs::attach(Arc::clone(&cloudwatch));
     Router::new()
         .route("/_ops", get(console))
@@ -48,11 +57,25 @@ pub fn routes(cloudwatch: Arc<CloudWatch>, archive: Option<Arc<LogArchive>>) -> 
         .with_state(Arc::new(Ops {
             cloudwatch,
             archive,
+            stream,
         }))
 }
 
 async fn console(State(ops): State<Arc<Ops>>) -> Html<String> {
-    Html(page::render(&ops.cloudwatch))
+    let mut sections = String::new();
+    if let Some((status, queue)) = &ops.stream {
+        let view = status.view().await;
+        let messages = {
+            let queue = queue.clone();
+            tokio::task::spawn_blocking(move || queue.list())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default()
+        };
+        sections = stream::section(&view, &queue.name, &messages);
+    }
+    Html(page::render_with(&ops.cloudwatch, &sections))
 }
 
 /// A runbook as HTML: the links of the dashboards and the alarm list point here, and the

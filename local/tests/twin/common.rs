@@ -172,8 +172,34 @@ impl TwinProcess {
             .unwrap()
     }
 
-    /// The archived events' envelopes.
+    /// The stream's event source mapping, as `/_twin/stream` shows it.
+    pub async fn stream(&self) -> serde_json::Value {
+        let reply = self.client.get("/_twin/stream", &[]).await.unwrap();
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.json()
+    }
+
+    /// Waits until the event source mapping is done with every record of the table's stream
+    /// written so far (events are published from the stream, a moment after the `201`);
+    /// false if it is still behind after `within`.
+    pub async fn caught_up_within(&self, within: std::time::Duration) -> bool {
+        let started = std::time::Instant::now();
+        loop {
+            if self.stream().await["caughtUp"] == true {
+                return true;
+            }
+            if started.elapsed() > within {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The archived events' envelopes, once the stream's records so far are handled (or,
+    /// if the consumer keeps failing, after 20 s).
     pub async fn archive(&self) -> Vec<serde_json::Value> {
+        self.caught_up_within(std::time::Duration::from_secs(20))
+            .await;
         let reply = self.client.get("/_twin/archive", &[]).await.unwrap();
         assert_eq!(reply.status, 200, "{}", reply.text());
         reply.json()["events"]

@@ -13,6 +13,7 @@ mod internal;
 mod load;
 mod metric_contract;
 mod moto_flow;
+mod moto_stream;
 mod ops_console;
 mod schemathesis;
 mod tokens;

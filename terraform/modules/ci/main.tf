@@ -40,12 +40,15 @@ locals {
 
   arn = {
     functions       = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.name}-*"
+    mappings        = "arn:${local.partition}:lambda:${local.region}:${local.account}:event-source-mapping:*"
+    queues          = "arn:${local.partition}:sqs:${local.region}:${local.account}:${var.name}-*"
     function_roles  = "${local.iam}:role/${var.name}-*-function"
     pipeline_roles  = [for role in values(local.role_names) : "${local.iam}:role/${role}"]
     boundary        = "${local.iam}:policy/${var.name}-workload-boundary"
     read_policy     = "${local.iam}:policy/${var.name}-pipeline-read"
     invoke_policy   = "${local.iam}:policy/${var.name}-internal-invoke"
     table           = "arn:${local.partition}:dynamodb:${local.region}:${local.account}:table/${var.table_name}"
+    table_streams   = "arn:${local.partition}:dynamodb:${local.region}:${local.account}:table/${var.table_name}/stream/*"
     bus             = "arn:${local.partition}:events:${local.region}:${local.account}:event-bus/${var.name}"
     rules           = "arn:${local.partition}:events:${local.region}:${local.account}:rule/${var.name}/*"
     archive         = "arn:${local.partition}:events:${local.region}:${local.account}:archive/${var.name}"
@@ -130,7 +133,7 @@ resource "aws_iam_role" "apply" {
 }
 
 # The most any role of the stack may do, whatever its own policy says: the functions' work on
-# the stack's own table, bus, secret and log groups, and traces.
+# the stack's own table and its stream, bus, secret, queues and log groups, and traces.
 data "aws_iam_policy_document" "workload_boundary" {
   statement {
     sid       = "ItemsTable"
@@ -139,9 +142,30 @@ data "aws_iam_policy_document" "workload_boundary" {
   }
 
   statement {
+    # The item-events function's event source mapping reads the stream with its role.
+    sid       = "ItemsStream"
+    actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]
+    resources = [local.arn.table_streams]
+  }
+
+  statement {
+    # ListStreams has no resource-level permissions: "*" is the narrowest resource.
+    sid       = "ListStreams"
+    actions   = ["dynamodb:ListStreams"]
+    resources = ["*"]
+  }
+
+  statement {
     sid       = "ItemEvents"
     actions   = ["events:PutEvents"]
     resources = [local.arn.bus]
+  }
+
+  statement {
+    # The mapping's on-failure destination, sent to with the function's role.
+    sid       = "DeadLetterQueues"
+    actions   = ["sqs:SendMessage"]
+    resources = [local.arn.queues]
   }
 
   statement {
@@ -202,6 +226,19 @@ data "aws_iam_policy_document" "read" {
       "lambda:ListVersionsByFunction",
     ]
     resources = [local.arn.functions]
+  }
+
+  statement {
+    # Mapping UUIDs are assigned by Lambda: the region's mappings are the narrowest scope.
+    sid       = "ReadEventSourceMappings"
+    actions   = ["lambda:GetEventSourceMapping", "lambda:ListTags"]
+    resources = [local.arn.mappings]
+  }
+
+  statement {
+    sid       = "ReadQueues"
+    actions   = ["sqs:GetQueueAttributes", "sqs:ListQueueTags"]
+    resources = [local.arn.queues]
   }
 
   statement {
@@ -395,6 +432,52 @@ data "aws_iam_policy_document" "apply" {
       "lambda:UpdateFunctionConfiguration",
     ]
     resources = [local.arn.functions]
+  }
+
+  statement {
+    # CreateEventSourceMapping has no resource type (Lambda assigns the UUID): "*", held to the
+    # stack's functions by the function the request names.
+    sid       = "CreateEventSourceMappings"
+    actions   = ["lambda:CreateEventSourceMapping"]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnLike"
+      variable = "lambda:FunctionArn"
+      values   = [local.arn.functions]
+    }
+  }
+
+  statement {
+    # Mapping UUIDs are assigned by Lambda: the region's mappings, of the stack's functions.
+    sid       = "EventSourceMappings"
+    actions   = ["lambda:DeleteEventSourceMapping", "lambda:UpdateEventSourceMapping"]
+    resources = [local.arn.mappings]
+
+    condition {
+      test     = "ArnLike"
+      variable = "lambda:FunctionArn"
+      values   = [local.arn.functions]
+    }
+  }
+
+  statement {
+    # Tagging requests carry no lambda:FunctionArn: the region's mappings.
+    sid       = "TagEventSourceMappings"
+    actions   = ["lambda:TagResource", "lambda:UntagResource"]
+    resources = [local.arn.mappings]
+  }
+
+  statement {
+    sid = "Queues"
+    actions = [
+      "sqs:CreateQueue",
+      "sqs:DeleteQueue",
+      "sqs:SetQueueAttributes",
+      "sqs:TagQueue",
+      "sqs:UntagQueue",
+    ]
+    resources = [local.arn.queues]
   }
 
   statement {

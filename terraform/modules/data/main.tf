@@ -10,6 +10,12 @@ resource "aws_dynamodb_table" "items" {
   range_key                   = "id"
   deletion_protection_enabled = var.deletion_protection
 
+  # Every write, as the item after it: the item-events function publishes ItemCreated from the
+  # INSERTs of items (modules/functions, the event source mapping), so a stored item is always
+  # announced, and only once it is stored.
+  stream_enabled   = true
+  stream_view_type = "NEW_IMAGE"
+
   attribute {
     name = "owner"
     type = "S"

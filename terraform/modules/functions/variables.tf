@@ -1,5 +1,5 @@
 variable "name_prefix" {
-  description = "Prefix of the function names: <prefix>-items and <prefix>-public."
+  description = "Prefix of the function names (<prefix>-items, <prefix>-public, <prefix>-item-events) and of the dead-letter queue's."
   type        = string
 
   validation {
@@ -99,7 +99,7 @@ variable "event_bus_name" {
 }
 
 variable "event_bus_arn" {
-  description = "ARN of the project's event bus: the only bus the items function may put events on."
+  description = "ARN of the project's event bus: the only bus the items and item-events functions may put events on."
   type        = string
 
   validation {
@@ -146,12 +146,42 @@ variable "permissions_boundary_arn" {
 }
 
 variable "reserved_concurrency" {
-  description = "Reserved concurrency by function key (items, public); a function not named is unreserved. Reserving takes from the account's pool, which must keep 100 unreserved (10 on a new account's quota of 10)."
+  description = "Reserved concurrency by function key (items, public, item-events); a function not named is unreserved. Reserving takes from the account's pool, which must keep 100 unreserved (10 on a new account's quota of 10)."
   type        = map(number)
   default     = {}
 
   validation {
-    condition     = alltrue([for key, n in var.reserved_concurrency : contains(["items", "public"], key) && n >= 0 && floor(n) == n])
-    error_message = "reserved_concurrency maps items or public to a whole number, 0 or more."
+    condition     = alltrue([for key, n in var.reserved_concurrency : contains(["items", "public", "item-events"], key) && n >= 0 && floor(n) == n])
+    error_message = "reserved_concurrency maps items, public or item-events to a whole number, 0 or more."
   }
+}
+
+variable "table_stream_arn" {
+  description = "ARN of the items table's stream: what the item-events function reads, and the only stream it may."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[^/]+/stream/.+$", var.table_stream_arn))
+    error_message = "table_stream_arn must be a DynamoDB stream ARN (table/<name>/stream/<label>)."
+  }
+}
+
+variable "item_events_filter" {
+  description = "The event source mapping's filter pattern, as JSON (events/item-events.filter.json)."
+  type        = string
+
+  validation {
+    condition     = can(jsondecode(var.item_events_filter))
+    error_message = "item_events_filter is a JSON filter pattern."
+  }
+}
+
+variable "item_events_mapping" {
+  description = "Batching and retries of the stream's event source mapping (the root variables item_events_*, validated there)."
+  type = object({
+    batch_size                 = number
+    batching_window_seconds    = number
+    maximum_retry_attempts     = number
+    maximum_record_age_seconds = number
+  })
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use serde_json::{Value, json};
 
 use super::group_commit::{Applied, GroupCommit};
 use crate::domain::{Item, ItemId};
@@ -13,6 +14,12 @@ use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
 use crate::ports::{
     Claim, CreatedWindow, ItemStore, Page, PageRequest, StoreError, Sweep, SweepPosition,
 };
+use crate::table::{attr, record_attr};
+
+mod stream;
+
+use stream::{Change, STREAM, STREAM_HEAD};
+pub use stream::{RETENTION_SECS, StreamSource, parse_sequence_number, sequence_number};
 
 /// `(owner sub, item id as u128)` → the item as JSON. A UUIDv7's u128 order is its time order.
 const ITEMS: TableDefinition<(&str, u128), &[u8]> = TableDefinition::new("items");
@@ -25,6 +32,56 @@ pub struct RedbItemStore {
     db: Arc<Database>,
     /// Every write goes through here: concurrent writes share one commit (one fsync).
     writes: Arc<GroupCommit>,
+    /// What the stream records name as their origin.
+    source: Arc<StreamSource>,
+}
+
+/// A stored stream record: its position and the record as Lambda receives it (JSON).
+#[derive(Debug, Clone)]
+pub struct StreamEntry {
+    pub position: u64,
+    pub record: Vec<u8>,
+}
+
+/// The stream's extent: its oldest record kept and the last sequence number given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamBounds {
+    pub first: Option<u64>,
+    pub last: u64,
+}
+
+fn now_secs() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// An item's keys and new image, as its stream record carries them: the attributes the items
+/// table holds ([`crate::item_events::image::item_image`]).
+fn item_change(item: &Item) -> (Value, Value) {
+    let keys = json!({
+        attr::OWNER: { "S": item.owner },
+        attr::ID: { "S": item.id.to_string() },
+    });
+    let image =
+        serde_json::to_value(crate::item_events::image::item_image(item)).unwrap_or_default();
+    (keys, image)
+}
+
+/// An idempotency record's keys and new image, in its own partition (`idem#<owner>`) as on
+/// DynamoDB. Its `fingerprint` is what the event source mapping's filter drops it by.
+fn record_change(record: &IdempotencyRecord) -> (Value, Value) {
+    let owner = format!("{}{}", record_attr::PARTITION_PREFIX, record.owner);
+    let keys = json!({ attr::OWNER: { "S": owner }, attr::ID: { "S": record.key.as_str() } });
+    let mut fields = serde_json::to_value(record).unwrap_or_default();
+    if let Some(fields) = fields.as_object_mut() {
+        fields.remove("key");
+        fields.insert(attr::OWNER.into(), Value::String(owner));
+        fields.insert(
+            attr::ID.into(),
+            Value::String(record.key.as_str().to_owned()),
+        );
+    }
+    let image = fields.as_object().map_or(Value::Null, stream::attributes);
+    (keys, image)
 }
 
 fn internal(e: impl std::fmt::Display) -> StoreError {
@@ -39,29 +96,123 @@ impl RedbItemStore {
         let txn = db.begin_write().map_err(internal)?;
         txn.open_table(ITEMS).map_err(internal)?;
         txn.open_table(RECORDS).map_err(internal)?;
+        txn.open_table(STREAM).map_err(internal)?;
+        txn.open_table(STREAM_HEAD).map_err(internal)?;
         txn.commit().map_err(internal)?;
         let db = Arc::new(db);
         let store = Self {
             writes: Arc::new(GroupCommit::start(Arc::clone(&db))?),
             db,
+            source: Arc::new(StreamSource::default()),
         };
-        // DynamoDB's TTL deletes expired records in the background; the twin does it at start.
-        store.purge_expired_sync(time::OffsetDateTime::now_utc().unix_timestamp())?;
+        // DynamoDB's TTL deletes expired records in the background, and the stream drops
+        // records past its retention; the twin does both at start.
+        let now = now_secs();
+        store.purge_expired_sync(now)?;
+        store.trim_stream_sync(now)?;
         Ok(store)
     }
 
-    /// Deletes the records expired at `now`. Expired records already count as absent: this
-    /// only reclaims their space.
+    /// The same store with its stream records naming `source` (region, stream ARN).
+    pub fn with_stream_source(mut self, source: StreamSource) -> Self {
+        self.source = Arc::new(source);
+        self
+    }
+
+    pub fn stream_source(&self) -> &StreamSource {
+        &self.source
+    }
+
+    /// Deletes the records expired at `now`, each with its `REMOVE` stream record, as
+    /// DynamoDB's TTL does. Expired records already count as absent: this only reclaims
+    /// their space.
     fn purge_expired_sync(&self, now: i64) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(internal)?;
         {
             let mut table = txn.open_table(RECORDS).map_err(internal)?;
-            // A record that does not decode is kept, for someone to look at.
-            table
-                .retain(|_, value| decode_record(value).map_or(true, |r| r.is_live(now)))
-                .map_err(internal)?;
+            let mut expired = Vec::new();
+            for entry in table.iter().map_err(internal)? {
+                let (key, value) = entry.map_err(internal)?;
+                // A record that does not decode is kept, for someone to look at.
+                if let Ok(record) = decode_record(value.value()) {
+                    if !record.is_live(now) {
+                        let (owner, idem) = key.value();
+                        expired.push(((owner.to_owned(), idem.to_owned()), record));
+                    }
+                }
+            }
+            for ((owner, idem), record) in expired {
+                table
+                    .remove((owner.as_str(), idem.as_str()))
+                    .map_err(internal)?;
+                let (keys, _) = record_change(&record);
+                stream::append(&txn, &self.source, Change::TtlRemove, keys, None, now)?;
+            }
         }
         txn.commit().map_err(internal)
+    }
+
+    fn trim_stream_sync(&self, now: i64) -> Result<usize, StoreError> {
+        let txn = self.db.begin_write().map_err(internal)?;
+        let trimmed = stream::trim(&txn, now)?;
+        txn.commit().map_err(internal)?;
+        Ok(trimmed)
+    }
+
+    /// Drops the stream records past the stream's retention at `now` (epoch seconds), as
+    /// DynamoDB Streams does; returns how many went.
+    pub async fn trim_stream(&self, now: i64) -> Result<usize, StoreError> {
+        self.writes
+            .write(move |txn| {
+                let trimmed = stream::trim(txn, now)?;
+                Ok(if trimmed > 0 {
+                    Applied::changed(trimmed)
+                } else {
+                    Applied::unchanged(0)
+                })
+            })
+            .await
+    }
+
+    /// Up to `limit` stream records after position `after` (0: from the oldest kept), oldest
+    /// first: what `GetRecords` answers on the table's one shard.
+    pub async fn stream_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StreamEntry>, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(internal)?;
+            let table = txn.open_table(STREAM).map_err(internal)?;
+            let mut out = Vec::new();
+            for entry in table.range(after.saturating_add(1)..).map_err(internal)? {
+                if out.len() == limit {
+                    break;
+                }
+                let (n, value) = entry.map_err(internal)?;
+                out.push(StreamEntry {
+                    position: n.value(),
+                    record: value.value().to_vec(),
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The oldest record kept and the last sequence number given (0 before any write).
+    pub fn stream_bounds(&self) -> Result<StreamBounds, StoreError> {
+        self.read(|db| {
+            let txn = db.begin_read().map_err(internal)?;
+            let stream = txn.open_table(STREAM).map_err(internal)?;
+            let first = stream.first().map_err(internal)?.map(|(n, _)| n.value());
+            let head = txn.open_table(STREAM_HEAD).map_err(internal)?;
+            let last = head
+                .get(stream::LAST)
+                .map_err(internal)?
+                .map_or(0, |v| v.value());
+            Ok(StreamBounds { first, last })
+        })
     }
 
     /// Every idempotency record, live or not; for the twin's tests, not for the API.
@@ -123,6 +274,8 @@ impl ItemStore for RedbItemStore {
     async fn put(&self, item: &Item) -> Result<(), StoreError> {
         let value = serde_json::to_vec(item).map_err(internal)?;
         let (owner, id) = (item.owner.clone(), item.id.as_u128());
+        let (keys, image) = item_change(item);
+        let source = Arc::clone(&self.source);
         // Answered once the commit holding it is on disk.
         self.writes
             .write(move |txn| {
@@ -133,6 +286,8 @@ impl ItemStore for RedbItemStore {
                     return Err(StoreError::AlreadyExists);
                 }
                 table.insert(key, value.as_slice()).map_err(internal)?;
+                let (keys, image) = (keys.clone(), image.clone());
+                stream::append(txn, &source, Change::Insert, keys, Some(image), now_secs())?;
                 Ok(Applied::changed(()))
             })
             .await
@@ -184,6 +339,9 @@ impl ItemStore for RedbItemStore {
         let item_value = serde_json::to_vec(item).map_err(internal)?;
         let record_value = serde_json::to_vec(record).map_err(internal)?;
         let (owner, id, key) = (item.owner.clone(), item.id.as_u128(), record.key.clone());
+        let item_change = item_change(item);
+        let record_change = record_change(record);
+        let source = Arc::clone(&self.source);
         // Writes are applied one after another in the writer's transaction, so the check and
         // the writes cannot interleave with another request's.
         self.writes
@@ -209,6 +367,12 @@ impl ItemStore for RedbItemStore {
                 records
                     .insert(record_key, record_value.as_slice())
                     .map_err(internal)?;
+                // One TransactWriteItems on DynamoDB: two stream records, the item's first.
+                let at = now_secs();
+                for (keys, image) in [&item_change, &record_change] {
+                    let image = Some(image.clone());
+                    stream::append(txn, &source, Change::Insert, keys.clone(), image, at)?;
+                }
                 Ok(Applied::changed(Claim::Created))
             })
             .await
@@ -390,5 +554,169 @@ mod tests {
         let store = RedbItemStore::open(&path).unwrap();
         assert_eq!(store.get("alice", a.id).await.unwrap(), Some(a));
         assert_eq!(store.count_all().await.unwrap(), 1);
+    }
+    async fn stream(store: &RedbItemStore) -> Vec<Value> {
+        store
+            .stream_after(0, usize::MAX)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| serde_json::from_slice(&e.record).unwrap())
+            .collect()
+    }
+
+    fn record_for(item: &Item, key: &str) -> IdempotencyRecord {
+        use crate::idempotency::Fingerprint;
+        IdempotencyRecord {
+            owner: item.owner.clone(),
+            key: IdempotencyKey::parse(key.as_bytes()).unwrap(),
+            fingerprint: Fingerprint::of(&item.owner, b"{}"),
+            item_id: item.id,
+            expires_at: now_secs() + 3600,
+        }
+    }
+
+    #[tokio::test]
+    async fn every_write_has_its_stream_record_as_lambda_receives_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbItemStore::open(&dir.path().join("items.redb")).unwrap();
+        let a = item("alice", "one").with_origin(crate::domain::Origin {
+            request_id: "req-1".into(),
+            trace_header: Some("Root=1-6b023677-0123456789abcdef01234567".into()),
+        });
+        store.put(&a).await.unwrap();
+        // A refused conditional put writes nothing, so it has no record either.
+        assert!(store.put(&a).await.is_err());
+        let b = item("alice", "two");
+        let record = record_for(&b, "k1");
+        assert!(matches!(
+            store
+                .put_with_record(&b, &record, now_secs())
+                .await
+                .unwrap(),
+            Claim::Created
+        ));
+
+        let records = stream(&store).await;
+        let names: Vec<&str> = records
+            .iter()
+            .map(|r| r["eventName"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["INSERT", "INSERT", "INSERT"]);
+        let first = &records[0];
+        assert_eq!(first["eventSource"], "aws:dynamodb");
+        assert_eq!(first["awsRegion"], "us-east-1");
+        assert!(
+            first["eventSourceARN"]
+                .as_str()
+                .unwrap()
+                .contains("/stream/")
+        );
+        assert_eq!(first["eventID"].as_str().unwrap().len(), 32);
+        let change = &first["dynamodb"];
+        assert_eq!(
+            change["Keys"],
+            json!({ "owner": { "S": "alice" }, "id": { "S": a.id.to_string() } })
+        );
+        assert_eq!(change["NewImage"]["name"], json!({ "S": "one" }));
+        assert_eq!(
+            change["NewImage"]["created_at"],
+            json!({ "S": a.created_at_rfc3339() })
+        );
+        assert_eq!(change["NewImage"]["request_id"], json!({ "S": "req-1" }));
+        assert!(change["NewImage"]["trace_header"]["S"].is_string());
+        assert!(change["NewImage"].get("fingerprint").is_none());
+        assert_eq!(change["StreamViewType"], "NEW_IMAGE");
+        assert!(change["SizeBytes"].as_u64().unwrap() > 0);
+        assert!((change["ApproximateCreationDateTime"].as_i64().unwrap() - now_secs()).abs() < 5);
+        let numbers: Vec<u64> = records
+            .iter()
+            .map(|r| {
+                parse_sequence_number(r["dynamodb"]["SequenceNumber"].as_str().unwrap()).unwrap()
+            })
+            .collect();
+        assert_eq!(numbers, [1, 2, 3], "in commit order, one after another");
+        // The item of a keyed create first, then its record, which carries the fingerprint.
+        assert_eq!(
+            records[1]["dynamodb"]["NewImage"]["name"],
+            json!({ "S": "two" })
+        );
+        let idem = &records[2]["dynamodb"];
+        assert_eq!(idem["Keys"]["owner"], json!({ "S": "idem#alice" }));
+        assert!(idem["NewImage"]["fingerprint"]["S"].is_string());
+        assert_eq!(
+            store.stream_bounds().unwrap(),
+            StreamBounds {
+                first: Some(1),
+                last: 3
+            }
+        );
+        assert_eq!(store.stream_after(2, 1).await.unwrap()[0].position, 3);
+    }
+
+    #[tokio::test]
+    async fn trimmed_past_retention_and_numbers_never_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("items.redb");
+        let store = RedbItemStore::open(&path).unwrap();
+        store.put(&item("alice", "old")).await.unwrap();
+        store.put(&item("alice", "old too")).await.unwrap();
+        assert_eq!(
+            store
+                .trim_stream(now_secs() + RETENTION_SECS - 10)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            store
+                .trim_stream(now_secs() + RETENTION_SECS + 10)
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            store.stream_bounds().unwrap(),
+            StreamBounds {
+                first: None,
+                last: 2
+            }
+        );
+        drop(store);
+        let store = RedbItemStore::open(&path).unwrap();
+        store.put(&item("alice", "new")).await.unwrap();
+        let records = stream(&store).await;
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0]["dynamodb"]["SequenceNumber"], sequence_number(3));
+    }
+
+    #[tokio::test]
+    async fn expired_records_go_with_a_ttl_remove_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("items.redb");
+        let a = item("alice", "one");
+        {
+            let store = RedbItemStore::open(&path).unwrap();
+            let mut record = record_for(&a, "k1");
+            record.expires_at = now_secs() - 1;
+            store
+                .put_with_record(&a, &record, now_secs() - 10)
+                .await
+                .unwrap();
+        }
+        let store = RedbItemStore::open(&path).unwrap();
+        assert_eq!(store.count_records().await.unwrap(), 0);
+        let records = stream(&store).await;
+        let removal = records.last().unwrap();
+        assert_eq!(removal["eventName"], "REMOVE");
+        assert_eq!(
+            removal["userIdentity"]["principalId"],
+            "dynamodb.amazonaws.com"
+        );
+        assert!(removal["dynamodb"].get("NewImage").is_none());
+        assert_eq!(
+            removal["dynamodb"]["Keys"]["owner"],
+            json!({ "S": "idem#alice" })
+        );
     }
 }

@@ -1,0 +1,86 @@
+//! Reading the table's one shard in order: [`ShardReader`], with the embedded store's stream
+//! ([`EmbeddedShard`]) and DynamoDB Streams (`super::aws_reader`) behind it.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use functions::adapters::embedded::store::{RedbItemStore, parse_sequence_number};
+use serde_json::Value;
+
+/// A stream record as Lambda receives it (`eventID`, `eventName`, `dynamodb`, ...).
+pub type StreamRecord = Value;
+
+/// One shard of a table's stream, read in order.
+#[async_trait]
+pub trait ShardReader: Send + Sync {
+    /// Up to `limit` records after the sequence number `after` (from the oldest kept when
+    /// `None`, `TRIM_HORIZON`), oldest first.
+    async fn read(&self, after: Option<&str>, limit: usize) -> Result<Vec<StreamRecord>, String>;
+    /// The sequence number of the newest record, if any: the mapping is caught up once its
+    /// checkpoint is there.
+    async fn latest(&self) -> Result<Option<String>, String>;
+    fn shard_id(&self) -> String;
+    fn stream_arn(&self) -> String;
+}
+
+/// The embedded store's stream: one shard.
+pub struct EmbeddedShard {
+    pub store: Arc<RedbItemStore>,
+}
+
+/// The shard id the embedded stream's records are read from (DynamoDB's form).
+pub const EMBEDDED_SHARD_ID: &str = "shardId-00000000000000000000-00000000";
+
+#[async_trait]
+impl ShardReader for EmbeddedShard {
+    async fn read(&self, after: Option<&str>, limit: usize) -> Result<Vec<StreamRecord>, String> {
+        let after = match after {
+            None => 0,
+            Some(text) => parse_sequence_number(text)
+                .ok_or_else(|| format!("{text} is not a sequence number of this stream"))?,
+        };
+        let entries = self
+            .store
+            .stream_after(after, limit)
+            .await
+            .map_err(|e| e.to_string())?;
+        entries
+            .iter()
+            .map(|e| serde_json::from_slice(&e.record).map_err(|e| e.to_string()))
+            .collect()
+    }
+
+    async fn latest(&self) -> Result<Option<String>, String> {
+        let bounds = self.store.stream_bounds().map_err(|e| e.to_string())?;
+        Ok((bounds.last > 0)
+            .then(|| functions::adapters::embedded::store::sequence_number(bounds.last)))
+    }
+
+    fn shard_id(&self) -> String {
+        EMBEDDED_SHARD_ID.to_owned()
+    }
+
+    fn stream_arn(&self) -> String {
+        self.store.stream_source().stream_arn.clone()
+    }
+}
+
+/// A record's `dynamodb.SequenceNumber`.
+pub fn sequence_of(record: &StreamRecord) -> &str {
+    record["dynamodb"]["SequenceNumber"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+/// A record's `ApproximateCreationDateTime`, epoch milliseconds.
+pub fn created_ms(record: &StreamRecord) -> i64 {
+    let secs = record["dynamodb"]["ApproximateCreationDateTime"]
+        .as_f64()
+        .unwrap_or_default();
+    (secs * 1000.0) as i64
+}
+
+/// Sequence numbers compare as numbers (decimal strings of any length).
+pub fn sequence_order(a: &str, b: &str) -> std::cmp::Ordering {
+    (a.len(), a).cmp(&(b.len(), b))
+}
