@@ -66,7 +66,9 @@ fn every_alarm_file_is_read() {
             "api-5xx-rate",
             "api-latency-p99",
             "function-throttles",
-            "item-event-publish-failures",
+            "item-events-dlq-depth",
+            "item-events-function-errors",
+            "item-events-iterator-age",
             "items-duration-near-timeout",
             "items-function-errors",
             "rule-failed-invocations",
@@ -167,47 +169,30 @@ fn a_minute_without_5xx_is_a_zero_rate_not_missing() {
 }
 
 #[test]
-fn item_event_publish_failures_fire_on_one_emf_datapoint() {
+fn item_events_dlq_depth_fires_on_one_visible_message() {
     let alarms = twin_alarms();
     let store = MetricStore::new();
-    let doc = json!({
-        "_aws": {
-            "Timestamp": (minute(0) + 30) * 1000,
-            "CloudWatchMetrics": [{
-                "Namespace": "ItemsApi",
-                "Dimensions": [["service"]],
-                "Metrics": [{"Name": "ItemEventPublishFailures", "Unit": "Count"}]
-            }]
-        },
-        "service": "items",
-        "request_id": "r-1",
-        "ItemEventPublishFailures": 1
-    });
-    emf::ingest_line(&store, &doc.to_string()).unwrap();
-    // During minute 0 nothing is decided on it yet: the minute has not ended.
-    at(&alarms, &store, 0);
-    assert_eq!(
-        alarms.state_of("item-event-publish-failures"),
-        Some(State::Ok)
+    let depth = MetricId::new(
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        &[("QueueName", "items-api-item-events-dlq")],
     );
-    let changes = at(&alarms, &store, 1);
-    assert!(changes.contains(&(
-        "item-event-publish-failures".into(),
-        State::Ok,
-        State::Alarm
-    )));
-    let reason = reason_of(&alarms, "item-event-publish-failures");
+    store.put_value(depth.clone(), (minute(0) + 30) * 1000, 0.0, Some("Count"));
+    at(&alarms, &store, 1);
+    assert_eq!(alarms.state_of("item-events-dlq-depth"), Some(State::Ok));
+    store.put_value(depth.clone(), (minute(1) + 30) * 1000, 1.0, Some("Count"));
+    let changes = at(&alarms, &store, 2);
+    assert!(changes.contains(&("item-events-dlq-depth".into(), State::Ok, State::Alarm)));
+    let reason = reason_of(&alarms, "item-events-dlq-depth");
     assert!(
         reason.contains("1 out of the last 1 datapoints")
-            && reason.contains("greater than or equal to the threshold (1)"),
+            && reason.contains("greater than the threshold (0)"),
         "{reason}"
     );
-    // The next minute has no failures: missing, not breaching, OK.
-    at(&alarms, &store, 2);
-    assert_eq!(
-        alarms.state_of("item-event-publish-failures"),
-        Some(State::Ok)
-    );
+    // The queue emptied: a zero, not breaching, OK.
+    store.put_value(depth, (minute(2) + 30) * 1000, 0.0, Some("Count"));
+    at(&alarms, &store, 3);
+    assert_eq!(alarms.state_of("item-events-dlq-depth"), Some(State::Ok));
 }
 
 #[test]
