@@ -422,7 +422,7 @@ async fn every_call_of_the_function(
     );
 
     // Idempotent creates: the transaction (Puts), a replay that meets the stored record, the
-    // record read (GetItem) and replaced over its version (conditional PutItem).
+    // record read (GetItem).
     let t = now();
     let key = IdempotencyKey::parse(b"key-1").unwrap();
     let c = item(alice, "c");
@@ -455,20 +455,6 @@ async fn every_call_of_the_function(
         store.record(alice, &key, t).await,
     );
     f.check("record", read == Some(Some(record.clone())), "the record");
-    let replaced = f.ok(
-        "replace_record (dynamodb:PutItem)",
-        store.replace_record(0, &record.completed(true)).await,
-    );
-    f.check("replace_record", replaced == Some(true), "replaced");
-    let stale = f.ok(
-        "replace_record over a stale version (dynamodb:PutItem)",
-        store.replace_record(0, &record.completed(false)).await,
-    );
-    f.check(
-        "replace_record over a stale version",
-        stale == Some(false),
-        "not replaced",
-    );
 
     // The operator replay's sweep across owners (Scan), and its events.
     let window = CreatedWindow {

@@ -160,7 +160,6 @@ async fn write_like_the_api(sdk: &aws_config::SdkConfig) {
         (attr::ID.to_owned(), s("idem-key-1")),
         (record_attr::FINGERPRINT.to_owned(), s("sha256:9a0b1c")),
         (record_attr::ITEM_ID.to_owned(), s(ITEM)),
-        (record_attr::STATE.to_owned(), s("completed")),
         (
             record_attr::EXPIRES_AT.to_owned(),
             AttributeValue::N("1796000000".into()),

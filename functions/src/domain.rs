@@ -30,10 +30,6 @@ pub mod limits {
     pub const IDEMPOTENCY_KEY_MAX_CHARS: usize = 255;
     /// A key answers with its first response for this long after the first request.
     pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 60 * 60;
-    /// How long a request holds its key while it publishes the event. At least the function's
-    /// timeout (10 s), so a live request never loses its key to a retry; after it, a retry
-    /// completes what a crashed request left.
-    pub const IDEMPOTENCY_LEASE_SECS: i64 = 10;
     /// `POST /internal/events/replay`: the widest window one request may name.
     pub const REPLAY_MAX_WINDOW_DAYS: i64 = 7;
     /// Longest replay cursor accepted, in bytes (a real one is about 200).

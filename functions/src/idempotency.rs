@@ -3,12 +3,12 @@
 //! no second item.
 //!
 //! A key belongs to one caller (`sub`). Its record is written in the same transaction as the
-//! item, and says which item the key made, a fingerprint of the request, whether the item's
-//! event reached the bus, and until when a request holds the key (its lease). Records expire
-//! [`limits::IDEMPOTENCY_TTL_SECS`] after the first request; an expired record counts as absent.
+//! item, and says which item the key made and a fingerprint of the request: once written, the
+//! answer is final (the item's event comes from the table's stream, not from the request).
+//! Records expire [`limits::IDEMPOTENCY_TTL_SECS`] after the first request; an expired record
+//! counts as absent.
 
 use std::fmt;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -112,18 +112,9 @@ impl Fingerprint {
     }
 }
 
-/// Where the request that holds a key is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum RecordState {
-    /// A request is publishing the item's event; it holds the key until `lease_until`
-    /// (epoch seconds).
-    InProgress { lease_until: i64 },
-    /// The response is final; `event_published` says whether the event still has to go out.
-    Completed,
-}
-
-/// A key's record, stored with the item it made.
+/// A key's record, stored with the item it made. Records written when the request published
+/// the event itself also hold its state, lease and version: they are read all the same, and
+/// those are ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdempotencyRecord {
     pub owner: String,
@@ -131,12 +122,6 @@ pub struct IdempotencyRecord {
     pub fingerprint: Fingerprint,
     #[serde(with = "item_id_text")]
     pub item_id: ItemId,
-    #[serde(flatten)]
-    pub state: RecordState,
-    pub event_published: bool,
-    /// Bumped by every change; a change applies only over the version it was made from, so two
-    /// requests can never both hold the key.
-    pub version: u64,
     /// Epoch seconds (DynamoDB's TTL attribute); at or after it the record counts as absent.
     pub expires_at: i64,
 }
@@ -163,7 +148,7 @@ impl IdempotencyRecord {
         self.owner == item.owner && self.item_id == item.id
     }
 
-    /// The record of a new item, written with it: in progress, its event not yet published.
+    /// The record of a new item, written with it.
     pub fn begin(
         owner: &str,
         key: IdempotencyKey,
@@ -176,38 +161,12 @@ impl IdempotencyRecord {
             key,
             fingerprint,
             item_id,
-            state: RecordState::InProgress {
-                lease_until: now + limits::IDEMPOTENCY_LEASE_SECS,
-            },
-            event_published: false,
-            version: 0,
             expires_at: now + limits::IDEMPOTENCY_TTL_SECS,
         }
     }
 
     pub fn is_live(&self, now: i64) -> bool {
         now < self.expires_at
-    }
-
-    /// The next version, held by a request that will publish the event.
-    pub fn leased(&self, now: i64) -> Self {
-        Self {
-            state: RecordState::InProgress {
-                lease_until: now + limits::IDEMPOTENCY_LEASE_SECS,
-            },
-            version: self.version + 1,
-            ..self.clone()
-        }
-    }
-
-    /// The next version, final, with the outcome of the publish.
-    pub fn completed(&self, event_published: bool) -> Self {
-        Self {
-            state: RecordState::Completed,
-            event_published,
-            version: self.version + 1,
-            ..self.clone()
-        }
     }
 }
 
@@ -216,24 +175,15 @@ impl IdempotencyRecord {
 pub enum Decision {
     /// Another request body under the same key: `422`.
     KeyReused,
-    /// The first request still holds the key: `409`, retry after this long.
-    InProgress { retry_after: Duration },
-    /// The first response again; `publish` when the item's event has not reached the bus yet
-    /// (the first request failed to publish it, or crashed before it could).
-    Replay { publish: bool },
+    /// The first response again.
+    Replay,
 }
 
-pub fn decide(record: &IdempotencyRecord, fingerprint: &Fingerprint, now: i64) -> Decision {
-    if record.fingerprint != *fingerprint {
-        return Decision::KeyReused;
-    }
-    match record.state {
-        RecordState::InProgress { lease_until } if now < lease_until => Decision::InProgress {
-            retry_after: Duration::from_secs((lease_until - now).max(1) as u64),
-        },
-        _ => Decision::Replay {
-            publish: !record.event_published,
-        },
+pub fn decide(record: &IdempotencyRecord, fingerprint: &Fingerprint) -> Decision {
+    if record.fingerprint == *fingerprint {
+        Decision::Replay
+    } else {
+        Decision::KeyReused
     }
 }
 
@@ -318,66 +268,24 @@ mod tests {
     }
 
     #[test]
-    fn a_new_record_is_held_for_the_lease_and_lives_a_day() {
+    fn a_new_record_lives_a_day() {
         let r = record(1000);
-        assert_eq!(
-            r.state,
-            RecordState::InProgress {
-                lease_until: 1000 + limits::IDEMPOTENCY_LEASE_SECS
-            }
-        );
-        assert!(!r.event_published);
-        assert_eq!(r.version, 0);
         assert!(r.is_live(1000 + 86_399));
         assert!(!r.is_live(1000 + 86_400), "expired at expires_at");
-        let done = r.completed(true);
-        assert_eq!(
-            (done.state, done.event_published, done.version),
-            (RecordState::Completed, true, 1)
-        );
-        let again = done.completed(false).leased(2000);
-        assert_eq!(again.version, 3);
-        assert_eq!(again.item_id, r.item_id);
     }
 
     #[test]
     fn decisions() {
         let r = record(1000);
-        let same = r.fingerprint.clone();
         let other = Fingerprint::of("alice", b"{\"x\":1}");
-        assert_eq!(decide(&r, &other, 1001), Decision::KeyReused);
-        assert_eq!(
-            decide(&r, &same, 1001),
-            Decision::InProgress {
-                retry_after: Duration::from_secs(9)
-            }
-        );
-        assert_eq!(
-            decide(&r, &same, 1010),
-            Decision::Replay { publish: true },
-            "a lapsed lease: the retry completes it"
-        );
-        assert_eq!(
-            decide(&r.completed(false), &same, 1001),
-            Decision::Replay { publish: true }
-        );
-        assert_eq!(
-            decide(&r.completed(true), &same, 1001),
-            Decision::Replay { publish: false }
-        );
-        assert_eq!(
-            decide(&r.completed(true), &other, 1001),
-            Decision::KeyReused,
-            "another body is refused even when the first is done"
-        );
+        assert_eq!(decide(&r, &other), Decision::KeyReused);
+        assert_eq!(decide(&r, &r.fingerprint), Decision::Replay);
     }
 
     #[test]
     fn records_round_trip_through_json() {
         let r = record(1000);
         let json = serde_json::to_value(&r).unwrap();
-        assert_eq!(json["state"], "in_progress");
-        assert_eq!(json["lease_until"], 1010);
         assert_eq!(
             serde_json::from_value::<IdempotencyRecord>(json).unwrap(),
             r
@@ -392,13 +300,23 @@ mod tests {
             serde_json::from_slice::<IdempotencyRecord>(&bytes).unwrap(),
             escaped
         );
-        let done = r.completed(true);
-        let json = serde_json::to_value(&done).unwrap();
-        assert_eq!(json["state"], "completed");
-        assert!(json.get("lease_until").is_none());
+    }
+
+    #[test]
+    fn records_that_tracked_publication_are_still_read() {
+        let r = record(1000);
+        let mut json = serde_json::to_value(&r).unwrap();
+        for (name, value) in [
+            ("state", serde_json::json!("in_progress")),
+            ("lease_until", serde_json::json!(1010)),
+            ("event_published", serde_json::json!(false)),
+            ("version", serde_json::json!(3)),
+        ] {
+            json[name] = value;
+        }
         assert_eq!(
             serde_json::from_value::<IdempotencyRecord>(json).unwrap(),
-            done
+            r
         );
     }
 }

@@ -92,14 +92,6 @@ pub trait ItemStore: Send + Sync {
         now: i64,
     ) -> Result<Option<IdempotencyRecord>, StoreError>;
 
-    /// Replaces a record if the stored one is still at `expected_version` and about the same
-    /// item; `Ok(false)` (nothing written) if another request changed it first.
-    async fn replace_record(
-        &self,
-        expected_version: u64,
-        record: &IdempotencyRecord,
-    ) -> Result<bool, StoreError>;
-
     /// Items of every owner created in `window`, for operator sweeps (re-emitting events), never
     /// for callers of the API. Reads at most `rows` rows of the store, in the store's own order
     /// (not time order), starting after `after`; `next` is where to go on, `None` once the whole

@@ -16,7 +16,8 @@ pub mod attr {
 }
 
 /// Attributes of an idempotency record; its keys are [`attr::OWNER`] (`idem#<owner>`) and
-/// [`attr::ID`] (the idempotency key).
+/// [`attr::ID`] (the idempotency key). Records written when requests published events also
+/// have `state`, `lease_until`, `event_published` and `version`, which nothing reads any more.
 pub mod record_attr {
     /// The partition of an owner's records is this prefix and the owner's `sub`. A `sub` that
     /// spells such a partition would have to come from the trusted issuer, which can name any
@@ -26,12 +27,6 @@ pub mod record_attr {
     /// through the INSERTs whose new image lacks it, i.e. items.
     pub const FINGERPRINT: &str = "fingerprint";
     pub const ITEM_ID: &str = "item_id";
-    /// `in_progress` or `completed`.
-    pub const STATE: &str = "state";
-    /// Epoch seconds; only while `in_progress`.
-    pub const LEASE_UNTIL: &str = "lease_until";
-    pub const EVENT_PUBLISHED: &str = "event_published";
-    pub const VERSION: &str = "version";
     /// Epoch seconds: the table's TTL attribute (Terraform enables TTL on it).
     pub const EXPIRES_AT: &str = "expires_at";
 }

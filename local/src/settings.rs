@@ -148,11 +148,11 @@ pub struct ItemEventsArgs {
     pub item_events_batching_window_seconds: u32,
     /// Retries of a failing batch before it goes to the dead-letter queue, -1 for no limit
     /// (`item_events_maximum_retry_attempts`).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(i64).range(-1..=10000))]
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(-1..=10000))]
     pub item_events_maximum_retry_attempts: i64,
     /// Oldest record still sent to the function, seconds, -1 for no limit
     /// (`item_events_maximum_record_age_seconds`).
-    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(i64).range(-1..=604800))]
+    #[arg(long, default_value_t = 3600, allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(-1..=604800))]
     pub item_events_maximum_record_age_seconds: i64,
 }
 

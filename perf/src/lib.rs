@@ -3,4 +3,5 @@
 
 pub mod cost;
 pub mod measure;
-pub mod runtime_api;
+/// The Runtime API lives in `testkit`, which the functions' tests share.
+pub use testkit::runtime_api;

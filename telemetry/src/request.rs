@@ -32,16 +32,19 @@ pub struct RequestIds {
     pub function_request_id: String,
     /// The X-Ray trace id (`1-…-…`), without the `Root=`/`Parent=`/`Sampled=` parts.
     pub xray_trace_id: Option<String>,
+    /// The whole X-Ray trace header (`Root=…;Parent=…;Sampled=…`) that `xray_trace_id` comes
+    /// from: what work done later for this request (an event) continues its trace with.
+    pub trace_header: Option<String>,
 }
 
 impl RequestIds {
     pub fn from_request<B>(req: &http::Request<B>) -> Self {
-        to_owned(&ids(req.extensions(), req.headers()))
+        to_owned(&ids(req.extensions(), req.headers()), req.headers())
     }
 
     /// For extractors, which see the request's parts.
     pub fn from_parts(parts: &http::request::Parts) -> Self {
-        to_owned(&ids(&parts.extensions, &parts.headers))
+        to_owned(&ids(&parts.extensions, &parts.headers), &parts.headers)
     }
 
     /// API Gateway's request id alone, borrowed (empty when there is none): for code that
@@ -60,7 +63,7 @@ fn ids<'a>(extensions: &'a Extensions, headers: &'a HeaderMap) -> Ids<'a> {
         .and_then(|c| c.xray_trace_id.as_deref())
         .filter(|v| !v.is_empty());
     let xray_trace_id = trace_header
-        .or_else(|| headers.get("x-amzn-trace-id")?.to_str().ok())
+        .or_else(|| header_trace(headers))
         .map(trace_root)
         .filter(|v| !v.is_empty());
     Ids {
@@ -71,11 +74,21 @@ fn ids<'a>(extensions: &'a Extensions, headers: &'a HeaderMap) -> Ids<'a> {
     }
 }
 
-fn to_owned(ids: &Ids<'_>) -> RequestIds {
+/// The trace header API Gateway passes on to the integration.
+fn header_trace(headers: &HeaderMap) -> Option<&str> {
+    headers.get("x-amzn-trace-id")?.to_str().ok()
+}
+
+fn to_owned(ids: &Ids<'_>, headers: &HeaderMap) -> RequestIds {
     RequestIds {
         request_id: ids.request_id.unwrap_or("").to_owned(),
         function_request_id: ids.function_request_id.to_owned(),
         xray_trace_id: ids.xray_trace_id.map(str::to_owned),
+        trace_header: ids
+            .trace_header
+            .or_else(|| header_trace(headers))
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned),
     }
 }
 

@@ -138,6 +138,7 @@ async fn the_trace_id_falls_back_to_the_header() {
             request_id: API_REQUEST_ID.into(),
             function_request_id: String::new(),
             xray_trace_id: Some("1-11111111-222222222222222222222222".into()),
+            trace_header: Some("Root=1-11111111-222222222222222222222222".into()),
         }
     );
     service.oneshot(req).await.unwrap();

@@ -6,13 +6,14 @@ use http::request::Parts;
 use lambda_http::request::RequestContext;
 
 use super::problem::{Kind, Problem};
-use crate::domain::limits;
+use crate::domain::{Origin, limits};
 
-/// The ids of one request: API Gateway's request id and the X-Ray trace root.
+/// The ids of one request: API Gateway's request id and the X-Ray trace root and header.
 #[derive(Debug, Clone, Default)]
 pub struct RequestMeta {
     pub request_id: String,
     pub trace_id: Option<String>,
+    pub trace_header: Option<String>,
     pub path: String,
 }
 
@@ -23,7 +24,16 @@ impl RequestMeta {
         Self {
             request_id: ids.request_id,
             trace_id: ids.xray_trace_id,
+            trace_header: ids.trace_header,
             path: parts.uri.path().to_owned(),
+        }
+    }
+
+    /// This request as the origin of what it creates or publishes.
+    pub fn origin(&self) -> Origin {
+        Origin {
+            request_id: self.request_id.clone(),
+            trace_header: self.trace_header.clone(),
         }
     }
 

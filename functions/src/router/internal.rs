@@ -163,16 +163,14 @@ fn encode_cursor(window: &CreatedWindow, at: SweepPosition) -> String {
 /// Publishes the items' events in `PutEvents`-sized batches; returns how many failed. Failures
 /// are logged as the create path logs them, so the documented query finds them too.
 async fn publish(state: &AppState, meta: &RequestMeta, items: &[Item]) -> usize {
+    let origin = meta.origin();
     let mut failed_total = 0;
     for batch in items.chunks(PUT_EVENTS_MAX_ENTRIES) {
-        // The item's own fields; the request and trace ids name the request that published it
-        // (the original request's are not stored with the item), as an idempotent retry does.
+        // The ids of the request that created each item, as the stream's events carry them; an
+        // item stored before those were kept gets this request's.
         let events: Vec<_> = batch
             .iter()
-            .map(|item| {
-                ItemCreated::new(item, &meta.request_id, meta.trace_id.as_deref())
-                    .to_bus_event(item)
-            })
+            .map(|item| ItemCreated::bus_event(item, &origin))
             .collect();
         let failed: Vec<usize> = match state.bus.publish(&events).await {
             Ok(()) => Vec::new(),

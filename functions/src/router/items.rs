@@ -14,7 +14,6 @@ use super::context::{Caller, RequestMeta};
 use super::problem::{Kind, Problem};
 use crate::cursor;
 use crate::domain::{Item, ItemId, NewItem, limits, rfc3339_millis};
-use crate::events::ItemCreated;
 use crate::idempotency::{
     self, Decision, Fingerprint, IdempotencyKey, IdempotencyRecord, InvalidIdempotencyKey,
 };
@@ -158,7 +157,8 @@ pub async fn create(
             .with_errors(errors)
     })?;
 
-    let item = Item::create(&caller.sub, new);
+    // Stored with the item: its `ItemCreated`, made from the table's stream, carries them.
+    let item = Item::create(&caller.sub, new).with_origin(meta.origin());
     if let Some(key) = key {
         return create_once(&state, &meta, item, key, &bytes).await;
     }
@@ -168,7 +168,6 @@ pub async fn create(
         .await
         .map_err(|e| store_problem(&meta, e))?;
     metrics::counter!(names::ITEMS_CREATED).increment(1);
-    publish_created(&state, &meta, &item).await;
     tracing::info!(item_id = %item.id, "item created");
     Ok(created(&item, false))
 }
@@ -191,25 +190,6 @@ fn created(item: &Item, replayed: bool) -> Response {
     response
 }
 
-/// Puts the item's `ItemCreated` on the bus; returns whether it got there. The item is stored
-/// and will be acknowledged: a publish failure is logged and counted, and never turns an
-/// acknowledged write into an error. `docs/operations.md` "Re-emitting events" says how an
-/// operator re-drives it; a retry with the same `Idempotency-Key` does it too.
-async fn publish_created(state: &AppState, meta: &RequestMeta, item: &Item) -> bool {
-    let event = ItemCreated::new(item, &meta.request_id, meta.trace_id.as_deref());
-    match state.bus.publish(&[event.to_bus_event(item)]).await {
-        Ok(()) => {
-            metrics::counter!(names::ITEM_EVENTS_PUBLISHED).increment(1);
-            true
-        }
-        Err(err) => {
-            metrics::counter!(names::ITEM_EVENT_PUBLISH_FAILURES).increment(1);
-            tracing::error!(item_id = %item.id, owner = %item.owner, error = %err, "ItemCreated was not published");
-            false
-        }
-    }
-}
-
 /// A create with an `Idempotency-Key`: the item and the key's record in one write, or the
 /// answer the key's live record calls for.
 async fn create_once(
@@ -230,12 +210,10 @@ async fn create_once(
     match claim {
         Claim::Created => {
             metrics::counter!(names::ITEMS_CREATED).increment(1);
-            let published = publish_created(state, meta, &item).await;
-            complete(state, &record, published).await;
             tracing::info!(item_id = %item.id, "item created");
             Ok(created(&item, false))
         }
-        Claim::Existing(existing) => replay(state, meta, existing, &fingerprint, now).await,
+        Claim::Existing(existing) => replay(state, meta, existing, &fingerprint).await,
         Claim::Contended => Err(in_progress(meta, Duration::from_secs(1))),
     }
 }
@@ -251,25 +229,20 @@ fn in_progress(meta: &RequestMeta, retry_after: Duration) -> Problem {
     .retry_after(retry_after)
 }
 
-/// Answers a key that already made an item: the first response again, after publishing the
-/// item's event if it has not reached the bus yet.
+/// Answers a key that already made an item: the first response again. The item's event
+/// comes from the table's stream, once, whatever the retries.
 async fn replay(
     state: &AppState,
     meta: &RequestMeta,
     record: IdempotencyRecord,
     fingerprint: &Fingerprint,
-    now: i64,
 ) -> Result<Response, Problem> {
-    let publish = match idempotency::decide(&record, fingerprint, now) {
-        Decision::KeyReused => {
-            return Err(meta.problem(
-                Kind::IdempotencyKeyReused,
-                "this key was first used with another request body; use a new key for a new item",
-            ));
-        }
-        Decision::InProgress { retry_after } => return Err(in_progress(meta, retry_after)),
-        Decision::Replay { publish } => publish,
-    };
+    if idempotency::decide(&record, fingerprint) == Decision::KeyReused {
+        return Err(meta.problem(
+            Kind::IdempotencyKeyReused,
+            "this key was first used with another request body; use a new key for a new item",
+        ));
+    }
     let item = state
         .store
         .get(&record.owner, record.item_id)
@@ -280,43 +253,8 @@ async fn replay(
             tracing::error!(item_id = %record.item_id, "idempotency record without its item");
             meta.problem(Kind::Internal, "the item of this key is missing")
         })?;
-    if publish {
-        // Hold the key while publishing, so that concurrent retries publish the event once.
-        let leased = record.leased(now);
-        let held = state
-            .store
-            .replace_record(record.version, &leased)
-            .await
-            .map_err(|e| store_problem(meta, e))?;
-        if !held {
-            return Err(in_progress(
-                meta,
-                Duration::from_secs(limits::IDEMPOTENCY_LEASE_SECS as u64),
-            ));
-        }
-        let published = publish_created(state, meta, &item).await;
-        complete(state, &leased, published).await;
-    }
     tracing::info!(item_id = %item.id, "idempotent replay");
     Ok(created(&item, true))
-}
-
-/// Marks the key's record completed with the publish's outcome. A failure here leaves the record
-/// in progress: once the lease lapses, a retry publishes again (consumers de-duplicate by id).
-async fn complete(state: &AppState, held: &IdempotencyRecord, published: bool) {
-    match state
-        .store
-        .replace_record(held.version, &held.completed(published))
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::warn!(item_id = %held.item_id, "idempotency record changed while this request held it")
-        }
-        Err(err) => {
-            tracing::warn!(item_id = %held.item_id, error = %err, "idempotency record not completed")
-        }
-    }
 }
 
 #[derive(Serialize)]

@@ -12,7 +12,7 @@ use functions::adapters::aws::DynamoDbItemStore;
 use functions::adapters::aws::dynamodb::attr;
 use functions::adapters::embedded::config::FileConfig;
 use functions::adapters::embedded::store::RedbItemStore;
-use functions::domain::{Item, ItemId};
+use functions::domain::{Item, ItemId, Origin};
 use functions::ports::{BusError, BusEvent, EventBus, ItemStore};
 use serde_json::{Value, json};
 use telemetry::metric_names as names;
@@ -126,7 +126,15 @@ async fn replay_contract(store: Arc<dyn ItemStore>) {
     let mut inside = Vec::new();
     for second in 10..15 {
         for o in 0..5 {
-            let item = item_at(&format!("owner-{o}"), second, o);
+            let mut item = item_at(&format!("owner-{o}"), second, o);
+            // Odd owners' items were stored with their request's ids; the others before those
+            // were kept.
+            if o % 2 == 1 {
+                item = item.with_origin(Origin {
+                    request_id: format!("made-by-{o}-{second}"),
+                    trace_header: (o == 1).then(|| format!("Root=1-5759e988-{second:024x}")),
+                });
+            }
             store.put(&item).await.unwrap();
             inside.push(item);
         }
@@ -164,7 +172,17 @@ async fn replay_contract(store: Arc<dyn ItemStore>) {
             .expect("only items of the window");
         assert_eq!(event.detail["owner"], item.owner.as_str());
         assert_eq!(event.detail["created_at"], item.created_at_rfc3339());
-        assert_eq!(event.detail["request_id"], "Rpl4yReQuEstId0=");
+        match &item.origin {
+            Some(origin) => {
+                assert_eq!(event.detail["request_id"], origin.request_id.as_str());
+                assert_eq!(event.trace_header, origin.trace_header);
+                assert_eq!(
+                    event.detail["trace_id"].as_str(),
+                    origin.trace_header.as_deref().map(|h| &h[5..])
+                );
+            }
+            None => assert_eq!(event.detail["request_id"], "Rpl4yReQuEstId0="),
+        }
         assert_eq!(event.time, item.created_at());
         assert_eq!(
             (event.source.as_str(), event.detail_type.as_str()),

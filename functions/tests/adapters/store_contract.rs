@@ -3,7 +3,7 @@
 use functions::adapters::aws::DynamoDbItemStore;
 use functions::adapters::aws::dynamodb::attr;
 use functions::adapters::embedded::store::RedbItemStore;
-use functions::domain::{Item, NewItem, limits};
+use functions::domain::{Item, NewItem, Origin, limits};
 use functions::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord};
 use functions::ports::{Claim, ItemStore, Page, PageRequest, StoreError};
 use testkit::Moto;
@@ -39,13 +39,23 @@ async fn all_pages(store: &dyn ItemStore, owner: &str, limit: usize) -> Vec<Item
 
 /// Every case of the contract; owners are unique per case so the cases share one store.
 async fn contract(store: &dyn ItemStore) {
-    // Put, then get exactly what was put, with and without a description.
-    let a = item("c1-alice", "name with ünïcode ✓", Some("a description"));
+    // Put, then get exactly what was put, with and without a description, with the ids of the
+    // request that made it (with and without a trace) and without any (older items).
+    let a = item("c1-alice", "name with ünïcode ✓", Some("a description")).with_origin(Origin {
+        request_id: "JKJaXmPLvHcESHA=".into(),
+        trace_header: Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1".into()),
+    });
     let b = item("c1-alice", "no description", None);
+    let c = item("c1-alice", "untraced", None).with_origin(Origin {
+        request_id: "KLKaXmPLvHcESHB=".into(),
+        trace_header: None,
+    });
     store.put(&a).await.unwrap();
     store.put(&b).await.unwrap();
+    store.put(&c).await.unwrap();
     assert_eq!(store.get("c1-alice", a.id).await.unwrap(), Some(a.clone()));
     assert_eq!(store.get("c1-alice", b.id).await.unwrap(), Some(b.clone()));
+    assert_eq!(store.get("c1-alice", c.id).await.unwrap(), Some(c.clone()));
 
     // The owner is part of the key: another owner gets nothing.
     assert_eq!(store.get("c1-bob", a.id).await.unwrap(), None);
@@ -182,8 +192,11 @@ fn record(item: &Item, k: &str, body: &[u8], now: i64) -> IdempotencyRecord {
 async fn idempotency_contract(store: &dyn ItemStore) {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
 
-    // A first create writes the item and the record together.
-    let a = item("i1-alice", "first", None);
+    // A first create writes the item (with its origin) and the record together.
+    let a = item("i1-alice", "first", None).with_origin(Origin {
+        request_id: "JKJaXmPLvHcESHA=".into(),
+        trace_header: None,
+    });
     let ra = record(&a, "key-1", b"body a", now);
     assert_eq!(
         store.put_with_record(&a, &ra, now).await.unwrap(),
@@ -252,43 +265,6 @@ async fn idempotency_contract(store: &dyn ItemStore) {
         Err(StoreError::Internal(_))
     ));
     assert_eq!(store.get("i1-alice", stray.id).await.unwrap(), None);
-
-    // Records are changed only over the version they were read at, for the same item.
-    let done = rb.completed(false);
-    assert!(store.replace_record(0, &done).await.unwrap());
-    assert_eq!(
-        store.record("i1-bob", &key("key-1"), now).await.unwrap(),
-        Some(done.clone())
-    );
-    assert!(
-        !store.replace_record(0, &rb.completed(true)).await.unwrap(),
-        "a stale version changes nothing"
-    );
-    let mut foreign = done.leased(now);
-    foreign.item_id = a.id;
-    assert!(
-        !store.replace_record(1, &foreign).await.unwrap(),
-        "another item's record changes nothing"
-    );
-    assert!(
-        !store
-            .replace_record(0, &record(&b, "key-none", b"", now))
-            .await
-            .unwrap(),
-        "a missing record is not created"
-    );
-    assert_eq!(
-        store.record("i1-bob", &key("key-none"), now).await.unwrap(),
-        None
-    );
-    let leased = done.leased(now);
-    assert!(store.replace_record(1, &leased).await.unwrap());
-    let finished = leased.completed(true);
-    assert!(store.replace_record(2, &finished).await.unwrap());
-    assert_eq!(
-        store.record("i1-bob", &key("key-1"), now).await.unwrap(),
-        Some(finished)
-    );
 
     // An expired record counts as absent, before anything deletes it: the key makes a new item.
     let later = now + limits::IDEMPOTENCY_TTL_SECS;

@@ -81,17 +81,6 @@ impl ItemStore for MeteredStore {
         result
     }
 
-    async fn replace_record(
-        &self,
-        expected_version: u64,
-        record: &IdempotencyRecord,
-    ) -> Result<bool, StoreError> {
-        let started = Instant::now();
-        let result = self.inner.replace_record(expected_version, record).await;
-        self.record("PutItem", true, started, &result);
-        result
-    }
-
     async fn created_between(
         &self,
         window: &CreatedWindow,

@@ -79,15 +79,6 @@ impl ItemStore for FaultyStore {
         self.inner.record(owner, key, now).await
     }
 
-    async fn replace_record(
-        &self,
-        expected_version: u64,
-        record: &IdempotencyRecord,
-    ) -> Result<bool, StoreError> {
-        self.check("PutItem")?;
-        self.inner.replace_record(expected_version, record).await
-    }
-
     async fn created_between(
         &self,
         window: &CreatedWindow,

@@ -16,5 +16,6 @@ mod moto_flow;
 mod moto_stream;
 mod ops_console;
 mod schemathesis;
+mod stream_events;
 mod tokens;
 mod walkthrough;

@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::types::{
 use super::errors::{self, Class};
 use super::trace::traced;
 use crate::domain::{Item, ItemId, Origin};
-use crate::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord, RecordState};
+use crate::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord};
 use crate::ports::{
     Claim, CreatedWindow, ItemStore, Page, PageRequest, StoreError, Sweep, SweepPosition,
 };
@@ -141,22 +141,6 @@ fn record_to_attributes(record: &IdempotencyRecord) -> HashMap<String, Attribute
         record_attr::ITEM_ID.to_owned(),
         s(&record.item_id.to_string()),
     );
-    let state = match record.state {
-        RecordState::InProgress { lease_until } => {
-            map.insert(record_attr::LEASE_UNTIL.to_owned(), n(lease_until));
-            "in_progress"
-        }
-        RecordState::Completed => "completed",
-    };
-    map.insert(record_attr::STATE.to_owned(), s(state));
-    map.insert(
-        record_attr::EVENT_PUBLISHED.to_owned(),
-        AttributeValue::Bool(record.event_published),
-    );
-    map.insert(
-        record_attr::VERSION.to_owned(),
-        AttributeValue::N(record.version.to_string()),
-    );
     map.insert(record_attr::EXPIRES_AT.to_owned(), n(record.expires_at));
     map
 }
@@ -178,15 +162,6 @@ fn record_from_attributes(
     let key = text(attr::ID)
         .and_then(|k| IdempotencyKey::parse(k.as_bytes()).ok())
         .ok_or_else(|| corrupt(attr::ID))?;
-    let state = match text(record_attr::STATE) {
-        Some("in_progress") => RecordState::InProgress {
-            lease_until: number(record_attr::LEASE_UNTIL)
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| corrupt(record_attr::LEASE_UNTIL))?,
-        },
-        Some("completed") => RecordState::Completed,
-        _ => return Err(corrupt(record_attr::STATE)),
-    };
     Ok(IdempotencyRecord {
         owner: owner.to_owned(),
         key,
@@ -196,15 +171,6 @@ fn record_from_attributes(
         item_id: text(record_attr::ITEM_ID)
             .and_then(|id| id.parse().ok())
             .ok_or_else(|| corrupt(record_attr::ITEM_ID))?,
-        state,
-        event_published: map
-            .get(record_attr::EVENT_PUBLISHED)
-            .and_then(|v| v.as_bool().ok())
-            .copied()
-            .ok_or_else(|| corrupt(record_attr::EVENT_PUBLISHED))?,
-        version: number(record_attr::VERSION)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| corrupt(record_attr::VERSION))?,
         expires_at: number(record_attr::EXPIRES_AT)
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| corrupt(record_attr::EXPIRES_AT))?,
@@ -422,43 +388,6 @@ impl ItemStore for DynamoDbItemStore {
         Ok(record.filter(|r| r.is_live(now)))
     }
 
-    async fn replace_record(
-        &self,
-        expected_version: u64,
-        record: &IdempotencyRecord,
-    ) -> Result<bool, StoreError> {
-        // A conditional PutItem, not UpdateItem: the function's role already holds PutItem.
-        let result = traced(
-            "DynamoDB",
-            "PutItem",
-            &self.table,
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(record_to_attributes(record)))
-                .condition_expression("#v = :v AND #item = :item")
-                .expression_attribute_names("#v", record_attr::VERSION)
-                .expression_attribute_names("#item", record_attr::ITEM_ID)
-                .expression_attribute_values(":v", AttributeValue::N(expected_version.to_string()))
-                .expression_attribute_values(":item", s(&record.item_id.to_string()))
-                .send(),
-        )
-        .await;
-        match result {
-            Ok(_) => Ok(true),
-            // Another request changed the record first, or is changing it right now.
-            Err(e)
-                if e.as_service_error().is_some_and(|s| {
-                    s.is_conditional_check_failed_exception()
-                        || s.is_transaction_conflict_exception()
-                }) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(store_error("PutItem", e)),
-        }
-    }
-
     /// One `Scan` page with a filter on the id range. The cost is honest but not small: a Scan
     /// reads (and bills, in read units) every row of the table, items of every owner and
     /// idempotency records, whatever the filter keeps; `rows` bounds one page. Eventually
@@ -622,14 +551,16 @@ mod tests {
         assert_eq!(attrs[attr::OWNER], s("idem#alice"));
         assert_eq!(attrs[attr::ID], s("key 1"));
         assert_eq!(attrs[record_attr::EXPIRES_AT], n(1_000 + 86_400));
-        assert_eq!(attrs[record_attr::STATE], s("in_progress"));
         assert_eq!(record_from_attributes(&attrs).unwrap(), record);
-        let done = record.completed(true);
-        let attrs = record_to_attributes(&done);
-        assert!(!attrs.contains_key(record_attr::LEASE_UNTIL));
-        assert_eq!(record_from_attributes(&attrs).unwrap(), done);
+        // Written when requests published events: read the same, the rest ignored.
+        let mut old = attrs.clone();
+        old.insert("state".into(), s("in_progress"));
+        old.insert("lease_until".into(), n(1_010));
+        old.insert("event_published".into(), AttributeValue::Bool(false));
+        old.insert("version".into(), n(2));
+        assert_eq!(record_from_attributes(&old).unwrap(), record);
         let mut bad = attrs.clone();
-        bad.insert(record_attr::STATE.into(), s("sleeping"));
+        bad.insert(record_attr::FINGERPRINT.into(), s("not hex"));
         assert!(matches!(
             record_from_attributes(&bad),
             Err(StoreError::Internal(_))

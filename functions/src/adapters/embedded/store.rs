@@ -397,37 +397,6 @@ impl ItemStore for RedbItemStore {
         })
     }
 
-    async fn replace_record(
-        &self,
-        expected_version: u64,
-        record: &IdempotencyRecord,
-    ) -> Result<bool, StoreError> {
-        let value = serde_json::to_vec(record).map_err(internal)?;
-        let (owner, key, item_id) = (record.owner.clone(), record.key.clone(), record.item_id);
-        let (keys, image) = record_change(record);
-        let source = Arc::clone(&self.source);
-        self.writes
-            .write(move |txn| {
-                let mut table = txn.open_table(RECORDS).map_err(internal)?;
-                let key = (owner.as_str(), key.as_str());
-                let current = table
-                    .get(key)
-                    .map_err(internal)?
-                    .map(|v| decode_record(v.value()))
-                    .transpose()?;
-                let ours =
-                    current.is_some_and(|c| c.version == expected_version && c.item_id == item_id);
-                if !ours {
-                    return Ok(Applied::unchanged(false));
-                }
-                table.insert(key, value.as_slice()).map_err(internal)?;
-                let (keys, image) = (keys.clone(), Some(image.clone()));
-                stream::append(txn, &source, Change::Modify, keys, image, now_secs())?;
-                Ok(Applied::changed(true))
-            })
-            .await
-    }
-
     async fn created_between(
         &self,
         window: &CreatedWindow,
@@ -597,15 +566,12 @@ mod tests {
     }
 
     fn record_for(item: &Item, key: &str) -> IdempotencyRecord {
-        use crate::idempotency::{Fingerprint, RecordState};
+        use crate::idempotency::Fingerprint;
         IdempotencyRecord {
             owner: item.owner.clone(),
             key: IdempotencyKey::parse(key.as_bytes()).unwrap(),
             fingerprint: Fingerprint::of(&item.owner, b"{}"),
             item_id: item.id,
-            state: RecordState::Completed,
-            event_published: false,
-            version: 1,
             expires_at: now_secs() + 3600,
         }
     }
@@ -622,7 +588,7 @@ mod tests {
         // A refused conditional put writes nothing, so it has no record either.
         assert!(store.put(&a).await.is_err());
         let b = item("alice", "two");
-        let mut record = record_for(&b, "k1");
+        let record = record_for(&b, "k1");
         assert!(matches!(
             store
                 .put_with_record(&b, &record, now_secs())
@@ -630,15 +596,13 @@ mod tests {
                 .unwrap(),
             Claim::Created
         ));
-        record.version = 2;
-        assert!(store.replace_record(1, &record).await.unwrap());
 
         let records = stream(&store).await;
         let names: Vec<&str> = records
             .iter()
             .map(|r| r["eventName"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["INSERT", "INSERT", "INSERT", "MODIFY"]);
+        assert_eq!(names, ["INSERT", "INSERT", "INSERT"]);
         let first = &records[0];
         assert_eq!(first["eventSource"], "aws:dynamodb");
         assert_eq!(first["awsRegion"], "us-east-1");
@@ -671,7 +635,7 @@ mod tests {
                 parse_sequence_number(r["dynamodb"]["SequenceNumber"].as_str().unwrap()).unwrap()
             })
             .collect();
-        assert_eq!(numbers, [1, 2, 3, 4], "in commit order, one after another");
+        assert_eq!(numbers, [1, 2, 3], "in commit order, one after another");
         // The item of a keyed create first, then its record, which carries the fingerprint.
         assert_eq!(
             records[1]["dynamodb"]["NewImage"]["name"],
@@ -681,14 +645,10 @@ mod tests {
         assert_eq!(idem["Keys"]["owner"], json!({ "S": "idem#alice" }));
         assert!(idem["NewImage"]["fingerprint"]["S"].is_string());
         assert_eq!(
-            records[3]["dynamodb"]["NewImage"]["version"],
-            json!({ "N": "2" })
-        );
-        assert_eq!(
             store.stream_bounds().unwrap(),
             StreamBounds {
                 first: Some(1),
-                last: 4
+                last: 3
             }
         );
         assert_eq!(store.stream_after(2, 1).await.unwrap()[0].position, 3);

@@ -59,7 +59,6 @@ impl Default for StreamSource {
 /// What a write did to one row, as its stream record names it.
 pub(super) enum Change {
     Insert,
-    Modify,
     /// A removal by the table's TTL (DynamoDB's own service identity made it).
     TtlRemove,
 }
@@ -68,7 +67,6 @@ impl Change {
     fn event_name(&self) -> &'static str {
         match self {
             Change::Insert => "INSERT",
-            Change::Modify => "MODIFY",
             Change::TtlRemove => "REMOVE",
         }
     }
