@@ -78,7 +78,7 @@ pub struct ConsumerFunction {
     pub cloudwatch: Arc<CloudWatch>,
     pub metrics: FunctionMetrics,
     /// Lambda's active tracing: each invocation gets a trace header, sampled by X-Ray's
-    /// default rule (the gateway's sampler, with the same settings).
+    /// default rule (the gateway's sampler; the twin gives it the flags' settings).
     pub sampler: XraySampler,
 }
 
