@@ -225,8 +225,14 @@ async fn an_unreadable_record_goes_to_the_dlq_after_its_retries_and_the_rest_is_
         "arn:aws:lambda:us-east-1:000000000000:function:items-api-item-events"
     );
 
-    // An operator deletes the message once the record is dealt with.
+    // The ops console shows the message and the batch it describes.
     let id = messages[0]["MessageId"].as_str().unwrap();
+    let console = twin.client.get("/_ops", &[]).await.unwrap().text();
+    assert!(console.contains("<section id=\"stream\">"), "{console}");
+    assert!(console.contains(&format!("<code>{id}</code>")));
+    assert!(console.contains(&format!("<code>{poison}</code>")));
+
+    // An operator deletes the message once the record is dealt with.
     let reply = twin
         .client
         .send(
