@@ -92,7 +92,22 @@ async fn items(client: &TwinClient, user: &str) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// How long `archive` waits for the stream's consumer to publish the events of the items
+/// stored so far.
+const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(10);
+
 async fn archive(client: &TwinClient) -> Result<(), BoxError> {
+    // Events come from the table's stream a moment after the 201s: wait until the mapping has
+    // handled every record written so far (or give up waiting and print what is there).
+    let started = std::time::Instant::now();
+    while started.elapsed() < CATCH_UP {
+        match client.get("/_twin/stream", &[]).await {
+            Ok(r) if r.status.is_success() && r.json()["caughtUp"] == false => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            _ => break,
+        }
+    }
     let reply = client.get("/_twin/archive", &[]).await?;
     if !reply.status.is_success() {
         return Err(format!(

@@ -344,6 +344,7 @@ impl Twin {
             faults: Arc::clone(&faults),
             cloudwatch: Arc::clone(&cloudwatch),
             timeout: Duration::from_secs(args.function_timeout),
+            xray: XraySampler::new(args.xray_reservoir, args.xray_fixed_rate),
         })?;
         if let Some(bus) = bus {
             cloudwatch.watch_rules(Arc::new(move || {

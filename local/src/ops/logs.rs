@@ -108,8 +108,9 @@ fn emit(bytes: &[u8]) {
     });
 }
 
-/// `lines` (group, line) with each function line under its function's group: the group of
-/// the EMF document of the same request, else the one the access log's route points to.
+/// `lines` (group, line) with each function line under its function's group: the one its
+/// `service` names, else the group of the EMF document of the same request, else the one the
+/// access log's route points to.
 pub fn resolve_groups(lines: Vec<(String, Value)>) -> Vec<(String, Value)> {
     let mut by_request: HashMap<String, String> = HashMap::new();
     for (group, line) in &lines {
@@ -136,9 +137,17 @@ pub fn resolve_groups(lines: Vec<(String, Value)>) -> Vec<(String, Value)> {
             if group != FUNCTION_LINES {
                 return (group, line);
             }
-            let resolved = line["request_id"]
+            // A line naming its service is its function's (`items-api-<service>`): the stream's
+            // consumer logs with the request id of the request that created the item, beside
+            // that request's own lines.
+            let resolved = line["service"]
                 .as_str()
-                .and_then(|id| by_request.get(id).cloned());
+                .map(|service| format!("{LAMBDA_GROUPS}{NAME_PREFIX}-{service}"))
+                .or_else(|| {
+                    line["request_id"]
+                        .as_str()
+                        .and_then(|id| by_request.get(id).cloned())
+                });
             (resolved.unwrap_or(group), line)
         })
         .collect()

@@ -14,6 +14,8 @@ pub struct DynamoDbStreamsShard {
     client: Client,
     stream_arn: String,
     region: String,
+    /// The shard last read from (what a dead-letter message names).
+    shard: std::sync::Mutex<Option<String>>,
 }
 
 /// Pages followed when looking for the newest record of the shard.
@@ -29,6 +31,7 @@ impl DynamoDbStreamsShard {
             client,
             stream_arn,
             region,
+            shard: std::sync::Mutex::new(None),
         }
     }
 
@@ -83,6 +86,7 @@ impl ShardReader for DynamoDbStreamsShard {
         let Some(shard) = self.shard(after).await? else {
             return Ok(Vec::new());
         };
+        *self.shard.lock().unwrap_or_else(|e| e.into_inner()) = Some(shard.clone());
         let Some(iterator) = self.iterator(&shard, after).await? else {
             return Ok(Vec::new());
         };
@@ -132,7 +136,11 @@ impl ShardReader for DynamoDbStreamsShard {
     }
 
     fn shard_id(&self) -> String {
-        "shardId-latest".to_owned()
+        self.shard
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_default()
     }
 
     fn stream_arn(&self) -> String {

@@ -18,6 +18,8 @@ use tower::ServiceExt;
 use super::reader::StreamRecord;
 use crate::cloudwatch::{CloudWatch, FunctionMetrics, clock::real_ms};
 use crate::faults::{Faults, Kind, Target, injected};
+use crate::gateway::payload::new_trace_header;
+use crate::gateway::xray_sampling::{DEFAULT_FIXED_RATE, DEFAULT_RESERVOIR, Upstream, XraySampler};
 
 /// A handler of stream batches: the response (`batchItemFailures`) or its error.
 #[async_trait]
@@ -75,6 +77,9 @@ pub struct ConsumerFunction {
     pub faults: Arc<Faults>,
     pub cloudwatch: Arc<CloudWatch>,
     pub metrics: FunctionMetrics,
+    /// Lambda's active tracing: each invocation gets a trace header, sampled by X-Ray's
+    /// default rule (the gateway's sampler; the twin gives it the flags' settings).
+    pub sampler: XraySampler,
 }
 
 impl ConsumerFunction {
@@ -91,6 +96,7 @@ impl ConsumerFunction {
             arn,
             timeout,
             metrics: cloudwatch.function_metrics(name),
+            sampler: XraySampler::new(DEFAULT_RESERVOIR, DEFAULT_FIXED_RATE),
             handler,
             faults,
             cloudwatch,
@@ -120,6 +126,9 @@ impl ConsumerFunction {
         let mut context = Context::default();
         context.request_id = uuid::Uuid::new_v4().to_string();
         context.invoked_function_arn = self.arn.clone();
+        let now = time::OffsetDateTime::now_utc();
+        let sampled = self.sampler.decide(&Upstream::parse(None), now);
+        context.xray_trace_id = Some(new_trace_header(now, None, sampled));
         let deadline = std::time::SystemTime::now() + self.timeout;
         context.deadline = deadline
             .duration_since(std::time::UNIX_EPOCH)

@@ -59,6 +59,8 @@ pub struct Wiring<'a> {
     pub faults: Arc<crate::faults::Faults>,
     pub cloudwatch: Arc<crate::cloudwatch::CloudWatch>,
     pub timeout: Duration,
+    /// X-Ray sampling of the invocations (`--xray-reservoir`, `--xray-fixed-rate`).
+    pub xray: crate::gateway::xray_sampling::XraySampler,
 }
 
 /// The mapping's settings from the flags (Terraform's variables), with Terraform's fixed
@@ -89,7 +91,7 @@ pub fn start(wiring: Wiring<'_>) -> Result<Started, String> {
         crate::names::REGION,
         crate::names::ACCOUNT_ID
     );
-    let function = consumer::ConsumerFunction::new(
+    let mut function = consumer::ConsumerFunction::new(
         FUNCTION_NAME,
         function_arn,
         wiring.timeout,
@@ -97,6 +99,7 @@ pub fn start(wiring: Wiring<'_>) -> Result<Started, String> {
         wiring.faults,
         Arc::clone(&wiring.cloudwatch),
     );
+    function.sampler = wiring.xray;
     let depth = dlq.clone();
     wiring.cloudwatch.watch_gauge(
         "AWS/SQS",

@@ -97,6 +97,56 @@ impl Scenario {
         serde_json::from_slice(&reply.body).unwrap_or(Value::Null)
     }
 
+    /// A signed `POST /internal/events/replay` of the last hour, with the twin's own key.
+    async fn replay(&self) -> Value {
+        let path = self
+            .twin
+            .data_dir
+            .join(local::auth::sigv4::CREDENTIALS_FILE);
+        let creds: local::auth::sigv4::LocalCredentials =
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let format = &time::format_description::well_known::Rfc3339;
+        let body = json!({
+            "from": (now - time::Duration::hours(1)).format(format).unwrap(),
+            "to": (now + time::Duration::minutes(1)).format(format).unwrap(),
+        });
+        let reply = self
+            .twin
+            .client
+            .send_signed(
+                &creds,
+                now,
+                Method::POST,
+                "/internal/events/replay",
+                body.to_string(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.json()
+    }
+
+    async fn set_fault(&self, fault: &str) {
+        let reply = self
+            .twin
+            .client
+            .post_json("/_twin/faults", &[], &json!({ "fault": fault }))
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 200, "{fault}: {}", reply.text());
+    }
+
+    async fn clear_faults(&self) {
+        let cleared = self
+            .twin
+            .client
+            .send(Method::DELETE, "/_twin/faults", &[], "")
+            .await
+            .unwrap();
+        assert_eq!(cleared.json()["faults"], json!([]));
+    }
+
     async fn under(&self, fault: &str, calls: &[(Method, &str, u16)]) {
         // The stream's consumer publishes a moment after the 201: a fault on its way (the bus,
         // the consumer itself) stays until an invocation has met it.
@@ -114,6 +164,10 @@ impl Scenario {
         for (method, path, want) in calls {
             let body = (*method == Method::POST).then(|| json!({ "name": fault }));
             self.call(method.clone(), path, body, *want).await;
+        }
+        if fault.starts_with("archive=") {
+            // The consumer publishes; the rule's target fails.
+            assert!(self.twin.caught_up_within(Duration::from_secs(30)).await);
         }
         if on_stream {
             let started = std::time::Instant::now();
@@ -162,6 +216,10 @@ async fn every_metric_named_is_emitted_and_every_custom_metric_emitted_is_named(
     s.call(Method::GET, &one, None, 200).await;
     s.call(Method::POST, "/internal/events/replay", None, 403)
         .await;
+    // The operator's signed replay re-emits through the items function (service `items`).
+    assert!(s.twin.caught_up_within(Duration::from_secs(30)).await);
+    let replay = s.replay().await;
+    assert_eq!(replay["published"], 1, "{replay}");
 
     // Every fault.
     let throttled = [(Method::GET, "/items", 503), (Method::POST, "/items", 503)];
@@ -169,6 +227,10 @@ async fn every_metric_named_is_emitted_and_every_custom_metric_emitted_is_named(
     s.under("store=fail", &[(Method::GET, &one, 500)]).await;
     s.under("bus=reject", &[(Method::POST, "/items", 201)])
         .await;
+    s.set_fault("bus=reject").await;
+    let replay = s.replay().await;
+    assert!(replay["failed"].as_u64().unwrap() >= 1, "{replay}");
+    s.clear_faults().await;
     s.under("archive=fail", &[(Method::POST, "/items", 201)])
         .await;
     s.under("config=fail", &[(Method::GET, "/items", 503)])

@@ -48,6 +48,11 @@ async fn reads_the_table_s_stream_in_order_as_lambda_records() {
         .to_owned();
     let shard = DynamoDbStreamsShard::new(streams, arn.clone(), "us-east-1".into());
     let records = shard.read(None, 100).await.unwrap();
+    assert!(
+        shard.shard_id().starts_with("shardId-"),
+        "{}",
+        shard.shard_id()
+    );
     assert_eq!(records.len(), 3, "{records:#?}");
     assert!(records.iter().all(|r| r["eventName"] == "INSERT"));
     assert_eq!(records[0]["eventSourceARN"], arn.as_str());

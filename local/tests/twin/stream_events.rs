@@ -35,7 +35,16 @@ async fn events_per_item(twin: &TwinProcess) -> HashMap<String, usize> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_stored_item_has_its_event_after_kill_9_mid_load() {
     let dir = tempfile::tempdir().unwrap();
-    let twin = Arc::new(TwinProcess::start_in(dir.path(), &FAST));
+    // Small batches, no window: the mapping is publishing and checkpointing all along, so the
+    // kill lands in the middle of its work.
+    let mut args = FAST.to_vec();
+    args.extend([
+        "--item-events-batch-size",
+        "10",
+        "--item-events-batching-window-seconds",
+        "0",
+    ]);
+    let twin = Arc::new(TwinProcess::start_in(dir.path(), &args));
     let acked = Arc::new(Mutex::new(0usize));
     let mut writers = Vec::new();
     for user in USERS {
@@ -58,13 +67,18 @@ async fn every_stored_item_has_its_event_after_kill_9_mid_load() {
     while *acked.lock().unwrap() < 300 && started.elapsed() < Duration::from_secs(60) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let before_kill = twin.stream().await;
     twin.sigkill();
+    println!(
+        "killed with the mapping at {} of {}",
+        before_kill["checkpoint"], before_kill["latestSequenceNumber"]
+    );
     for writer in writers {
         writer.await.unwrap();
     }
     drop(twin);
 
-    let twin = TwinProcess::start_in(dir.path(), &FAST);
+    let twin = TwinProcess::start_in(dir.path(), &args);
     assert!(
         twin.caught_up_within(Duration::from_secs(120)).await,
         "{}",
@@ -211,8 +225,14 @@ async fn an_unreadable_record_goes_to_the_dlq_after_its_retries_and_the_rest_is_
         "arn:aws:lambda:us-east-1:000000000000:function:items-api-item-events"
     );
 
-    // An operator deletes the message once the record is dealt with.
+    // The ops console shows the message and the batch it describes.
     let id = messages[0]["MessageId"].as_str().unwrap();
+    let console = twin.client.get("/_ops", &[]).await.unwrap().text();
+    assert!(console.contains("<section id=\"stream\">"), "{console}");
+    assert!(console.contains(&format!("<code>{id}</code>")));
+    assert!(console.contains(&format!("<code>{poison}</code>")));
+
+    // An operator deletes the message once the record is dealt with.
     let reply = twin
         .client
         .send(

@@ -134,11 +134,11 @@ impl RedbItemStore {
             for entry in table.iter().map_err(internal)? {
                 let (key, value) = entry.map_err(internal)?;
                 // A record that does not decode is kept, for someone to look at.
-                if let Ok(record) = decode_record(value.value()) {
-                    if !record.is_live(now) {
-                        let (owner, idem) = key.value();
-                        expired.push(((owner.to_owned(), idem.to_owned()), record));
-                    }
+                if let Ok(record) = decode_record(value.value())
+                    && !record.is_live(now)
+                {
+                    let (owner, idem) = key.value();
+                    expired.push(((owner.to_owned(), idem.to_owned()), record));
                 }
             }
             for ((owner, idem), record) in expired {
