@@ -69,8 +69,13 @@ pub(crate) fn in_scope<T>(sampled: bool, f: impl FnOnce() -> T) -> T {
 }
 
 /// Span fields that become X-Ray annotations (searchable in the console, and how a trace
-/// is found by request id).
-const ANNOTATED: [&str; 3] = ["request_id", "cold_start", "aws.resource"];
+/// is found by request id: API Gateway's, or Lambda's for invocations that are not requests).
+const ANNOTATED: [&str; 4] = [
+    "request_id",
+    "function_request_id",
+    "cold_start",
+    "aws.resource",
+];
 
 /// Where to send segments, from the environment: `AWS_XRAY_DAEMON_ADDRESS` (`host:port`, or
 /// the SDKs' `tcp:… udp:…` form), else the default daemon address on Lambda, else nowhere:

@@ -301,3 +301,49 @@ async fn invocations_ending_spans_on_several_threads_at_once_lose_none() {
         assert!(names.contains(&"request"), "{names:?}");
     }
 }
+
+/// An invocation that is not HTTP (a stream batch): its subsegment is the Lambda's child, its
+/// AWS calls are its children, and a failed invocation is a fault.
+#[tokio::test]
+async fn an_invocation_layer_invocation_is_a_subsegment_too() {
+    use lambda_http::lambda_runtime::{Context, LambdaEvent};
+    let daemon = Daemon::new();
+    let (_logs, _guard) = subscribe(&daemon, LevelFilter::ERROR);
+    let (header, root) = fresh_trace_header(true);
+    let service = telemetry::InvocationLayer::new()
+        .with_metrics_output(|_| ())
+        .layer(service_fn(|event: LambdaEvent<bool>| async move {
+            async {}
+                .instrument(telemetry::aws_span("EventBridge", "PutEvents", "items-bus"))
+                .await;
+            match event.payload {
+                true => Ok(()),
+                false => Err(lambda_http::Error::from("the batch failed")),
+            }
+        }));
+    for ok in [true, false] {
+        let mut context = Context::default();
+        context.request_id = format!("fn-{ok}");
+        context.xray_trace_id = Some(header.clone());
+        let _ = service.clone().oneshot(LambdaEvent::new(ok, context)).await;
+    }
+
+    let docs = daemon.received();
+    assert_eq!(docs.len(), 4, "{docs:#?}");
+    let invocations: Vec<&Value> = docs.iter().filter(|d| d["name"] == "invocation").collect();
+    assert_eq!(invocations.len(), 2, "{docs:#?}");
+    for (invocation, ok) in invocations.iter().zip([true, false]) {
+        assert_eq!(invocation["trace_id"], root.as_str());
+        assert_eq!(invocation["parent_id"], "53995c3f42cd8ad8");
+        assert_eq!(
+            invocation["annotations"]["function_request_id"],
+            format!("fn-{ok}")
+        );
+        assert_eq!(invocation.get("fault") == Some(&Value::Bool(true)), !ok);
+        let call = docs
+            .iter()
+            .find(|d| d["name"] == "EventBridge" && d["parent_id"] == invocation["id"])
+            .unwrap_or_else(|| panic!("its PutEvents: {docs:#?}"));
+        assert_eq!(call["namespace"], "aws");
+    }
+}
