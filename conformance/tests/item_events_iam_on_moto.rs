@@ -16,10 +16,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, StreamSpecification, StreamViewType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use conformance::render;
 use functions::adapters::aws::EventBridgeBus;
@@ -87,44 +84,9 @@ fn sqs(
 /// bus, and the queue; made with moto's unchecked set-up key. Answers the stream's ARN and the
 /// queue's URL.
 async fn set_up(moto: &Moto, sdk: &aws_config::SdkConfig) -> (String, String) {
+    testkit::aws::create_table(sdk, attr::OWNER, attr::ID).await;
+    let stream = testkit::stream::enable(sdk).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-    let key = |name: &str, kind| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
-    let def = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let table = dynamodb
-        .create_table()
-        .table_name(aws_env::TABLE)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key(attr::OWNER, KeyType::Hash))
-        .key_schema(key(attr::ID, KeyType::Range))
-        .attribute_definitions(def(attr::OWNER))
-        .attribute_definitions(def(attr::ID))
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewImage)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("the streamed table");
-    let stream = table
-        .table_description()
-        .and_then(|t| t.latest_stream_arn())
-        .expect("a stream")
-        .to_owned();
     dynamodb
         .put_item()
         .table_name(aws_env::TABLE)

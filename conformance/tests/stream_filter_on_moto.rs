@@ -8,130 +8,19 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, StreamSpecification, StreamViewType,
-};
-use aws_sdk_dynamodbstreams::types::{AttributeValue as StreamValue, Record, ShardIteratorType};
+use aws_sdk_dynamodb::types::AttributeValue;
 use functions::adapters::aws::dynamodb::{attr, record_attr};
 use functions::adapters::embedded::eventbridge::pattern::EventPattern;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use testkit::Moto;
 
-const TABLE: &str = "items";
+use testkit::aws::TABLE;
 const OWNER: &str = "3f1c9a52-owner";
 const ITEM: &str = "01JF0000000000000000000001";
 
 fn filter_file() -> String {
     let path = conformance::repo_root().join("events/item-events.filter.json");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// An attribute value as DynamoDB JSON (`{"S": "…"}`), as Lambda's event carries it.
-fn dynamodb_json(value: &StreamValue) -> Value {
-    use base64::Engine;
-    let b64 = |b: &aws_sdk_dynamodbstreams::primitives::Blob| {
-        Value::from(base64::engine::general_purpose::STANDARD.encode(b.as_ref()))
-    };
-    match value {
-        StreamValue::S(s) => json!({"S": s}),
-        StreamValue::N(n) => json!({"N": n}),
-        StreamValue::B(b) => json!({"B": b64(b)}),
-        StreamValue::Bool(b) => json!({"BOOL": b}),
-        StreamValue::Null(n) => json!({"NULL": n}),
-        StreamValue::Ss(items) => json!({"SS": items}),
-        StreamValue::Ns(items) => json!({"NS": items}),
-        StreamValue::Bs(items) => json!({"BS": items.iter().map(b64).collect::<Vec<_>>()}),
-        StreamValue::M(map) => json!({"M": image(map)}),
-        StreamValue::L(items) => json!({"L": items.iter().map(dynamodb_json).collect::<Vec<_>>()}),
-        other => panic!("an attribute type this test does not know: {other:?}"),
-    }
-}
-
-fn image(map: &HashMap<String, StreamValue>) -> Value {
-    Value::Object(
-        map.iter()
-            .map(|(k, v)| (k.clone(), dynamodb_json(v)))
-            .collect::<Map<_, _>>(),
-    )
-}
-
-/// One record as Lambda passes it to a function for a DynamoDB stream (and filters it):
-/// https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html
-fn lambda_record(record: &Record, stream_arn: &str) -> Value {
-    let data = record.dynamodb().expect("a stream record's data");
-    let mut dynamodb = Map::new();
-    if let Some(t) = data.approximate_creation_date_time() {
-        dynamodb.insert(
-            "ApproximateCreationDateTime".into(),
-            json!(t.secs() as f64 + f64::from(t.subsec_nanos()) / 1e9),
-        );
-    }
-    if let Some(keys) = data.keys() {
-        dynamodb.insert("Keys".into(), image(keys));
-    }
-    if let Some(new) = data.new_image() {
-        dynamodb.insert("NewImage".into(), image(new));
-    }
-    if let Some(old) = data.old_image() {
-        dynamodb.insert("OldImage".into(), image(old));
-    }
-    dynamodb.insert("SequenceNumber".into(), json!(data.sequence_number()));
-    dynamodb.insert("SizeBytes".into(), json!(data.size_bytes()));
-    dynamodb.insert(
-        "StreamViewType".into(),
-        json!(data.stream_view_type().map(|v| v.as_str())),
-    );
-    json!({
-        "eventID": record.event_id(),
-        "eventName": record.event_name().map(|n| n.as_str()),
-        "eventVersion": record.event_version(),
-        "eventSource": record.event_source(),
-        "awsRegion": record.aws_region(),
-        "dynamodb": dynamodb,
-        "eventSourceARN": stream_arn,
-    })
-}
-
-async fn create_streamed_table(sdk: &aws_config::SdkConfig) -> String {
-    let key = |name: &str, kind| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
-    let def = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    // As terraform/modules/data makes it: owner and id, stream of new images.
-    let created = aws_sdk_dynamodb::Client::new(sdk)
-        .create_table()
-        .table_name(TABLE)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key(attr::OWNER, KeyType::Hash))
-        .key_schema(key(attr::ID, KeyType::Range))
-        .attribute_definitions(def(attr::OWNER))
-        .attribute_definitions(def(attr::ID))
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewImage)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("create the items table with its stream");
-    created
-        .table_description()
-        .and_then(|t| t.latest_stream_arn())
-        .expect("the table's stream ARN")
-        .to_owned()
 }
 
 fn s(v: &str) -> AttributeValue {
@@ -192,48 +81,10 @@ async fn write_like_the_api(sdk: &aws_config::SdkConfig) {
 
 /// Every record of the stream, oldest first, in Lambda's event shape.
 async fn stream_records(sdk: &aws_config::SdkConfig, stream_arn: &str) -> Vec<Value> {
-    let streams = aws_sdk_dynamodbstreams::Client::new(sdk);
-    let described = streams
-        .describe_stream()
-        .stream_arn(stream_arn)
-        .send()
-        .await
-        .expect("DescribeStream");
-    let shards = described
-        .stream_description()
-        .map(|d| d.shards().to_vec())
-        .unwrap_or_default();
-    assert!(!shards.is_empty(), "the stream has a shard");
-    let mut out = Vec::new();
-    for shard in shards {
-        let mut iterator = streams
-            .get_shard_iterator()
-            .stream_arn(stream_arn)
-            .shard_id(shard.shard_id().expect("a shard id"))
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .expect("GetShardIterator")
-            .shard_iterator
-            .expect("an iterator");
-        loop {
-            let page = streams
-                .get_records()
-                .shard_iterator(&iterator)
-                .send()
-                .await
-                .expect("GetRecords");
-            if page.records().is_empty() {
-                break;
-            }
-            out.extend(page.records().iter().map(|r| lambda_record(r, stream_arn)));
-            match page.next_shard_iterator {
-                Some(next) => iterator = next,
-                None => break,
-            }
-        }
-    }
-    out
+    let records = testkit::stream::records(sdk, stream_arn).await;
+    assert!(!records.is_empty(), "the stream has records");
+    let event = testkit::stream::lambda_event(&records, stream_arn);
+    event["Records"].as_array().cloned().unwrap_or_default()
 }
 
 /// (eventName, partition key) of each record the pattern lets through.
@@ -257,7 +108,9 @@ fn passed(pattern: &EventPattern, records: &[Value]) -> Vec<(String, String)> {
 async fn only_the_insert_of_an_item_passes_the_mapping_s_filter() {
     let moto = Moto::start();
     let sdk = testkit::aws::sdk_config(&moto).await;
-    let stream_arn = create_streamed_table(&sdk).await;
+    // As terraform/modules/data makes it: owner and id, a stream of new images.
+    testkit::aws::create_table(&sdk, attr::OWNER, attr::ID).await;
+    let stream_arn = testkit::stream::enable(&sdk).await;
     write_like_the_api(&sdk).await;
     let records = stream_records(&sdk, &stream_arn).await;
 
