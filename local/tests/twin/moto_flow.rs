@@ -31,7 +31,7 @@ async fn sign_in_create_store_publish_archive_on_moto() {
     let sdk = aws::sdk_config(&moto).await;
     aws::create_table(&sdk, attr::OWNER, attr::ID).await;
     // The event comes from the table's stream, through the event source mapping.
-    crate::moto_stream::enable_stream(&aws_sdk_dynamodb::Client::new(&sdk)).await;
+    testkit::stream::enable(&sdk).await;
     aws::create_bus_and_archive(&sdk, functions::events::ITEM_CREATED_RULE_PATTERN).await;
     aws::create_secret(
         &sdk,

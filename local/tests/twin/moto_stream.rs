@@ -2,7 +2,7 @@
 //! NEW_IMAGE stream, the writes the API makes (an item, an idempotency record), read back in
 //! order as the records Lambda hands a function, and filtered by the repository's filter.
 
-use aws_sdk_dynamodb::types::{AttributeValue, StreamSpecification, StreamViewType};
+use aws_sdk_dynamodb::types::AttributeValue;
 use functions::adapters::aws::dynamodb::attr;
 use local::stream::aws_reader::DynamoDbStreamsShard;
 use local::stream::filter::Filter;
@@ -15,8 +15,8 @@ async fn reads_the_table_s_stream_in_order_as_lambda_records() {
     let moto = Moto::start();
     let sdk = aws::sdk_config(&moto).await;
     aws::create_table(&sdk, attr::OWNER, attr::ID).await;
+    testkit::stream::enable(&sdk).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    enable_stream(&dynamodb).await;
     let s = |v: &str| AttributeValue::S(v.to_owned());
     for (owner, id, extra) in [
         ("alice", "01", None),
@@ -82,21 +82,4 @@ async fn reads_the_table_s_stream_in_order_as_lambda_records() {
         [true, false, true],
         "the idempotency record is dropped"
     );
-}
-
-/// Turns the table's stream on (NEW_IMAGE, as Terraform does).
-pub async fn enable_stream(dynamodb: &aws_sdk_dynamodb::Client) {
-    dynamodb
-        .update_table()
-        .table_name(aws::TABLE)
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewImage)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("enable the table's stream");
 }
