@@ -157,6 +157,7 @@ fn read(record: &EventRecord, sequence_number: &str, fallback: &Origin) -> Recor
             .origin
             .map_or_else(|| fallback.request_id.clone(), |origin| origin.request_id),
         item_id: item.id.to_string(),
+        owner: item.owner.clone(),
         // A record without the time deserializes as the epoch: no lag to tell.
         created_ms: (created_ms > 0).then_some(created_ms),
     };

@@ -14,6 +14,8 @@ pub(super) struct Pending {
     /// The creating request's id, for the lines about this record.
     pub request_id: String,
     pub item_id: String,
+    /// The item's owner: with the id, the key on-call reads the item by.
+    pub owner: String,
     /// The record's `ApproximateCreationDateTime` in epoch milliseconds, if it had one.
     pub created_ms: Option<i64>,
 }
@@ -56,13 +58,13 @@ impl<'a> Publisher<'a> {
             Err(BusError::EntriesFailed { failed, reason }) => {
                 for &i in &failed {
                     let p = &self.pending[i];
-                    tracing::error!(request_id = %p.request_id, item_id = %p.item_id, error = %reason, "ItemCreated was not published");
+                    tracing::error!(request_id = %p.request_id, item_id = %p.item_id, owner = %p.owner, error = %reason, "ItemCreated was not published");
                 }
                 failed
             }
             Err(error @ BusError::Unavailable(_)) => {
                 for p in &self.pending {
-                    tracing::error!(request_id = %p.request_id, item_id = %p.item_id, error = %error, "ItemCreated was not published");
+                    tracing::error!(request_id = %p.request_id, item_id = %p.item_id, owner = %p.owner, error = %error, "ItemCreated was not published");
                 }
                 (0..self.pending.len()).collect()
             }
