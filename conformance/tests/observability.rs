@@ -327,6 +327,7 @@ const SERVICES: &[(&str, &str)] = &[
 const REEMIT_METRICS: &[&str] = &[
     metric_names::ITEM_EVENTS_PUBLISHED,
     metric_names::ITEM_EVENT_PUBLISH_FAILURES,
+    metric_names::ITEM_EVENT_PUBLISH_RETRIES,
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -1147,7 +1148,7 @@ fn metrics_are_named_as_the_code_and_cloudwatch_publish_them() {
                 );
             }
             // The consumer's metrics are item-events'; the items function counts the re-emit
-            // route's publications and failures only.
+            // route's publications, retries and failures only.
             if spec.emitted_by == Emitter::ItemEvents {
                 assert!(
                     service == "item-events"
