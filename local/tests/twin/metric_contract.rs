@@ -154,13 +154,7 @@ impl Scenario {
         if on_stream {
             assert!(self.twin.caught_up_within(Duration::from_secs(30)).await);
         }
-        let reply = self
-            .twin
-            .client
-            .post_json("/_twin/faults", &[], &json!({ "fault": fault }))
-            .await
-            .unwrap();
-        assert_eq!(reply.status, 200, "{fault}: {}", reply.text());
+        self.set_fault(fault).await;
         for (method, path, want) in calls {
             let body = (*method == Method::POST).then(|| json!({ "name": fault }));
             self.call(method.clone(), path, body, *want).await;
@@ -179,13 +173,7 @@ impl Scenario {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
-        let cleared = self
-            .twin
-            .client
-            .send(Method::DELETE, "/_twin/faults", &[], "")
-            .await
-            .unwrap();
-        assert_eq!(cleared.json()["faults"], json!([]));
+        self.clear_faults().await;
     }
 }
 
