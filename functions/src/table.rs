@@ -30,3 +30,25 @@ pub mod record_attr {
     /// Epoch seconds: the table's TTL attribute (Terraform enables TTL on it).
     pub const EXPIRES_AT: &str = "expires_at";
 }
+
+/// An item's attributes as the table holds them, every one a string (`S`): the one mapping the
+/// DynamoDB adapter writes and the stream's `NewImage` carries.
+pub fn item_attributes(item: &crate::domain::Item) -> Vec<(&'static str, String)> {
+    let mut attributes = vec![
+        (attr::OWNER, item.owner.clone()),
+        (attr::ID, item.id.to_string()),
+        (attr::NAME, item.name.clone()),
+    ];
+    if let Some(d) = &item.description {
+        attributes.push((attr::DESCRIPTION, d.clone()));
+    }
+    // Redundant with the id, kept for people reading the table in the console.
+    attributes.push((attr::CREATED_AT, item.created_at_rfc3339()));
+    if let Some(origin) = &item.origin {
+        attributes.push((attr::REQUEST_ID, origin.request_id.clone()));
+        if let Some(header) = &origin.trace_header {
+            attributes.push((attr::TRACE_HEADER, header.clone()));
+        }
+    }
+    attributes
+}

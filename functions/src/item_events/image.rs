@@ -14,21 +14,11 @@ pub struct InvalidImage(pub &'static str);
 
 /// The item's attributes as the items table holds them, and so as a stream record's `NewImage`.
 pub fn item_image(item: &Item) -> serde_dynamo::Item {
-    let s = |v: &str| AttributeValue::S(v.to_owned());
-    let mut image = std::collections::HashMap::with_capacity(7);
-    image.insert(attr::OWNER.to_owned(), s(&item.owner));
-    image.insert(attr::ID.to_owned(), s(&item.id.to_string()));
-    image.insert(attr::NAME.to_owned(), s(&item.name));
-    if let Some(d) = &item.description {
-        image.insert(attr::DESCRIPTION.to_owned(), s(d));
-    }
-    image.insert(attr::CREATED_AT.to_owned(), s(&item.created_at_rfc3339()));
-    if let Some(origin) = &item.origin {
-        image.insert(attr::REQUEST_ID.to_owned(), s(&origin.request_id));
-        if let Some(header) = &origin.trace_header {
-            image.insert(attr::TRACE_HEADER.to_owned(), s(header));
-        }
-    }
+    let image: std::collections::HashMap<String, AttributeValue> =
+        crate::table::item_attributes(item)
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), AttributeValue::S(value)))
+            .collect();
     serde_dynamo::Item::from(image)
 }
 

@@ -82,20 +82,10 @@ fn key(owner: &str, id: ItemId) -> HashMap<String, AttributeValue> {
 }
 
 fn to_attributes(item: &Item) -> HashMap<String, AttributeValue> {
-    let mut map = key(&item.owner, item.id);
-    map.insert(attr::NAME.to_owned(), s(&item.name));
-    if let Some(d) = &item.description {
-        map.insert(attr::DESCRIPTION.to_owned(), s(d));
-    }
-    // Redundant with the id, kept for people reading the table in the console.
-    map.insert(attr::CREATED_AT.to_owned(), s(&item.created_at_rfc3339()));
-    if let Some(origin) = &item.origin {
-        map.insert(attr::REQUEST_ID.to_owned(), s(&origin.request_id));
-        if let Some(header) = &origin.trace_header {
-            map.insert(attr::TRACE_HEADER.to_owned(), s(header));
-        }
-    }
-    map
+    crate::table::item_attributes(item)
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), AttributeValue::S(value)))
+        .collect()
 }
 
 fn from_attributes(map: &HashMap<String, AttributeValue>) -> Result<Item, StoreError> {
