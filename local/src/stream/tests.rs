@@ -20,9 +20,6 @@ use crate::cloudwatch::CloudWatch;
 use crate::faults::Faults;
 use crate::sqs::Queue;
 
-const FILTER: &str =
-    r#"{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"fingerprint": [{"exists": false}]}}}"#;
-
 /// How the scripted consumer treats a record named `poison`.
 #[derive(Clone, Copy)]
 enum Poison {
@@ -142,7 +139,7 @@ fn rig_in(
     );
     let mapping = Mapping {
         status: Arc::new(MappingStatus::new(reader, FUNCTION_NAME, settings)),
-        filter: Filter::parse(FILTER).unwrap(),
+        filter: Filter::parse(super::filter::tests::ITEMS_ONLY).unwrap(),
         function,
         checkpoint: Checkpoint::open(&dir.path().join("esm.redb"), FUNCTION_NAME).unwrap(),
         dlq: dlq.clone(),
