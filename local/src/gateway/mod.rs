@@ -7,6 +7,7 @@ pub mod routes;
 pub mod throttle;
 pub mod xray_sampling;
 
+use std::any::Any;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -116,8 +117,28 @@ struct Outcome {
     response: Response,
     route_key: Option<String>,
     authorizer_error: Option<String>,
-    integration: Option<(Duration, Option<u16>, Option<String>)>,
+    /// `None` when no integration ran (no route, the stage's or the authorizer's refusal):
+    /// the access log's integration fields are then `-`.
+    integration: Option<Integration>,
 }
+
+/// The integration API Gateway ran, as its access log records it: `$context.integrationLatency`,
+/// `$context.integrationStatus` and `$context.integrationErrorMessage`. For a Lambda proxy
+/// integration the status is "the status code returned from AWS Lambda, not from the backend
+/// Lambda function" (docs.aws.amazon.com/apigateway/latest/developerguide/
+/// http-api-logging-variables.html): Invoke's own `200` whenever Lambda ran the function,
+/// whatever its answer, and even when the function failed (Invoke reports that with
+/// `X-Amz-Function-Error`, not its status); Invoke's error status when Lambda refused it
+/// (`429` when throttled).
+struct Integration {
+    latency: Duration,
+    invoke_status: u16,
+    error: Option<String>,
+}
+
+/// Invoke's status when Lambda ran the function (Lambda API reference, `Invoke`: "200 for the
+/// RequestResponse invocation type").
+const INVOKED: u16 = 200;
 
 impl Outcome {
     fn gateway(status: StatusCode, message: &str) -> Self {
@@ -147,7 +168,7 @@ impl Gateway {
             REQUEST_ID_HEADER,
             HeaderValue::from_str(&request_id).expect("base64 is a valid header"),
         );
-        let integration_latency = outcome.integration.as_ref().map(|(latency, _, _)| *latency);
+        let integration_latency = outcome.integration.as_ref().map(|i| i.latency);
         let status = response.status().as_u16();
         // One measure for the metric and the access log, so that they agree.
         let latency = started.elapsed();
@@ -172,9 +193,9 @@ impl Gateway {
             .exact()
             .map_or(DASH, |n| length_text.format(n));
         let (integration_status, integration_error) = match &outcome.integration {
-            Some((_, status, error)) => (
-                status.map_or(DASH, |s| integration_status.format(s)),
-                error.as_deref().unwrap_or(DASH),
+            Some(integration) => (
+                integration_status.format(integration.invoke_status),
+                integration.error.as_deref().unwrap_or(DASH),
             ),
             None => (DASH, DASH),
         };
@@ -325,17 +346,22 @@ impl Gateway {
             started_ms.saturating_add(millis(latency)),
         );
         match result {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                Outcome {
-                    response,
-                    route_key,
-                    authorizer_error: None,
-                    integration: Some((latency, Some(status), None)),
-                }
-            }
+            Ok(response) => Outcome {
+                response,
+                route_key,
+                authorizer_error: None,
+                integration: Some(Integration {
+                    latency,
+                    invoke_status: INVOKED,
+                    error: None,
+                }),
+            },
             Err(error) => {
-                tracing::error!(function = %function.name, error = %error, "integration failed");
+                tracing::error!(
+                    function = %function.name,
+                    error = %error.message,
+                    "integration failed"
+                );
                 Outcome {
                     response: gateway_message(
                         StatusCode::INTERNAL_SERVER_ERROR,
@@ -343,7 +369,11 @@ impl Gateway {
                     ),
                     route_key,
                     authorizer_error: None,
-                    integration: Some((latency, None, Some(error))),
+                    integration: Some(Integration {
+                        latency,
+                        invoke_status: INVOKED,
+                        error: Some(error.integration_error_message()),
+                    }),
                 }
             }
         }
@@ -370,17 +400,23 @@ impl Gateway {
             upstream.root,
             self.xray_sampler.decide(&upstream, ctx.received),
         );
-        let event =
-            match payload::event(&ctx, parts.method.as_str(), &parts.uri, parts.headers, body) {
-                Ok(event) => event,
-                Err(error) => {
-                    tracing::error!(error = %error, "no event for the request");
-                    return Err(Box::new(Outcome::gateway(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "Internal Server Error",
-                    )));
-                }
-            };
+        let event = match payload::event(
+            &ctx,
+            parts.method.as_str(),
+            &parts.uri,
+            parts.headers,
+            body,
+            &trace,
+        ) {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::error!(error = %error, "no event for the request");
+                return Err(Box::new(Outcome::gateway(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error",
+                )));
+            }
+        };
         let function = match ctx.matched.function {
             Function::Public => &self.public,
             Function::Items => &self.items,
@@ -392,7 +428,11 @@ impl Gateway {
             // an HTTP API answers its client 500, as for any failed integration.
             self.cloudwatch.invocation_throttled(function_name);
             return Err(Box::new(Outcome {
-                integration: Some((Duration::ZERO, Some(429), Some("Rate Exceeded.".into()))),
+                integration: Some(Integration {
+                    latency: Duration::ZERO,
+                    invoke_status: 429,
+                    error: Some("Rate Exceeded.".into()),
+                }),
                 ..Outcome::gateway(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
             }));
         }
@@ -400,14 +440,78 @@ impl Gateway {
     }
 }
 
+/// An invocation that ran and failed: Lambda's `Invoke` still answers `200`, with
+/// `X-Amz-Function-Error: Unhandled` and the error the runtime reported (its `errorType` and
+/// `errorMessage`), and API Gateway answers its client `500`.
+#[derive(Debug, Clone)]
+struct FunctionError {
+    error_type: String,
+    message: String,
+}
+
+impl FunctionError {
+    /// A panic, as the Rust runtime reports it (aws-lambda-rust-runtime's `CatchPanicService`:
+    /// `Lambda panicked: <message>`, typed by the name of the panic payload's type).
+    fn panicked(payload: &Box<dyn Any + Send>) -> Self {
+        let text = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+        Self {
+            error_type: std::any::type_name_of_val(payload).to_owned(),
+            message: match text {
+                Some(text) => format!("Lambda panicked: {text}"),
+                None => "Lambda panicked".to_owned(),
+            },
+        }
+    }
+
+    /// A timeout, as Lambda reports it (its runtime interface emulator writes the same):
+    /// `Sandbox.Timedout`, `RequestId: <id> Error: Task timed out after 1.00 seconds`.
+    fn timed_out(request_id: &str, timeout: Duration) -> Self {
+        Self {
+            error_type: "Sandbox.Timedout".to_owned(),
+            message: format!(
+                "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
+                timeout.as_secs_f64()
+            ),
+        }
+    }
+
+    /// An error the handler's service returned instead of a response.
+    fn returned(error: &impl std::fmt::Display) -> Self {
+        Self {
+            error_type: std::any::type_name_of_val(error).to_owned(),
+            message: error.to_string(),
+        }
+    }
+
+    /// The access log's `$context.integrationErrorMessage` of a failed invocation, worded as
+    /// HTTP APIs write it: AWS documents the variable only as "a string that contains an
+    /// integration error message"; real logs read `The Lambda function returned the following
+    /// error: <errorMessage>. Check your Lambda function code and try again.`
+    fn integration_error_message(&self) -> String {
+        format!(
+            "The Lambda function returned the following error: {}. Check your Lambda function \
+             code and try again.",
+            self.message
+        )
+    }
+}
+
 /// The `AWS::Lambda::Function` segment Lambda writes for a sampled invocation, kept when the
-/// invocation ends (however it ends): the parent of the handler's own subsegments.
+/// invocation ends (however it ends): the parent of the handler's own subsegments. A failed
+/// invocation marks it a `fault` (X-Ray's segment documents: a server error) with the error as
+/// its `cause`, as Lambda records a function error
+/// (docs.aws.amazon.com/xray/latest/devguide/xray-api-segmentdocuments.html, "Errors and
+/// exceptions").
 struct FunctionSegment<'a> {
     xray: &'a XrayDaemon,
     name: String,
     id: String,
     trace_id: String,
     start: f64,
+    failure: Option<FunctionError>,
 }
 
 /// Milliseconds since the epoch of `time`.
@@ -447,6 +551,7 @@ impl<'a> FunctionSegment<'a> {
             id: field("Parent=")?,
             trace_id: field("Root=")?,
             start: epoch_seconds(),
+            failure: None,
         })
     }
 }
@@ -461,7 +566,24 @@ impl Drop for FunctionSegment<'_> {
             start_time: f64,
             end_time: f64,
             origin: &'static str,
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            fault: bool,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            cause: Option<serde_json::Value>,
         }
+        let cause = self.failure.as_ref().map(|failure| {
+            // An exception's id: 16 hex digits, unique in the trace.
+            let id = format!("{:016x}", fastrand::u64(..));
+            serde_json::json!({
+                "working_directory": "/var/task",
+                "paths": [],
+                "exceptions": [{
+                    "id": id,
+                    "type": failure.error_type,
+                    "message": failure.message,
+                }],
+            })
+        });
         let doc = Document {
             name: &self.name,
             id: &self.id,
@@ -469,6 +591,8 @@ impl Drop for FunctionSegment<'_> {
             start_time: self.start,
             end_time: epoch_seconds(),
             origin: "AWS::Lambda::Function",
+            fault: cause.is_some(),
+            cause,
         };
         match Segment::written(&doc, &self.trace_id) {
             Ok(segment) => self.xray.insert_segment(segment),
@@ -476,9 +600,6 @@ impl Drop for FunctionSegment<'_> {
         }
     }
 }
-
-/// The invocation error of a function that panicked.
-const PANICKED: &str = "the function panicked";
 
 /// Lambda's request id: a UUID v4, from the same per-thread generator as the gateway's ids
 /// (`Uuid::new_v4` asks the kernel for randomness on every call).
@@ -498,11 +619,12 @@ fn handler_request(
     event: ApiGatewayV2httpRequest,
     received: OffsetDateTime,
     trace: String,
+    request_id: String,
 ) -> lambda_http::Request {
     let request = LambdaRequest::ApiGatewayV2(event).into();
     let deadline = (received + function.timeout).unix_timestamp_nanos() / 1_000_000;
     let mut context = lambda_http::Context::default();
-    context.request_id = new_function_request_id();
+    context.request_id = request_id;
     context.deadline = deadline as u64;
     context.invoked_function_arn = function.arn.clone();
     context.xray_trace_id = Some(trace);
@@ -522,17 +644,21 @@ fn invoke(
     trace: String,
     xray: &XrayDaemon,
     started: Instant,
-) -> impl Future<Output = Result<Response, String>> {
-    let segment = FunctionSegment::open(xray, function, &trace);
+) -> impl Future<Output = Result<Response, FunctionError>> {
+    let mut segment = FunctionSegment::open(xray, function, &trace);
+    let request_id = new_function_request_id();
     let request = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        handler_request(function, event, received, trace)
+        handler_request(function, event, received, trace, request_id.clone())
     }));
     async move {
-        let _segment = segment;
-        match request {
-            Ok(request) => run(function, request, started).await,
-            Err(_panic) => Err(PANICKED.to_owned()),
+        let result = match request {
+            Ok(request) => run(function, request, started, &request_id).await,
+            Err(panic) => Err(FunctionError::panicked(&panic)),
+        };
+        if let (Some(segment), Err(error)) = (&mut segment, &result) {
+            segment.failure = Some(error.clone());
         }
+        result
     }
 }
 
@@ -542,19 +668,20 @@ async fn run(
     function: &FunctionHost,
     request: lambda_http::Request,
     started: Instant,
-) -> Result<Response, String> {
+    request_id: &str,
+) -> Result<Response, FunctionError> {
     let call = async move {
         let response = function
             .service
             .call(request)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| FunctionError::returned(&e))?;
         // Lambda returns a whole response: buffer it, as the runtime does.
         let (parts, body) = response.into_parts();
         let bytes = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES)
             .await
-            .map_err(|e| e.to_string())?;
-        Ok::<_, String>(Response::from_parts(parts, Body::from(bytes)))
+            .map_err(|e| FunctionError::returned(&e))?;
+        Ok::<_, FunctionError>(Response::from_parts(parts, Body::from(bytes)))
     };
     // Run in this task, not a spawned one: no hand-over to another worker per request. The
     // panic is caught here and the future dropped on timeout, as a task would be aborted.
@@ -569,11 +696,8 @@ async fn run(
     };
     match ended {
         // Lambda stops a timed-out invocation; so does the twin.
-        Err(_) => Err(format!(
-            "Task timed out after {:.2} seconds",
-            function.timeout.as_secs_f64()
-        )),
-        Ok(Err(_panic)) => Err(PANICKED.to_owned()),
+        Err(_) => Err(FunctionError::timed_out(request_id, function.timeout)),
+        Ok(Err(panic)) => Err(FunctionError::panicked(&panic)),
         Ok(Ok(result)) => result,
     }
 }
@@ -596,6 +720,9 @@ mod tests {
         async fn at_once() -> &'static str {
             "at once"
         }
+        async fn panics() -> &'static str {
+            panic!("the handler gave up")
+        }
         let cloudwatch =
             CloudWatch::load(&crate::cloudwatch::default_repo_dir(), 10).expect("a store");
         let host = FunctionHost {
@@ -609,7 +736,8 @@ mod tests {
                         axum::Router::new()
                             .route("/slow", get(slow))
                             .route("/brief", get(brief))
-                            .route("/at-once", get(at_once)),
+                            .route("/at-once", get(at_once))
+                            .route("/panics", get(panics)),
                         &Arc::new(crate::faults::Faults::new(std::iter::empty())),
                         crate::faults::Target::Items,
                     ),
@@ -639,9 +767,20 @@ mod tests {
         xray: &XrayDaemon,
         event: ApiGatewayV2httpRequest,
     ) -> Result<String, String> {
-        let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0".to_owned();
+        let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0";
+        invoke_traced(host, xray, event, trace).await
+    }
+
+    async fn invoke_traced(
+        host: &FunctionHost,
+        xray: &XrayDaemon,
+        event: ApiGatewayV2httpRequest,
+        trace: &str,
+    ) -> Result<String, String> {
         let now = OffsetDateTime::now_utc();
-        let response = invoke(host, event, now, trace, xray, Instant::now()).await?;
+        let response = invoke(host, event, now, trace.to_owned(), xray, Instant::now())
+            .await
+            .map_err(|e| e.message)?;
         let body = axum::body::to_bytes(response.into_body(), 1024)
             .await
             .unwrap();
@@ -655,8 +794,13 @@ mod tests {
         assert_eq!(call(&host, &xray, "/at-once").await.unwrap(), "at once");
         assert_eq!(call(&host, &xray, "/brief").await.unwrap(), "brief");
         // Stopped at its timeout (left to finish, it would answer "late").
-        let late = call(&host, &xray, "/slow").await;
-        assert_eq!(late.unwrap_err(), "Task timed out after 0.20 seconds");
+        let late = call(&host, &xray, "/slow").await.unwrap_err();
+        // Lambda's words, with the invocation's own request id.
+        let id = late
+            .strip_prefix("RequestId: ")
+            .and_then(|rest| rest.strip_suffix(" Error: Task timed out after 0.20 seconds"))
+            .unwrap_or_else(|| panic!("{late}"));
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{late}");
     }
 
     #[tokio::test]
@@ -668,7 +812,54 @@ mod tests {
             .headers
             .insert(header::HOST, HeaderValue::from_static("bad host"));
         let failed = invoke_with(&host, &xray, unreadable).await;
-        assert_eq!(failed.unwrap_err(), "the function panicked");
+        assert!(failed.unwrap_err().starts_with("Lambda panicked: "));
         assert_eq!(call(&host, &xray, "/at-once").await.unwrap(), "at once");
+    }
+
+    #[tokio::test]
+    async fn a_panic_marks_the_function_segment_a_fault_with_lambda_s_error_as_its_cause() {
+        let (host, xray) = host(Duration::from_secs(1)).await;
+        let panicked = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+        let failed = invoke_traced(&host, &xray, event("/panics"), panicked).await;
+        assert_eq!(failed.unwrap_err(), "Lambda panicked: the handler gave up");
+        let answered = "Root=1-5759e988-00000000000000000000abcd;Parent=0123456789abcdef;Sampled=1";
+        assert_eq!(
+            invoke_traced(&host, &xray, event("/at-once"), answered)
+                .await
+                .unwrap(),
+            "at once"
+        );
+
+        let function_segment = |trace_id: &str| {
+            let (_, segments) = xray.trace(trace_id).expect("the trace is kept");
+            segments
+                .into_iter()
+                .find(|s| s["origin"] == "AWS::Lambda::Function")
+                .expect("the function segment")
+        };
+        let segment = function_segment("1-5759e988-bd862e3fe1be46a994272793");
+        assert_eq!(segment["name"], "items-api-items");
+        assert_eq!(segment["id"], "53995c3f42cd8ad8");
+        assert_eq!(segment["fault"], true, "{segment}");
+        assert!(
+            segment.get("error").is_none(),
+            "a fault, not a client error: {segment}"
+        );
+        let exceptions = segment["cause"]["exceptions"].as_array().unwrap();
+        assert_eq!(exceptions.len(), 1, "{segment}");
+        assert_eq!(
+            exceptions[0]["message"],
+            "Lambda panicked: the handler gave up"
+        );
+        let id = exceptions[0]["id"].as_str().unwrap();
+        assert!(
+            id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{segment}"
+        );
+
+        // An invocation that answered is no fault, and has no cause.
+        let segment = function_segment("1-5759e988-00000000000000000000abcd");
+        assert!(segment.get("fault").is_none(), "{segment}");
+        assert!(segment.get("cause").is_none(), "{segment}");
     }
 }

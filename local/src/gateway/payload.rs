@@ -90,12 +90,15 @@ fn format_clf_time(t: OffsetDateTime) -> String {
 /// Builds the payload 2.0 event of a request, as lambda_http's own type: what its runtime
 /// reads from the JSON API Gateway sends. Built directly, not printed and parsed back: the
 /// fields are the same, the cost is a fraction. (A test holds its JSON to the documented shape.)
+/// `trace` is the trace header Lambda gives the invocation: its root is the event's
+/// `x-amzn-trace-id` when the client sent none.
 pub fn event(
     ctx: &EventContext<'_>,
     method: &str,
     uri: &http::Uri,
     headers: HeaderMap,
     body: &[u8],
+    trace: &str,
 ) -> Result<ApiGatewayV2httpRequest, String> {
     let header = |name| {
         headers
@@ -109,12 +112,13 @@ pub fn event(
     let query = uri.query().unwrap_or("");
     // Most requests have no repeated header and no cookie: their headers go on as they are.
     let mut cookies = Vec::new();
-    let joined =
+    let mut joined =
         if headers.len() == headers.keys_len() && !headers.contains_key(http::header::COOKIE) {
             headers
         } else {
             join_headers(&headers, &mut cookies)?
         };
+    add_gateway_headers(&mut joined, ctx.source_ip, trace)?;
 
     let mut http = ApiGatewayV2httpRequestContextHttpDescription::default();
     http.method = method.parse().map_err(|_| format!("method {method}"))?;
@@ -177,6 +181,60 @@ pub fn event(
         ),
     };
     Ok(event)
+}
+
+/// The headers API Gateway adds to the ones the client sent, as AWS's sample events of
+/// payload 2.0 show them (the `apigw-v2-request-no-authorizer.json` events of aws-lambda-go
+/// and aws-lambda-rust-runtime): `x-forwarded-for` (the client's address, after any value the
+/// client sent, `, `-separated as proxies append it), `x-forwarded-port` and
+/// `x-forwarded-proto` (how the client reached the gateway: `443` and `https` on AWS, the
+/// twin's own port and `http` here), and `x-amzn-trace-id` (`Root=…` of the invocation's
+/// trace, when the client sent no trace header of its own).
+fn add_gateway_headers(
+    headers: &mut HeaderMap,
+    source_ip: &str,
+    trace: &str,
+) -> Result<(), String> {
+    let forwarded_for = match headers.get(&X_FORWARDED_FOR).map(HeaderValue::as_bytes) {
+        Some(sent) if !sent.is_empty() => {
+            let mut both = Vec::with_capacity(sent.len() + 2 + source_ip.len());
+            both.extend_from_slice(sent);
+            both.extend_from_slice(b", ");
+            both.extend_from_slice(source_ip.as_bytes());
+            HeaderValue::from_bytes(&both)
+        }
+        _ => HeaderValue::from_str(source_ip),
+    }
+    .map_err(|e| format!("x-forwarded-for: {e}"))?;
+    let port = forwarded_port(headers.get(http::header::HOST));
+    headers.insert(X_FORWARDED_FOR, forwarded_for);
+    headers.insert(X_FORWARDED_PORT, port);
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    if !headers.contains_key(&X_AMZN_TRACE_ID) {
+        let root = trace.split(';').find(|p| p.starts_with("Root="));
+        if let Some(root) = root.and_then(|r| HeaderValue::from_str(r).ok()) {
+            headers.insert(X_AMZN_TRACE_ID, root);
+        }
+    }
+    Ok(())
+}
+
+const X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PORT: http::HeaderName = http::HeaderName::from_static("x-forwarded-port");
+const X_FORWARDED_PROTO: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
+const X_AMZN_TRACE_ID: http::HeaderName = http::HeaderName::from_static("x-amzn-trace-id");
+
+/// The port the client reached the twin on, as its `Host` names it (HTTP's `80` when it names
+/// none).
+fn forwarded_port(host: Option<&HeaderValue>) -> HeaderValue {
+    let port = host
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.parse::<http::uri::Authority>().ok())
+        .and_then(|a| a.port_u16());
+    match port {
+        Some(port) => HeaderValue::from(port),
+        None => HeaderValue::from_static("80"),
+    }
 }
 
 /// The headers as payload 2.0 has them: repeated ones joined with commas, cookies moved to
@@ -270,13 +328,20 @@ pub fn new_trace_header(now: OffsetDateTime, root: Option<&str>, sampled: bool) 
     header
 }
 
-/// API Gateway's request id: 16 characters of base64, as in `"requestId": "JKJaXmPLvHcESHA="`.
-/// Ids, not secrets: the per-thread generator (seeded from the system's) makes them without
-/// a call into the kernel or a cryptographic generator per request, as for the trace ids.
+/// API Gateway's request id (`requestId`, the `apigw-requestid` header, the access log's
+/// `requestId`): 11 bytes in URL-safe base64 with its padding, 16 characters, as AWS writes
+/// them (`"requestId": "LV7fzho-PHcEJPw="` in AWS's sample payload 2.0 event,
+/// `apigw-requestid: U9euFi_ySQ0EPsw=` answered by HTTP APIs). Ids, not secrets: the
+/// per-thread generator (seeded from the system's) makes them without a call into the kernel
+/// or a cryptographic generator per request, as for the trace ids.
 pub fn new_request_id() -> String {
     let mut random = [0u8; 11];
     fastrand::fill(&mut random);
-    base64::engine::general_purpose::STANDARD.encode(random)
+    request_id_of(random)
+}
+
+fn request_id_of(bytes: [u8; 11]) -> String {
+    base64::engine::general_purpose::URL_SAFE.encode(bytes)
 }
 
 #[cfg(test)]
@@ -308,8 +373,10 @@ mod tests {
             received: OffsetDateTime::from_unix_timestamp(1_795_300_937).unwrap(),
         };
         let uri: http::Uri = "/items/abc?limit=5&x=1&x=2".parse().unwrap();
+        let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
         let event =
-            serde_json::to_value(event(&ctx, "GET", &uri, headers.clone(), b"").unwrap()).unwrap();
+            serde_json::to_value(event(&ctx, "GET", &uri, headers.clone(), b"", trace).unwrap())
+                .unwrap();
         // The documented payload 2.0 shape, field by field.
         assert_eq!(event["version"], "2.0");
         assert_eq!(event["routeKey"], "GET /items/{id}");
@@ -338,6 +405,15 @@ mod tests {
         );
         assert_eq!(context["authorizer"]["jwt"]["claims"]["sub"], "alice-sub");
         assert_eq!(event["headers"]["x-multi"], "a,b");
+        // The headers API Gateway adds: the client's address, how it reached the gateway, and
+        // the root of the trace the invocation carries.
+        assert_eq!(event["headers"]["x-forwarded-for"], "127.0.0.1");
+        assert_eq!(event["headers"]["x-forwarded-port"], "3000");
+        assert_eq!(event["headers"]["x-forwarded-proto"], "http");
+        assert_eq!(
+            event["headers"]["x-amzn-trace-id"],
+            "Root=1-5759e988-bd862e3fe1be46a994272793"
+        );
         assert_eq!(event["cookies"], json!(["a=1", "b=2"]));
         assert_eq!(event["queryStringParameters"]["x"], "1,2");
         assert_eq!(
@@ -385,9 +461,9 @@ mod tests {
             received: OffsetDateTime::from_unix_timestamp(1_795_300_937).unwrap(),
         };
         let uri: http::Uri = "/internal/events/replay".parse().unwrap();
-        let event =
-            serde_json::to_value(event(&ctx, "POST", &uri, HeaderMap::new(), b"{}").unwrap())
-                .unwrap();
+        let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
+        let event = event(&ctx, "POST", &uri, HeaderMap::new(), b"{}", trace).unwrap();
+        let event = serde_json::to_value(event).unwrap();
         assert_eq!(
             event["requestContext"]["authorizer"]["iam"]["accessKey"],
             "AKIATWINTEST0000KEY1"
@@ -413,8 +489,63 @@ mod tests {
     }
 
     #[test]
+    fn a_client_s_forwarding_headers_are_appended_to_or_replaced_as_api_gateway_does() {
+        let matched = RouteTable::default().find("GET", "/public").unwrap();
+        let ctx = EventContext {
+            account_id: "000000000000",
+            api_id: "local",
+            request_id: "LV7fzho-PHcEJPw=",
+            source_ip: "192.0.2.10",
+            matched: &matched,
+            claims: None,
+            iam: None,
+            received: OffsetDateTime::from_unix_timestamp(1_795_300_937).unwrap(),
+        };
+        let mut headers = HeaderMap::new();
+        // No port in the Host: the client reached the twin on HTTP's own.
+        headers.insert("host", "localhost".parse().unwrap());
+        headers.append("x-forwarded-for", "203.0.113.7".parse().unwrap());
+        headers.append("x-forwarded-for", "198.51.100.2".parse().unwrap());
+        headers.insert("x-forwarded-proto", "https".parse().unwrap());
+        headers.insert("x-forwarded-port", "8443".parse().unwrap());
+        headers.insert(
+            "x-amzn-trace-id",
+            "Root=1-67420000-0123456789abcdef01234567".parse().unwrap(),
+        );
+        let uri: http::Uri = "/public".parse().unwrap();
+        let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
+        let event = event(&ctx, "GET", &uri, headers, b"", trace).unwrap();
+        let headers = serde_json::to_value(&event).unwrap()["headers"].clone();
+        assert_eq!(
+            headers["x-forwarded-for"],
+            "203.0.113.7,198.51.100.2, 192.0.2.10"
+        );
+        assert_eq!(headers["x-forwarded-port"], "80");
+        assert_eq!(headers["x-forwarded-proto"], "http");
+        // The client's own trace header reaches the function as it sent it.
+        assert_eq!(
+            headers["x-amzn-trace-id"],
+            "Root=1-67420000-0123456789abcdef01234567"
+        );
+    }
+
+    #[test]
+    fn request_ids_are_url_safe_base64_of_aws_s_length() {
+        // The two bytes base64's alphabets spell differently: `+`/`/` in the standard one,
+        // `-`/`_` in the URL-safe one AWS's ids use.
+        let id = request_id_of([0xfb, 0xef, 0xbe, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0]);
+        assert_eq!(id, "----____AAAAAAA=");
+        for _ in 0..100 {
+            let id = new_request_id();
+            assert_eq!(id.len(), 16, "{id}");
+            assert!(id.ends_with('=') && !id[..15].contains('='), "{id}");
+            let url_safe = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+            assert!(id[..15].bytes().all(url_safe), "{id}");
+        }
+    }
+
+    #[test]
     fn ids_have_aws_shapes() {
-        assert_eq!(new_request_id().len(), 16);
         let now = OffsetDateTime::from_unix_timestamp(0x6742_0000).unwrap();
         let t = new_trace_header(now, None, true);
         let root = t.strip_prefix("Root=1-67420000-").unwrap();
