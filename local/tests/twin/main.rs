@@ -1,5 +1,6 @@
 //! The twin driven over HTTP, as a client and an attacker would: one test binary, many twins.
 
+mod access_log_queries;
 mod alarms;
 mod browser;
 mod common;
