@@ -672,7 +672,7 @@ fn kind_of_fence(word: &str) -> Option<LogKind> {
 enum Token {
     Ident(String),
     Str(String),
-    Number,
+    Number(String),
     Regex,
     Punct(char),
 }
@@ -715,10 +715,11 @@ fn tokenize(query: &str) -> Result<Vec<Token>, String> {
             take_until(&mut i, '/')?;
             out.push(Token::Regex);
         } else if c.is_ascii_digit() {
+            let start = i;
             while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
                 i += 1;
             }
-            out.push(Token::Number);
+            out.push(Token::Number(chars[start..i].iter().collect()));
         } else if c.is_alphabetic() || c == '_' || c == '@' {
             let start = i;
             while i < chars.len()
@@ -1742,6 +1743,102 @@ fn logs_insights_queries_name_only_fields_of_the_log_contract() {
         }
     }
     assert!(checked > 0);
+}
+
+/// What a query may compare `integrationStatus` with. For a Lambda proxy integration it is
+/// "the status code returned from AWS Lambda, not from the backend Lambda function"
+/// (docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html):
+/// Invoke's `200` whenever Lambda ran the function (its answer and its failures alike), `429`
+/// when Lambda throttled it, and `-` when no integration ran. A response's class (`4xx`, `5xx`,
+/// a function's `404`) is in `status`; a query that looked for it in `integrationStatus` would
+/// find it on the twin of old and never on AWS.
+const INVOKE_STATUSES: &[&str] = &["200", "429", "-"];
+
+/// The ways `query`'s `filter` commands read `integrationStatus` other than `=` or `!=` one of
+/// [`INVOKE_STATUSES`].
+fn misread_integration_status(query: &str) -> Result<Vec<String>, String> {
+    let tokens = tokenize(query)?;
+    let mut misread = Vec::new();
+    for command in tokens.split(|t| *t == Token::Punct('|')) {
+        if command.first() != Some(&Token::Ident("filter".to_owned())) {
+            continue;
+        }
+        for (i, token) in command.iter().enumerate() {
+            if *token != Token::Ident("integrationStatus".to_owned()) {
+                continue;
+            }
+            let rest = &command[i + 1..];
+            let value = match rest {
+                [Token::Punct('='), value, ..] if rest.get(1) != Some(&Token::Punct('~')) => value,
+                [Token::Punct('!'), Token::Punct('='), value, ..] => value,
+                _ => {
+                    misread.push(format!("integrationStatus {:?}", rest.first()));
+                    continue;
+                }
+            };
+            match value {
+                Token::Str(v) | Token::Number(v) if INVOKE_STATUSES.contains(&v.as_str()) => {}
+                other => misread.push(format!("integrationStatus compared with {other:?}")),
+            }
+        }
+    }
+    Ok(misread)
+}
+
+#[test]
+fn queries_read_integration_status_as_lambda_s_invoke_status() {
+    let mut queries: Vec<(String, String)> = Vec::new();
+    for dashboard in dashboards() {
+        for (i, widget) in widgets(&dashboard.raw).iter().enumerate() {
+            if widget["type"] == "log" {
+                let whose = format!("{} widget {i}", dashboard.path.display());
+                let query = str_of(&widget["properties"], "query", &whose).to_owned();
+                queries.push((whose, query));
+            }
+        }
+    }
+    for path in files_in("runbooks", "md") {
+        for (_, query) in runbook_queries(&path) {
+            queries.push((path.display().to_string(), query));
+        }
+    }
+    assert!(queries.iter().any(|(_, q)| q.contains("integrationStatus")));
+    for (whose, query) in &queries {
+        let misread = misread_integration_status(query).unwrap_or_else(|e| panic!("{whose}: {e}"));
+        assert!(
+            misread.is_empty(),
+            "{whose}: {misread:?} in {query:?}: integrationStatus is Lambda's Invoke status \
+             ({INVOKE_STATUSES:?}); filter the response's class on `status`"
+        );
+    }
+}
+
+#[test]
+fn the_integration_status_check_catches_what_it_should() {
+    for fine in [
+        "filter status like /^5/ | stats count(*) by integrationStatus",
+        "filter integrationStatus != \"200\" and integrationStatus != \"-\"",
+        "filter integrationStatus = 429",
+        "fields integrationStatus | filter integrationErrorMessage != \"-\"",
+    ] {
+        assert_eq!(
+            misread_integration_status(fine).unwrap(),
+            Vec::<String>::new(),
+            "{fine}"
+        );
+    }
+    for misread in [
+        "filter integrationStatus like /^5/",
+        "filter integrationStatus = \"404\"",
+        "filter integrationStatus >= 500",
+        "filter status = 200 or integrationStatus =~ /5../",
+    ] {
+        assert_eq!(
+            misread_integration_status(misread).unwrap().len(),
+            1,
+            "{misread}"
+        );
+    }
 }
 
 #[test]
