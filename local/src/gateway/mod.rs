@@ -468,11 +468,12 @@ impl FunctionError {
 
     /// A timeout, as Lambda reports it (its runtime interface emulator writes the same):
     /// `Sandbox.Timedout`, `RequestId: <id> Error: Task timed out after 1.00 seconds`.
-    fn timed_out(request_id: &str, timeout: Duration) -> Self {
+    fn timed_out(request_id: FunctionRequestId, timeout: Duration) -> Self {
         Self {
             error_type: "Sandbox.Timedout".to_owned(),
             message: format!(
-                "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
+                "RequestId: {} Error: Task timed out after {:.2} seconds",
+                request_id.0,
                 timeout.as_secs_f64()
             ),
         }
@@ -602,13 +603,17 @@ impl Drop for FunctionSegment<'_> {
 }
 
 /// Lambda's request id: a UUID v4, from the same per-thread generator as the gateway's ids
-/// (`Uuid::new_v4` asks the kernel for randomness on every call).
-fn new_function_request_id() -> String {
-    let mut random = [0u8; 16];
-    fastrand::fill(&mut random);
-    uuid::Builder::from_random_bytes(random)
-        .into_uuid()
-        .to_string()
+/// (`Uuid::new_v4` asks the kernel for randomness on every call). Kept as its bytes, written
+/// out for the handler's context and again only for a timeout's message.
+#[derive(Clone, Copy)]
+struct FunctionRequestId(uuid::Uuid);
+
+impl FunctionRequestId {
+    fn new() -> Self {
+        let mut random = [0u8; 16];
+        fastrand::fill(&mut random);
+        Self(uuid::Builder::from_random_bytes(random).into_uuid())
+    }
 }
 
 /// The request `function`'s handler receives for `event` on Lambda: lambda_http's own
@@ -619,12 +624,12 @@ fn handler_request(
     event: ApiGatewayV2httpRequest,
     received: OffsetDateTime,
     trace: String,
-    request_id: String,
+    request_id: FunctionRequestId,
 ) -> lambda_http::Request {
     let request = LambdaRequest::ApiGatewayV2(event).into();
     let deadline = (received + function.timeout).unix_timestamp_nanos() / 1_000_000;
     let mut context = lambda_http::Context::default();
-    context.request_id = request_id;
+    context.request_id = request_id.0.to_string();
     context.deadline = deadline as u64;
     context.invoked_function_arn = function.arn.clone();
     context.xray_trace_id = Some(trace);
@@ -646,13 +651,13 @@ fn invoke(
     started: Instant,
 ) -> impl Future<Output = Result<Response, FunctionError>> {
     let mut segment = FunctionSegment::open(xray, function, &trace);
-    let request_id = new_function_request_id();
+    let request_id = FunctionRequestId::new();
     let request = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        handler_request(function, event, received, trace, request_id.clone())
+        handler_request(function, event, received, trace, request_id)
     }));
     async move {
         let result = match request {
-            Ok(request) => run(function, request, started, &request_id).await,
+            Ok(request) => run(function, request, started, request_id).await,
             Err(panic) => Err(FunctionError::panicked(&panic)),
         };
         if let (Some(segment), Err(error)) = (&mut segment, &result) {
@@ -668,7 +673,7 @@ async fn run(
     function: &FunctionHost,
     request: lambda_http::Request,
     started: Instant,
-    request_id: &str,
+    request_id: FunctionRequestId,
 ) -> Result<Response, FunctionError> {
     let call = async move {
         let response = function
