@@ -93,6 +93,15 @@ pub struct ServeArgs {
     /// Accepted audience (the app client id).
     #[arg(long, default_value = names::APP_CLIENT_ID)]
     pub audience: String,
+    /// A callback URL of the app client (repeat the flag): where the Hosted UI may send the
+    /// browser back with a code, as Terraform's `callback_urls`. The twin's own web app
+    /// (`http://localhost:PORT/app/` and `http://127.0.0.1:PORT/app/`) when not given.
+    #[arg(long = "callback-url", value_name = "URL", value_parser = crate::auth::oauth::client::registered_url)]
+    pub callback_urls: Vec<String>,
+    /// A sign-out URL of the app client (repeat the flag): where `/logout` may send the browser,
+    /// as Terraform's `logout_urls`. The twin's own web app when not given.
+    #[arg(long = "logout-url", value_name = "URL", value_parser = crate::auth::oauth::client::registered_url)]
+    pub logout_urls: Vec<String>,
     /// CORS allowed origins (repeat the flag); any origin when not given.
     #[arg(long = "cors-origin")]
     pub cors_origins: Vec<String>,
