@@ -236,6 +236,33 @@ mod tests {
         })
     }
 
+    #[test]
+    fn registered_urls_repeat_and_are_checked() {
+        let cli = Cli::try_parse_from([
+            "local",
+            "--callback-url",
+            "https://app.example/cb",
+            "--callback-url",
+            "http://localhost:5173/",
+            "--logout-url",
+            "https://app.example/bye",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.serve.callback_urls,
+            ["https://app.example/cb", "http://localhost:5173/"]
+        );
+        assert_eq!(cli.serve.logout_urls, ["https://app.example/bye"]);
+        // None given: empty here, the twin's own web app once its port is known.
+        assert!(ServeArgs::default().callback_urls.is_empty());
+        for bad in ["/app/", "https://app.example/#frag", "ftp://app.example/"] {
+            assert!(
+                Cli::try_parse_from(["local", "--logout-url", bad]).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
     /// The `--item-events-*` flags default to Terraform's variables of the same names.
     #[test]
     fn item_events_flags_default_to_terraform_s_variables() {

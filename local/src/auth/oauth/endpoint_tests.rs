@@ -282,7 +282,8 @@ async fn a_wrong_verifier_or_redirect_uri_spends_the_code() {
 async fn token_errors_are_rfc_6749_shaped() {
     let app = routes();
     let code = sign_in(&app, "frank", &[]).await;
-    let cases: Vec<(Vec<(&str, &str)>, StatusCode, &str)> = vec![
+    type Form<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(Form, StatusCode, &str)> = vec![
         (
             vec![("client_id", CLIENT_ID)],
             StatusCode::BAD_REQUEST,

@@ -34,12 +34,15 @@ impl Params {
             if value.is_empty() {
                 continue;
             }
-            if params.values.contains_key(&name) {
-                if !params.repeated.contains(&name) {
-                    params.repeated.push(name);
+            match params.values.entry(name) {
+                std::collections::hash_map::Entry::Occupied(entry) => {
+                    if !params.repeated.contains(entry.key()) {
+                        params.repeated.push(entry.key().clone());
+                    }
                 }
-            } else {
-                params.values.insert(name, value);
+                std::collections::hash_map::Entry::Vacant(entry) => {
+                    entry.insert(value);
+                }
             }
         }
         Ok(params)
