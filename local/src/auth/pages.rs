@@ -19,19 +19,21 @@ pub(super) fn html_posting_to(
     body: &str,
     form_target: Option<&str>,
 ) -> Response {
+    const SAME_ORIGIN_ONLY: &str =
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
     let mut response = (status, Html(body.to_owned())).into_response();
-    let form_action = match form_target {
-        Some(origin) => format!("'self' {origin}"),
-        None => "'self'".to_owned(),
-    };
-    let policy = format!(
-        "default-src 'none'; style-src 'unsafe-inline'; form-action {form_action}; frame-ancestors 'none'"
-    );
-    if let Ok(value) = HeaderValue::from_str(&policy) {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_SECURITY_POLICY, value);
-    }
+    let policy = form_target
+        .map(|origin| {
+            SAME_ORIGIN_ONLY.replace(
+                "form-action 'self'",
+                &format!("form-action 'self' {origin}"),
+            )
+        })
+        .and_then(|policy| HeaderValue::from_str(&policy).ok())
+        .unwrap_or_else(|| HeaderValue::from_static(SAME_ORIGIN_ONLY));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, policy);
     response
 }
 
