@@ -15,6 +15,7 @@ mod metric_contract;
 mod moto_flow;
 mod moto_stream;
 mod ops_console;
+mod safety;
 mod schemathesis;
 mod stream_events;
 mod tokens;
