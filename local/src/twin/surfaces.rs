@@ -51,9 +51,8 @@ impl Guard {
             return Some(refuse(
                 StatusCode::MISDIRECTED_REQUEST,
                 format!(
-                    "the twin answers here only as localhost:{port}, 127.0.0.1:{port}, [::1]:{port} or {bound}",
+                    "this twin answers here only as localhost:{port}, 127.0.0.1:{port}, [::1]:{port} or by the address it was reached at",
                     port = self.bound.port(),
-                    bound = self.bound
                 ),
             ));
         }
