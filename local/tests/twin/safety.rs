@@ -383,9 +383,17 @@ fn an_idle_or_slow_client_is_closed_and_the_others_are_served() {
 #[test]
 fn the_header_timeout_runs_from_a_request_s_first_byte_not_between_requests() {
     let dir = tempfile::tempdir().unwrap();
+    // On the process's own runtime (one serving thread), as on systems other than Linux.
     let twin = TwinProcess::start_in(
         dir.path(),
-        &["--header-read-timeout", "1", "--idle-timeout", "600"],
+        &[
+            "--header-read-timeout",
+            "1",
+            "--idle-timeout",
+            "600",
+            "--serve-threads",
+            "1",
+        ],
     );
     let mut client = Raw::connect(&twin);
     // Idle for longer than the header timeout, before a request and between two: still open.
