@@ -110,6 +110,17 @@ pub struct ServeArgs {
     /// (no such spreading) requests are served by the process's runtime.
     #[arg(long, default_value_t = 0)]
     pub serve_threads: usize,
+    /// Longest a client may take to send a request's headers, seconds, from their first byte:
+    /// a slower one is disconnected.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout: u64,
+    /// Longest a connection may stay idle, seconds (no request in flight, nothing received or
+    /// sent): then the twin closes it.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout: u64,
+    /// Most connections served at once; the next ones wait to be taken in until one closes.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
     /// Function timeout, seconds (as the Lambda's `timeout`).
     #[arg(long, default_value_t = 10)]
     pub function_timeout: u64,

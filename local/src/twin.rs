@@ -39,8 +39,12 @@ use crate::stream::reader::{EmbeddedShard, ShardReader};
 use crate::twin_api;
 use crate::xray_daemon::XrayDaemon;
 
+mod connection;
 mod dispatch;
 mod serving;
+mod surfaces;
+
+pub use surfaces::TWIN_SURFACES;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -205,6 +209,7 @@ pub struct Twin {
     gateway: Arc<Gateway>,
     cors: CorsRules,
     cors_origins: Vec<String>,
+    limits: serving::Limits,
 }
 
 /// A function as the gateway invokes it: `router` (made again for each serving thread, see
@@ -443,8 +448,15 @@ impl Twin {
                 },
             )
             // Each handler made a route once, not on every request (see `public_router`).
-            .with_state(())
-            .layer(cors.clone());
+            // No CORS: these are the twin's own surfaces (see `dispatch`).
+            .with_state(());
+        let limits = serving::Limits::new(
+            connection::Timeouts {
+                header_read: Duration::from_secs(args.header_read_timeout),
+                idle: Duration::from_secs(args.idle_timeout),
+            },
+            args.max_connections as usize,
+        );
         Ok(Self {
             addr,
             issuer_url,
@@ -455,6 +467,7 @@ impl Twin {
             gateway,
             cors,
             cors_origins: args.cors_origins.clone(),
+            limits,
         })
     }
 
@@ -465,14 +478,19 @@ impl Twin {
             gateway: self.gateway,
             cors: self.cors,
             cors_origins: self.cors_origins,
+            guard: surfaces::Guard { bound: self.addr },
         };
         if self.threads > 1 {
-            return serving::on_threads(self.listener, self.threads, service, shutdown_signal())
-                .await;
+            return serving::on_threads(
+                self.listener,
+                self.threads,
+                service,
+                self.limits,
+                shutdown_signal(),
+            )
+            .await;
         }
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        serving::serve(self.listener, service, self.limits, shutdown_signal()).await;
         Ok(())
     }
 }

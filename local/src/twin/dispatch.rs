@@ -1,6 +1,7 @@
-//! Each request to its part of the twin: a path of the API's routes straight to the gateway
-//! (behind the API's CORS rules), anything else to the twin's own routes, whose fallback is the
-//! gateway too (API Gateway's `404` for a path it has no route for).
+//! Each request to its part of the twin: a path of the twin's own surfaces (see [`surfaces`])
+//! to its own routes, once their guard let it through, without CORS; any other path to the
+//! gateway behind the API's CORS rules (its routes, and API Gateway's `404` for a path it has
+//! no route for).
 //!
 //! The API's requests are nearly all a twin serves under load: they skip the router of the
 //! twin's own pages, a lookup among them and the boxing of its handler, on every request.
@@ -14,15 +15,15 @@ use std::task::{Context, Poll};
 use axum::Router;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
-use axum::serve::IncomingStream;
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Either};
 use http::HeaderValue;
-use tokio::net::TcpListener;
 use tower::{Layer, Service};
 use tower_http::cors::Cors;
 use tower_http::set_header::SetResponseHeader;
 
+use super::connection::{Requests, Tracked};
+use super::surfaces::{self, Guard};
 use crate::gateway::Gateway;
 
 /// Makes one [`Dispatch`] per connection, knowing its peer.
@@ -33,6 +34,7 @@ pub struct Connections {
     pub cors: crate::twin::CorsRules,
     /// What `cors` was made from, to make it again for another serving thread.
     pub cors_origins: Vec<String>,
+    pub guard: Guard,
 }
 
 impl Connections {
@@ -47,27 +49,25 @@ impl Connections {
             ..self.clone()
         }
     }
-}
 
-impl Service<IncomingStream<'_, TcpListener>> for Connections {
-    type Response = Dispatch;
-    type Error = Infallible;
-    type Future = Ready<Result<Dispatch, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, stream: IncomingStream<'_, TcpListener>) -> Self::Future {
-        let peer = *stream.remote_addr();
-        std::future::ready(Ok(Dispatch(Arc::new(Parts {
+    /// The service of a connection from `peer` to `local`, telling `requests` of each request.
+    pub fn connection(
+        &self,
+        peer: SocketAddr,
+        local: SocketAddr,
+        requests: Arc<Requests>,
+    ) -> Dispatch {
+        Dispatch(Arc::new(Parts {
             peer,
+            local,
             app: self.app.clone(),
+            guard: self.guard,
+            requests,
             api: Mutex::new(self.cors.layer(Api(Arc::new(Peer {
                 gateway: Arc::clone(&self.gateway),
                 peer,
             })))),
-        }))))
+        }))
     }
 }
 
@@ -86,15 +86,19 @@ pub struct Dispatch(Arc<Parts>);
 
 struct Parts {
     peer: SocketAddr,
+    local: SocketAddr,
     app: Router,
+    guard: Guard,
+    requests: Arc<Requests>,
     api: Mutex<ApiService>,
 }
+
+type TwinFuture = Either<<Router as Service<Request>>::Future, Ready<Result<Response, Infallible>>>;
 
 impl Service<Request> for Dispatch {
     type Response = Response;
     type Error = Infallible;
-    type Future =
-        Either<<ApiService as Service<Request>>::Future, <Router as Service<Request>>::Future>;
+    type Future = Tracked<Either<<ApiService as Service<Request>>::Future, TwinFuture>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         // Both parts are always ready.
@@ -103,21 +107,19 @@ impl Service<Request> for Dispatch {
 
     fn call(&mut self, mut request: Request) -> Self::Future {
         let parts = &*self.0;
-        let mut api = parts.api.lock().unwrap_or_else(|e| e.into_inner());
-        if api
-            .get_ref()
-            .get_ref()
-            .0
-            .gateway
-            .routes
-            .has_path(request.uri().path())
-        {
-            return Either::Left(api.call(request));
+        let in_flight = parts.requests.dispatched();
+        if !surfaces::is_twin_surface(request.uri().path()) {
+            let mut api = parts.api.lock().unwrap_or_else(|e| e.into_inner());
+            return Tracked::new(Either::Left(api.call(request)), in_flight);
         }
-        drop(api);
+        if let Some(refusal) = parts.guard.refusal(&request, parts.local) {
+            let answer = Either::Right(std::future::ready(Ok(refusal)));
+            return Tracked::new(Either::Right(answer), in_flight);
+        }
         // The twin's own handlers (and the gateway as fallback) read the peer from here.
         request.extensions_mut().insert(ConnectInfo(parts.peer));
-        Either::Right(Service::<Request>::call(&mut parts.app.clone(), request))
+        let answer = Service::<Request>::call(&mut parts.app.clone(), request);
+        Tracked::new(Either::Right(Either::Left(answer)), in_flight)
     }
 }
 

@@ -11,12 +11,21 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
+use axum::body::Body;
 use futures_util::future::select_all;
-use tokio::net::{TcpListener, TcpSocket};
-use tokio::sync::{oneshot, watch};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
+use tower::ServiceExt;
 
 use super::BoxError;
+use super::connection::{Requests, Timeouts, Watched};
 use super::dispatch::Connections;
 
 /// How many serving threads `asked` (0: one per core) gives on this system.
@@ -56,6 +65,23 @@ fn socket(addr: SocketAddr, shared: bool) -> std::io::Result<TcpSocket> {
     Ok(socket)
 }
 
+/// What the twin's connections are held to: their timeouts, and how many are served at once
+/// (shared by the serving threads, a limit for the twin as a whole).
+#[derive(Clone)]
+pub struct Limits {
+    pub timeouts: Timeouts,
+    pub connections: Arc<Semaphore>,
+}
+
+impl Limits {
+    pub fn new(timeouts: Timeouts, max_connections: usize) -> Self {
+        Self {
+            timeouts,
+            connections: Arc::new(Semaphore::new(max_connections)),
+        }
+    }
+}
+
 /// Serves `service` on `threads` threads until `shutdown`, then lets each finish the
 /// requests in flight. `first` is the twin's listener, bound shared; the others join it on
 /// its address. A thread that fails stops the others, and its error is returned.
@@ -63,6 +89,7 @@ pub async fn on_threads(
     first: TcpListener,
     threads: usize,
     service: Connections,
+    limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), BoxError> {
     let addr = first.local_addr()?;
@@ -78,11 +105,12 @@ pub async fn on_threads(
     for (i, listener) in listeners.into_iter().enumerate() {
         let (done, end) = oneshot::channel();
         let service = service.for_thread();
+        let limits = limits.clone();
         let mut stopping = stopping.clone();
         std::thread::Builder::new()
             .name(format!("serve-{i}"))
             .spawn(move || {
-                let served = serve_here(listener, service, async move {
+                let served = serve_here(listener, service, limits, async move {
                     let _ = stopping.wait_for(|stop| *stop).await;
                 });
                 let _ = done.send(served);
@@ -127,6 +155,7 @@ enum Listener {
 fn serve_here(
     listener: Listener,
     service: Connections,
+    limits: Limits,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BoxError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -138,9 +167,106 @@ fn serve_here(
             Listener::Ready(listener) => TcpListener::from_std(listener)?,
             Listener::Bound(socket) => socket.listen(BACKLOG)?,
         };
-        axum::serve(listener, service)
-            .with_graceful_shutdown(stop)
-            .await?;
+        serve(listener, service, limits, stop).await;
         Ok(())
     })
+}
+
+/// Takes in and serves connections on `listener` until `stop`, then lets those open finish
+/// the requests they have in flight.
+///
+/// A connection is taken in, then waits for a place among the `limits`' connections: above
+/// the limit, the next connections wait (in the listener's queue, and one taken in by each
+/// serving thread) until one closes, and those open are served as before. A thread that took a
+/// place first would hold it while the connection that could use it waits in another
+/// thread's queue.
+pub async fn serve(
+    listener: TcpListener,
+    service: Connections,
+    limits: Limits,
+    stop: impl Future<Output = ()>,
+) {
+    let (stopping, stopped) = watch::channel(false);
+    // Each connection holds a sender: when all are dropped, every connection has ended.
+    let (open, mut all_closed) = mpsc::channel::<()>(1);
+    tokio::pin!(stop);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut stop => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                accept_failed(e).await;
+                continue;
+            }
+        };
+        let place = tokio::select! {
+            place = Arc::clone(&limits.connections).acquire_owned() => {
+                place.expect("the connections' semaphore is never closed")
+            }
+            () = &mut stop => break,
+        };
+        let Ok(local) = stream.local_addr() else {
+            continue;
+        };
+        let requests = Arc::new(Requests::default());
+        let dispatch = service.connection(peer, local, Arc::clone(&requests));
+        let io = Watched::new(stream, requests, limits.timeouts);
+        tokio::spawn(connection(
+            io,
+            dispatch,
+            place,
+            stopped.clone(),
+            open.clone(),
+        ));
+    }
+    let _ = stopping.send(true);
+    drop(open);
+    let _ = all_closed.recv().await;
+}
+
+/// Serves one connection until it ends, or until `stopping`, when it finishes the requests
+/// it has in flight and closes.
+async fn connection(
+    io: Watched<TcpStream>,
+    dispatch: super::dispatch::Dispatch,
+    _place: OwnedSemaphorePermit,
+    mut stopping: watch::Receiver<bool>,
+    _open: mpsc::Sender<()>,
+) {
+    let service = TowerToHyperService::new(
+        dispatch.map_request(|request: http::Request<Incoming>| request.map(Body::new)),
+    );
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let served = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(served);
+    let stop = async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
+    let ended = tokio::select! {
+        ended = served.as_mut() => ended,
+        () = stop => {
+            served.as_mut().graceful_shutdown();
+            served.await
+        }
+    };
+    if let Err(e) = ended {
+        tracing::debug!(error = %e, "connection ended");
+    }
+}
+
+/// As axum's own loop does: a connection that failed before it was taken in is the client's
+/// affair; anything else (too many open files) is waited out.
+async fn accept_failed(e: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "cannot take in a connection");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }

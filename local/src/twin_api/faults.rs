@@ -44,8 +44,8 @@ impl FaultsBody {
     }
 }
 
-/// The body as JSON, whatever its `Content-Type` says: operators send it with plain `curl -d`.
-/// The error is the message of a `400`.
+/// The body as JSON (its `Content-Type` was checked before: see `twin::surfaces`). The error
+/// is the message of a `400`.
 fn read_faults(body: &[u8]) -> Result<Vec<Fault>, String> {
     let body: FaultsBody = serde_json::from_slice(body).map_err(|e| {
         format!("{e}: send {{\"fault\": \"store=throttle:0.5\"}} or {{\"faults\": [...]}}")

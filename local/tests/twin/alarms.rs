@@ -372,7 +372,12 @@ async fn faults_from_the_flag_and_mistakes_named() {
     assert_eq!(bad.status, 400, "{}", bad.text());
     let cleared = twin
         .client
-        .send(Method::DELETE, "/_twin/faults/public", &[], "")
+        .send(
+            Method::DELETE,
+            "/_twin/faults/public",
+            &[("content-type", "application/json")],
+            "",
+        )
         .await
         .unwrap();
     assert_eq!(cleared.json()["faults"], json!([]));

@@ -17,6 +17,7 @@ mod moto_flow;
 mod moto_stream;
 mod oidc;
 mod ops_console;
+mod safety;
 mod schemathesis;
 mod stream_events;
 mod tokens;

@@ -141,7 +141,12 @@ impl Scenario {
         let cleared = self
             .twin
             .client
-            .send(Method::DELETE, "/_twin/faults", &[], "")
+            .send(
+                Method::DELETE,
+                "/_twin/faults",
+                &[("content-type", "application/json")],
+                "",
+            )
             .await
             .unwrap();
         assert_eq!(cleared.json()["faults"], json!([]));

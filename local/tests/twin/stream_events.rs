@@ -234,7 +234,7 @@ async fn an_unreadable_record_goes_to_the_dlq_after_its_retries_and_the_rest_is_
         .send(
             Method::DELETE,
             &format!("/_twin/dlq/{id}"),
-            &[],
+            &[("content-type", "application/json")],
             String::new(),
         )
         .await
