@@ -124,7 +124,9 @@ pub(crate) fn namespace(ns: &str) -> Result<(), &'static str> {
 /// Refusals warned about so far: each `(metric, label, rule)` is warned about once. Capped so
 /// that names made up at run time cannot grow it without end; past the cap, refusals are
 /// still made, and no longer written about.
-static WARNED: Mutex<Option<HashSet<(Box<str>, Box<str>, &'static str)>>> = Mutex::new(None);
+static WARNED: Mutex<Option<HashSet<Refusal>>> = Mutex::new(None);
+/// `(metric, label or "", rule)`.
+type Refusal = (Box<str>, Box<str>, &'static str);
 const MAX_WARNED: usize = 1024;
 
 /// One warning line for a refusal, the first time it is made.

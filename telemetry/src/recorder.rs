@@ -550,7 +550,7 @@ fn write_slots(
     if labelled.is_empty() {
         return;
     }
-    labelled.sort_by(|a, b| a.labels.cmp(&b.labels));
+    labelled.sort_by(|a, b| a.labels.cmp(b.labels));
     let mut dimensions: Vec<(&str, &str)> = Vec::with_capacity(4);
     let mut metrics: Vec<Metric<'_>> = Vec::with_capacity(labelled.len());
     let mut entries = labelled.into_iter().peekable();

@@ -46,7 +46,10 @@ enum Kind {
     Histogram(Vec<f64>),
 }
 
-fn recording() -> impl Strategy<Value = Vec<(String, Vec<(String, String)>, Kind)>> {
+/// One metric as a handler records it: name, labels (key, value) and values.
+type Recorded = (String, Vec<(String, String)>, Kind);
+
+fn recording() -> impl Strategy<Value = Vec<Recorded>> {
     let kind = prop_oneof![
         (0..u64::MAX / 4).prop_map(Kind::Counter),
         value().prop_map(Kind::Gauge),
