@@ -55,8 +55,13 @@ fn recording() -> impl Strategy<Value = Vec<Recorded>> {
         value().prop_map(Kind::Gauge),
         prop::collection::vec(value(), 0..120).prop_map(Kind::Histogram),
     ];
-    let labels = prop::collection::vec((text(), text()), 0..34);
-    prop::collection::vec((text(), labels, kind), 0..40)
+    let labels = |most: usize| prop::collection::vec((text(), text()), 0..most);
+    prop_oneof![
+        // Up to past 30 dimensions.
+        3 => prop::collection::vec((text(), labels(34), kind.clone()), 0..40),
+        // Around 100 metrics without labels: with the layer's own, one set of dimensions.
+        1 => prop::collection::vec((text(), labels(1), kind), 100..140),
+    ]
 }
 
 #[test]
