@@ -131,6 +131,148 @@ fn limits_are_the_code_limits() {
             "POST /items documents {status}"
         );
     }
+    // Every route that reads a body answers 415 for an encoded one, and says so.
+    for (method, path) in routes::JWT.iter().chain(routes::IAM) {
+        let op = &doc["paths"][path][method.to_lowercase()];
+        if op.get("requestBody").is_some() {
+            assert_eq!(
+                op["responses"]["415"]["$ref"], "#/components/responses/UnsupportedMediaType",
+                "{method} {path}"
+            );
+        }
+    }
+    let unsupported = &doc["components"]["responses"]["UnsupportedMediaType"];
+    assert!(
+        unsupported["description"]
+            .as_str()
+            .unwrap()
+            .contains("Content-Encoding")
+    );
+    assert_eq!(
+        unsupported["headers"]["Accept-Encoding"]["schema"]["enum"],
+        serde_json::json!(["identity"])
+    );
+}
+
+/// The `pattern` of `NewItem`'s `field`, read with the `regex` crate. The document's patterns
+/// keep to the part of ECMA-262 (the dialect OpenAPI names) that reads the same there: `^`, `$`,
+/// `*`, classes of `\uXXXX` escapes and ranges. Not `\s` (ECMA's holds U+FEFF, Unicode's
+/// `White_Space` does not), `\p`, `\u{…}` or flags, whose meaning differs between the two.
+fn new_item_pattern(field: &str) -> regex::Regex {
+    let doc = doc();
+    let pattern = doc["components"]["schemas"]["NewItem"]["properties"][field]["pattern"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let portable = regex::Regex::new(r"^(?:[\^$*\[\]-]|\\u[0-9a-f]{4})*$").unwrap();
+    assert!(portable.is_match(&pattern), "{field}: {pattern}");
+    regex::Regex::new(&pattern).unwrap()
+}
+
+fn accepts(name: &str, description: Option<&str>) -> bool {
+    functions::domain::NewItem {
+        name: name.to_owned(),
+        description: description.map(str::to_owned),
+    }
+    .validate()
+    .is_ok()
+}
+
+/// Strings the blank and control rules are about: each alone, and around a visible letter.
+fn table() -> Vec<String> {
+    let mut table: Vec<String> = [
+        "",
+        " ",
+        "a",
+        " a ",
+        "\u{FEFF}",
+        "\u{FEFF}a",
+        "\u{200B}\u{200C}\u{200D}",
+        "\u{2060}",
+        "\u{00AD}",
+        "\u{00AD}-",
+        "\u{3000}",
+        "\u{00A0}\u{2007}",
+        "\u{202E}abc",
+        "\u{2066}",
+        "\t",
+        "a\nb",
+        "\u{85}",
+        "\u{7F}",
+        "\u{9F}x",
+        "😀",
+        "\u{0301}",
+        "中文",
+        "\u{FFFD}",
+        "\u{FFF9}\u{FFFB}",
+        "\u{180E}",
+        "\u{061C}",
+        "\u{0600}1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    // Every character of the Basic Multilingual Plane, alone and next to a letter.
+    for c in (0..=0xFFFF).filter_map(char::from_u32) {
+        table.push(c.to_string());
+        table.push(format!("a{c}"));
+    }
+    table
+}
+
+#[test]
+fn the_name_pattern_refuses_what_the_blank_and_control_rules_refuse() {
+    let pattern = new_item_pattern("name");
+    for name in table() {
+        assert_eq!(
+            pattern.is_match(&name),
+            accepts(&name, None),
+            "name {name:?} ({:04X?})",
+            name.chars().map(u32::from).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn the_description_pattern_refuses_what_the_blank_rule_refuses() {
+    let pattern = new_item_pattern("description");
+    for description in table() {
+        assert_eq!(
+            pattern.is_match(&description),
+            accepts("ok", Some(&description)),
+            "description {description:?} ({:04X?})",
+            description.chars().map(u32::from).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// Past U+FFFF an ECMA-262 pattern without the `u` flag sees UTF-16 halves, so a class cannot
+/// name these format characters: the document says so, and the API refuses them all the same.
+/// The pattern is never stricter than the API.
+#[test]
+fn format_characters_past_the_bmp_are_refused_by_the_api_though_the_pattern_admits_them() {
+    let name = new_item_pattern("name");
+    let description = new_item_pattern("description");
+    for &(first, last) in functions::domain::FORMAT_CHARACTERS {
+        for c in (first..=last).filter(|c| u32::from(*c) > 0xFFFF) {
+            let text = c.to_string();
+            assert!(
+                name.is_match(&text) && description.is_match(&text),
+                "U+{:04X}",
+                u32::from(c)
+            );
+            assert!(!accepts(&text, None) && !accepts("ok", Some(&text)));
+            let visible = format!("{c}a");
+            assert!(accepts(&visible, Some(&visible)));
+        }
+    }
+    let doc = doc();
+    assert!(
+        doc["components"]["schemas"]["NewItem"]["properties"]["name"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("past U+FFFF")
+    );
 }
 
 #[test]

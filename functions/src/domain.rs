@@ -11,9 +11,9 @@ use uuid::Uuid;
 pub mod limits {
     /// Largest accepted request body, in bytes; larger is `413`.
     pub const MAX_BODY_BYTES: usize = 16 * 1024;
-    /// `name`: 1 to 200 characters (Unicode scalar values), not blank.
+    /// `name`: 1 to 200 characters (Unicode scalar values), not blank ([`is_blank`](super::is_blank)).
     pub const NAME_MAX_CHARS: usize = 200;
-    /// `description`: up to 2000 characters.
+    /// `description`: up to 2000 characters, not blank when given.
     pub const DESCRIPTION_MAX_CHARS: usize = 2000;
     /// `GET /items?limit=`: 1 to 100, 20 when absent.
     pub const PAGE_MIN: usize = 1;
@@ -194,6 +194,56 @@ pub struct NewItem {
     pub description: Option<String>,
 }
 
+/// Unicode's format characters (general category `Cf`): invisible, they render as nothing on
+/// their own (U+FEFF, the zero-width U+200B–U+200D, U+2060, the soft hyphen U+00AD, bidi
+/// controls…). Ranges of the Unicode Character Database, `extracted/DerivedGeneralCategory.txt`
+/// (Unicode 15.0 and later: U+13439–U+1343F joined in 15.0), ascending; a test holds them to
+/// the `\p{Cf}` of the `regex` crate's own Unicode tables.
+pub const FORMAT_CHARACTERS: &[(char, char)] = &[
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{0600}', '\u{0605}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{06DD}', '\u{06DD}'),
+    ('\u{070F}', '\u{070F}'),
+    ('\u{0890}', '\u{0891}'),
+    ('\u{08E2}', '\u{08E2}'),
+    ('\u{180E}', '\u{180E}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFF9}', '\u{FFFB}'),
+    ('\u{110BD}', '\u{110BD}'),
+    ('\u{110CD}', '\u{110CD}'),
+    ('\u{13430}', '\u{1343F}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0001}', '\u{E0001}'),
+    ('\u{E0020}', '\u{E007F}'),
+];
+
+/// Whether `c` is a format character ([`FORMAT_CHARACTERS`]).
+pub fn is_format(c: char) -> bool {
+    FORMAT_CHARACTERS
+        .binary_search_by(|&(first, last)| {
+            if last < c {
+                std::cmp::Ordering::Less
+            } else if first > c {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_ok()
+}
+
+/// Blank: nothing but whitespace (Unicode `White_Space`, as `char::is_whitespace`) and format
+/// characters, so nothing a reader would see. The empty string is blank.
+pub fn is_blank(text: &str) -> bool {
+    text.chars().all(|c| c.is_whitespace() || is_format(c))
+}
+
 /// One broken rule of a new item, with the JSON pointer of the field it is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
@@ -206,7 +256,7 @@ impl NewItem {
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
         let name_chars = self.name.chars().count();
-        if self.name.trim().is_empty() {
+        if is_blank(&self.name) {
             errors.push(FieldError {
                 pointer: "/name",
                 detail: "must not be empty or blank".into(),
@@ -228,7 +278,12 @@ impl NewItem {
         }
         if let Some(d) = &self.description {
             let n = d.chars().count();
-            if n > limits::DESCRIPTION_MAX_CHARS {
+            if is_blank(d) {
+                errors.push(FieldError {
+                    pointer: "/description",
+                    detail: "must not be empty or blank; leave it out or send null for none".into(),
+                });
+            } else if n > limits::DESCRIPTION_MAX_CHARS {
                 errors.push(FieldError {
                     pointer: "/description",
                     detail: format!(
@@ -274,6 +329,71 @@ mod tests {
                 errs.iter().all(|e| e.pointer == "/name"),
                 "{bad:?}: {errs:?}"
             );
+        }
+    }
+
+    #[test]
+    fn names_of_only_invisible_characters_are_blank() {
+        for bad in [
+            "\u{FEFF}",
+            "\u{200B}\u{200C}\u{200D}",
+            " \u{2060} ",
+            "\u{00AD}",
+            "\u{3000}\u{202E}",
+            "\u{E0001}\u{E0041}",
+        ] {
+            let errs = new(bad).validate().unwrap_err();
+            assert_eq!(errs.len(), 1, "{bad:?}: {errs:?}");
+            assert_eq!(errs[0].pointer, "/name");
+            assert_eq!(errs[0].detail, "must not be empty or blank", "{bad:?}");
+        }
+        // Something visible among them is a name.
+        for good in ["\u{FEFF}a", "a\u{200D}b", "\u{00AD}-", "😀", "\u{0301}"] {
+            assert!(new(good).validate().is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn the_format_table_is_sorted_and_disjoint() {
+        assert!(FORMAT_CHARACTERS.iter().all(|(a, b)| a <= b));
+        assert!(FORMAT_CHARACTERS.windows(2).all(|w| w[0].1 < w[1].0));
+        for (first, last) in FORMAT_CHARACTERS {
+            assert!(is_format(*first) && is_format(*last));
+        }
+        assert!(!is_format('a') && !is_format(' ') && !is_format('\u{2065}'));
+    }
+
+    #[test]
+    fn the_format_table_is_unicodes_general_category_cf() {
+        let cf = regex::Regex::new(r"^\p{Cf}$").unwrap();
+        let mut buf = [0; 4];
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert_eq!(
+                is_format(c),
+                cf.is_match(c.encode_utf8(&mut buf)),
+                "U+{:04X}",
+                c as u32
+            );
+        }
+    }
+
+    #[test]
+    fn a_blank_description_is_rejected_and_an_absent_one_is_not() {
+        for bad in ["", " ", "\n\t", "\u{FEFF}", "\u{200B} \u{2060}"] {
+            let item = NewItem {
+                name: "ok".into(),
+                description: Some(bad.into()),
+            };
+            let errs = item.validate().unwrap_err();
+            assert_eq!(errs.len(), 1, "{bad:?}");
+            assert_eq!(errs[0].pointer, "/description");
+        }
+        for good in [None, Some("a\n".to_owned()), Some("\u{FEFF}x".to_owned())] {
+            let item = NewItem {
+                name: "ok".into(),
+                description: good.clone(),
+            };
+            assert!(item.validate().is_ok(), "{good:?}");
         }
     }
 

@@ -310,8 +310,16 @@ enum Expected {
     ValidationFailed,
 }
 
+/// Blank as `docs/api.md` says: nothing but whitespace and format characters (Unicode general
+/// category `Cf`, read here from the `regex` crate's tables, not from the code under test).
+fn is_blank(text: &str) -> bool {
+    static FORMAT: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"^[\s\p{Cf}]*$").unwrap());
+    FORMAT.is_match(text)
+}
+
 fn name_is_valid(name: &str) -> bool {
-    !name.trim().is_empty()
+    !is_blank(name)
         && name.chars().count() <= limits::NAME_MAX_CHARS
         && !name.chars().any(char::is_control)
 }
@@ -331,8 +339,8 @@ fn expected_for(body: &Value) -> Expected {
         Some(Value::String(d)) => Some(d),
         Some(_) => return Expected::InvalidBody,
     };
-    let description_ok =
-        description.is_none_or(|d| d.chars().count() <= limits::DESCRIPTION_MAX_CHARS);
+    let description_ok = description
+        .is_none_or(|d| !is_blank(d) && d.chars().count() <= limits::DESCRIPTION_MAX_CHARS);
     if name_is_valid(name) && description_ok {
         Expected::Created
     } else {
@@ -349,6 +357,7 @@ fn tricky_char() -> impl Strategy<Value = char> {
         1 => prop::sample::select(vec![
             '\t', '\n', '\r', '\0', '\u{7f}', '\u{85}', '\u{9f}', '\u{a0}', '\u{2028}',
             '\u{3000}', '\u{200b}', '\u{200d}', '\u{202e}', '\u{2066}', '\u{feff}', '\u{fffd}',
+            '\u{ad}', '\u{2060}', '\u{180e}', '\u{e0001}', '\u{e0041}', '\u{1d173}',
             '\u{fffe}', '\u{10ffff}', '\u{301}', 'é', 'ß', '中', '😀', '"', '\\', '/', '<',
         ]),
         1 => any::<char>(),
@@ -605,6 +614,59 @@ fn only_json_content_types_are_read() {
         }
         Ok(())
     });
+}
+
+/// A `Content-Encoding` list: codings in any case, empty elements, spaces around the commas.
+fn content_encoding() -> impl Strategy<Value = String> {
+    let coding = prop_oneof![
+        3 => prop::sample::select(vec!["identity", "IDENTITY", "Identity", ""]),
+        2 => prop::sample::select(vec![
+            "gzip", "GZIP", "br", "deflate", "compress", "zstd", "x-gzip", "aes128gcm", "identityx",
+        ]),
+        1 => prop::sample::select(vec!["x-custom", "identity;q=1", "*"]),
+    ];
+    prop::collection::vec((coding, " {0,2}"), 1..=3).prop_map(|codings| {
+        codings
+            .into_iter()
+            .map(|(c, space)| format!("{space}{c}{space}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    })
+}
+
+/// RFC 9110's reading of the list: every element empty or `identity`.
+fn is_identity(list: &str) -> bool {
+    list.split(',')
+        .map(str::trim)
+        .all(|c| c.is_empty() || c.eq_ignore_ascii_case("identity"))
+}
+
+#[test]
+fn only_unencoded_bodies_are_read() {
+    let api = Api::new();
+    let newest = std::cell::RefCell::new(None::<String>);
+    run("content_encodings", 200, content_encoding(), |encoding| {
+        let body = br#"{"name": "plain"}"#;
+        let reply =
+            api.send(Call::post_json("erin", body).header("content-encoding", encoding.clone()));
+        if is_identity(&encoding) {
+            *newest.borrow_mut() = Some(check_created(&api, "erin", &reply, "plain", None)?);
+        } else {
+            check_problem(&reply, 415, "unsupported-media-type")?;
+            prop_assert_eq!(
+                reply.header("accept-encoding"),
+                Some("identity"),
+                "{}",
+                encoding
+            );
+            // Nothing was created: the newest item is still the last one accepted.
+            let page = api.send(Call::get("erin", "/items", "limit=1"));
+            let newest = newest.borrow().clone();
+            prop_assert_eq!(page.body["items"][0]["id"].as_str(), newest.as_deref());
+        }
+        Ok(())
+    });
+    assert!(newest.borrow().is_some(), "some encodings were identity");
 }
 
 #[test]

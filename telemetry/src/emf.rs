@@ -23,8 +23,14 @@ pub(crate) const MAX_METRICS: usize = 100;
 pub(crate) const MAX_VALUES: usize = 100;
 /// 30 dimensions per set, `service` included.
 pub(crate) const MAX_DIMENSIONS: usize = 30;
-/// CloudWatch's limit on a dimension value.
-pub(crate) const MAX_DIMENSION_VALUE: usize = 1024;
+
+/// The dimension every document has (as Powertools names it).
+pub(crate) const SERVICE: &str = "service";
+/// The cold start document's other dimension.
+pub(crate) const FUNCTION_NAME: &str = "function_name";
+/// The request's ids, written as properties (never dimensions): API Gateway's, else Lambda's.
+pub(crate) const REQUEST_ID: &str = "request_id";
+pub(crate) const FUNCTION_REQUEST_ID: &str = "function_request_id";
 
 /// What every document of one flush shares.
 pub(crate) struct Context<'a> {
@@ -80,8 +86,8 @@ pub(crate) struct Metric<'a> {
 }
 
 /// Writes the documents for `metrics`, which all share the dimensions `dimensions`
-/// (`(key, value)`, at most [`MAX_DIMENSIONS`], values already cut to
-/// [`MAX_DIMENSION_VALUE`]), one per line.
+/// (`(key, value)`, at most [`MAX_DIMENSIONS`]), one per line. Names, labels and values were
+/// held to CloudWatch's rules when recorded ([`crate::emf_rules`]).
 pub(crate) fn write_documents(
     out: &mut String,
     cx: &Context<'_>,
@@ -224,18 +230,6 @@ fn number(out: &mut String, v: f64) -> fmt::Result {
     }
 }
 
-/// Cuts a dimension value to CloudWatch's limit, on a character boundary.
-pub(crate) fn dimension_value(value: &str) -> &str {
-    if value.len() <= MAX_DIMENSION_VALUE {
-        return value;
-    }
-    let mut end = MAX_DIMENSION_VALUE;
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    &value[..end]
-}
-
 /// The CloudWatch name of a `metrics` unit; `None` where CloudWatch has no such unit.
 pub(crate) fn unit_name(unit: metrics::Unit) -> Option<&'static str> {
     use metrics::Unit;
@@ -369,10 +363,60 @@ mod tests {
     }
 
     #[test]
-    fn long_dimension_values_are_cut_on_a_char_boundary() {
-        let long = "é".repeat(600);
-        let cut = dimension_value(&long);
-        assert!(cut.len() <= MAX_DIMENSION_VALUE && cut.len() >= MAX_DIMENSION_VALUE - 1);
-        assert_eq!(dimension_value("short"), "short");
+    fn every_unit_written_is_one_cloudwatch_knows() {
+        // The units of the EMF schema's `MetricUnit` pattern.
+        const CLOUDWATCH: &[&str] = &[
+            "Seconds",
+            "Microseconds",
+            "Milliseconds",
+            "Bytes",
+            "Kilobytes",
+            "Megabytes",
+            "Gigabytes",
+            "Terabytes",
+            "Bits",
+            "Kilobits",
+            "Megabits",
+            "Gigabits",
+            "Terabits",
+            "Percent",
+            "Count",
+            "Bytes/Second",
+            "Kilobytes/Second",
+            "Megabytes/Second",
+            "Gigabytes/Second",
+            "Terabytes/Second",
+            "Bits/Second",
+            "Kilobits/Second",
+            "Megabits/Second",
+            "Gigabits/Second",
+            "Terabits/Second",
+            "Count/Second",
+            "None",
+        ];
+        use metrics::Unit;
+        for unit in [
+            Unit::Count,
+            Unit::Percent,
+            Unit::Seconds,
+            Unit::Milliseconds,
+            Unit::Microseconds,
+            Unit::Nanoseconds,
+            Unit::Tebibytes,
+            Unit::Gibibytes,
+            Unit::Mebibytes,
+            Unit::Kibibytes,
+            Unit::Bytes,
+            Unit::TerabitsPerSecond,
+            Unit::GigabitsPerSecond,
+            Unit::MegabitsPerSecond,
+            Unit::KilobitsPerSecond,
+            Unit::BitsPerSecond,
+            Unit::CountPerSecond,
+        ] {
+            if let Some(name) = unit_name(unit) {
+                assert!(CLOUDWATCH.contains(&name), "{unit:?} as {name}");
+            }
+        }
     }
 }

@@ -20,6 +20,8 @@
 //! `metrics::counter!(telemetry::metric_names::ITEMS_CREATED).increment(1)`. Labels become
 //! dimensions next to `service`; request ids are properties, never dimensions. Record inside
 //! the request's future (not in a spawned task, and without keeping handles across requests).
+//! A name, label or value that CloudWatch would refuse is refused when recorded, with one
+//! warning line, and never written (`src/emf_rules.rs`): the document keeps the rest.
 //!
 //! **Traces**: wrap every AWS call in [`aws_span`] (`"DynamoDB"`, `"PutItem"`, the table):
 //! it becomes an X-Ray subsegment named after the service, in the `aws` namespace, with the
@@ -42,6 +44,7 @@
 //! ```
 
 mod emf;
+mod emf_rules;
 mod filter;
 mod format;
 mod invocation;

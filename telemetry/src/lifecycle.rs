@@ -19,7 +19,7 @@ use lambda_http::lambda_runtime;
 use pin_project_lite::pin_project;
 use tracing::Span;
 
-use crate::emf::Metric;
+use crate::emf::{self, Metric};
 use crate::format::{self, RequestFields};
 use crate::json;
 use crate::recorder::{self, Invocation};
@@ -99,9 +99,9 @@ impl Ids<'_> {
         let function_request_id = |out: &mut String| json::string(out, self.function_request_id);
         let _ = match self.request_id {
             Some(id) => line
-                .push_property("request_id", |out| json::string(out, id))
-                .and_then(|()| line.push("function_request_id", function_request_id)),
-            None => line.push_property("function_request_id", function_request_id),
+                .push_property(emf::REQUEST_ID, |out| json::string(out, id))
+                .and_then(|()| line.push(emf::FUNCTION_REQUEST_ID, function_request_id)),
+            None => line.push_property(emf::FUNCTION_REQUEST_ID, function_request_id),
         }
         .and_then(|()| match self.xray_trace_id {
             Some(id) => line.push("xray_trace_id", |out| json::string(out, id)),

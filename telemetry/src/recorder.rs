@@ -17,11 +17,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use metrics::{
-    Counter, Gauge, Histogram, HistogramFn, Key, KeyName, Label, Metadata, Recorder, SharedString,
-    Unit,
+    Counter, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Label, Metadata, Recorder,
+    SharedString, Unit,
 };
 
 use crate::emf::{self, Metric, Value};
+use crate::emf_rules;
 use crate::metric_names::{self, Resolution};
 
 /// A label with this key and the value `"1"` asks for `StorageResolution: 1` for the metric
@@ -69,7 +70,15 @@ impl Config {
         let namespace = ["POWERTOOLS_METRICS_NAMESPACE", "METRICS_NAMESPACE"]
             .iter()
             .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
-            .map_or_else(|| DEFAULT_NAMESPACE.into(), |v| v.trim().into());
+            .map(|v| v.trim().to_owned())
+            .filter(|ns| match emf_rules::namespace(ns) {
+                Ok(()) => true,
+                Err(rule) => {
+                    emf_rules::warn_once(ns, None, rule);
+                    false
+                }
+            })
+            .map_or_else(|| DEFAULT_NAMESPACE.into(), Into::into);
         Self {
             namespace,
             service: None,
@@ -77,39 +86,145 @@ impl Config {
         }
     }
 
+    /// The `service` dimension's value; a service CloudWatch would refuse as a dimension value
+    /// is written as [`UNDEFINED_SERVICE`].
     fn service(&self) -> &str {
-        self.service
+        let service = self
+            .service
             .as_deref()
             .or_else(|| SERVICE.get().map(|s| &**s))
-            .unwrap_or(UNDEFINED_SERVICE)
+            .unwrap_or(UNDEFINED_SERVICE);
+        match emf_rules::dimension_value(service) {
+            Ok(()) => service,
+            Err(rule) => {
+                emf_rules::warn_once(emf::SERVICE, Some(service), rule);
+                UNDEFINED_SERVICE
+            }
+        }
+    }
+}
+
+/// A value of metric `name`, if CloudWatch takes it; else refused with a warning.
+fn accepted(name: &KeyName, value: f64) -> bool {
+    match emf_rules::value(value) {
+        Ok(()) => true,
+        Err(rule) => {
+            emf_rules::warn_once(name.as_str(), None, rule);
+            false
+        }
     }
 }
 
 /// A histogram's values until the flush.
-#[derive(Default)]
-struct Values(Mutex<Vec<f64>>);
+struct Values {
+    name: KeyName,
+    values: Mutex<Vec<f64>>,
+}
 
 impl HistogramFn for Values {
     fn record(&self, value: f64) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(value);
+        if accepted(&self.name, value) {
+            self.values
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(value);
+        }
     }
 
     fn record_many(&self, value: f64, count: usize) {
-        let mut values = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        values.extend(std::iter::repeat_n(value, count));
+        if accepted(&self.name, value) {
+            let mut values = self.values.lock().unwrap_or_else(|e| e.into_inner());
+            values.extend(std::iter::repeat_n(value, count));
+        }
+    }
+}
+
+/// A gauge: `f64` bits, as `metrics` keeps them, and a value CloudWatch would refuse is never
+/// kept (the gauge keeps its last accepted value).
+struct GaugeCell {
+    name: KeyName,
+    bits: AtomicU64,
+}
+
+impl GaugeCell {
+    fn update(&self, f: impl Fn(f64) -> f64) {
+        let _ = self
+            .bits
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |bits| {
+                let next = f(f64::from_bits(bits));
+                accepted(&self.name, next).then(|| next.to_bits())
+            });
+    }
+}
+
+impl GaugeFn for GaugeCell {
+    fn increment(&self, value: f64) {
+        self.update(|v| v + value);
+    }
+
+    fn decrement(&self, value: f64) {
+        self.update(|v| v - value);
+    }
+
+    fn set(&self, value: f64) {
+        self.update(|_| value);
     }
 }
 
 enum Cell {
     Counter(Arc<AtomicU64>),
-    /// `f64` bits, as `metrics` keeps gauges.
-    Gauge(Arc<AtomicU64>),
+    Gauge(Arc<GaugeCell>),
     Histogram(Arc<Values>),
 }
 
 struct Slot {
     key: Key,
     cell: Cell,
+    /// The key's labels that are dimensions: those CloudWatch accepts, in the key's order.
+    dimensions: Vec<Label>,
+    high_resolution: bool,
+}
+
+/// What the rules leave of a key: `None` when its name is refused.
+struct Checked {
+    dimensions: Vec<Label>,
+    high_resolution: bool,
+}
+
+/// Holds `key` to CloudWatch's rules ([`emf_rules`]): its name, then each label, refused
+/// (with a warning) past the rules or past [`emf::MAX_DIMENSIONS`] with `service`.
+fn check(key: &Key) -> Option<Checked> {
+    let name = key.name();
+    if let Err(rule) = emf_rules::metric_name(name) {
+        emf_rules::warn_once(name, None, rule);
+        return None;
+    }
+    let mut high_resolution =
+        metric_names::find(name).is_some_and(|s| s.resolution == Resolution::High);
+    let mut dimensions: Vec<Label> = Vec::new();
+    for label in key.labels() {
+        if label.key() == STORAGE_RESOLUTION_LABEL {
+            high_resolution |= label.value() == "1";
+            continue;
+        }
+        let verdict = emf_rules::label(name, label.key(), label.value()).and_then(|()| {
+            if dimensions.iter().any(|d| d.key() == label.key()) {
+                Err("a label is given once")
+            } else if dimensions.len() + 1 >= emf::MAX_DIMENSIONS {
+                Err("at most 30 dimensions, service included")
+            } else {
+                Ok(())
+            }
+        });
+        match verdict {
+            Ok(()) => dimensions.push(label.clone()),
+            Err(rule) => emf_rules::warn_once(name, Some(label.key()), rule),
+        }
+    }
+    Some(Checked {
+        dimensions,
+        high_resolution,
+    })
 }
 
 /// The metrics one invocation recorded. A `Recorder`: handles point into it.
@@ -134,15 +249,21 @@ impl Invocation {
         std::mem::take(&mut *self.slots.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// The cell of `key`, created by `make` on first use; `None` when `key` was registered
-    /// as another kind (EMF could not hold both under one name).
+    /// The cell of `key`, created by `make` on first use once [`check`] accepts the key;
+    /// `None` when the key is refused, or was registered as another kind (EMF could not hold
+    /// both under one name).
     fn cell<T>(
         &self,
         key: &Key,
         pick: impl Fn(&Cell) -> Option<T>,
         make: impl FnOnce() -> (Cell, T),
     ) -> Option<T> {
-        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = self.lock().iter().find(|s| s.key == *key) {
+            return pick(&slot.cell);
+        }
+        // Checked outside the lock: a refusal writes its warning line.
+        let checked = check(key)?;
+        let mut slots = self.lock();
         if let Some(slot) = slots.iter().find(|s| s.key == *key) {
             return pick(&slot.cell);
         }
@@ -153,8 +274,14 @@ impl Invocation {
         slots.push(Slot {
             key: key.clone(),
             cell,
+            dimensions: checked.dimensions,
+            high_resolution: checked.high_resolution,
         });
         Some(handle)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Slot>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -194,7 +321,10 @@ impl Recorder for Invocation {
                 _ => None,
             },
             || {
-                let a = Arc::new(AtomicU64::new(0));
+                let a = Arc::new(GaugeCell {
+                    name: key.name_shared(),
+                    bits: AtomicU64::new(0),
+                });
                 (Cell::Gauge(a.clone()), Gauge::from_arc(a))
             },
         )
@@ -209,7 +339,10 @@ impl Recorder for Invocation {
                 _ => None,
             },
             || {
-                let a = Arc::new(Values::default());
+                let a = Arc::new(Values {
+                    name: key.name_shared(),
+                    values: Mutex::default(),
+                });
                 (Cell::Histogram(a.clone()), Histogram::from_arc(a))
             },
         )
@@ -322,11 +455,17 @@ pub(crate) fn flush(config: &Config, invocation: &Invocation, flush: &Flush<'_>)
         properties: flush.properties,
     };
     if let Some(function_name) = flush.cold_start {
-        let function_name = emf::dimension_value(function_name);
-        let dimensions: &[(&str, &str)] = if function_name.is_empty() {
-            &[("service", service)]
+        // Outside Lambda there is no function name: the service alone, as then.
+        let named = !function_name.is_empty()
+            && emf_rules::dimension_value(function_name)
+                .inspect_err(|rule| {
+                    emf_rules::warn_once(metric_names::COLD_START, Some(emf::FUNCTION_NAME), rule)
+                })
+                .is_ok();
+        let dimensions: &[(&str, &str)] = if named {
+            &[(emf::FUNCTION_NAME, function_name), (emf::SERVICE, service)]
         } else {
-            &[("function_name", function_name), ("service", service)]
+            &[(emf::SERVICE, service)]
         };
         let cold = [Metric {
             name: metric_names::COLD_START,
@@ -375,7 +514,7 @@ fn now_ms() -> u64 {
 
 /// One metric ready for EMF, with its dimensions.
 struct Entry<'a> {
-    labels: Vec<&'a Label>,
+    labels: &'a [Label],
     metric: Metric<'a>,
 }
 
@@ -395,59 +534,62 @@ fn write_slots(
         let entry = entry(slot);
         if !entry.labels.is_empty() {
             labelled.push(entry);
-        } else if !standard.iter().any(|m| m.name == entry.metric.name) {
+        } else if standard.iter().any(|m| m.name == entry.metric.name) {
             // A handler's metric named like a standard one would be a second member of
             // that name in the document: the layer's wins.
-            plain.push(entry.metric);
+            emf_rules::warn_once(
+                entry.metric.name,
+                None,
+                "a metric without labels is not named like one the layer writes",
+            );
+        } else {
+            push_once(&mut plain, entry.metric);
         }
     }
-    let _ = emf::write_documents(out, cx, &[("service", service)], &plain);
+    let _ = emf::write_documents(out, cx, &[(emf::SERVICE, service)], &plain);
     if labelled.is_empty() {
         return;
     }
-    labelled.sort_by(|a, b| a.labels.cmp(&b.labels));
+    labelled.sort_by(|a, b| a.labels.cmp(b.labels));
     let mut dimensions: Vec<(&str, &str)> = Vec::with_capacity(4);
     let mut metrics: Vec<Metric<'_>> = Vec::with_capacity(labelled.len());
     let mut entries = labelled.into_iter().peekable();
     while let Some(first) = entries.next() {
         dimensions.clear();
-        dimensions.push(("service", service));
-        for label in &first.labels {
-            if dimensions.len() == emf::MAX_DIMENSIONS {
-                // Past the limit a label cannot be a dimension; the metric is still written.
-                break;
-            }
-            dimensions.push((label.key(), emf::dimension_value(label.value())));
-        }
+        dimensions.push((emf::SERVICE, service));
+        dimensions.extend(first.labels.iter().map(|l| (l.key(), l.value())));
         let labels = first.labels;
         metrics.clear();
         metrics.push(first.metric);
         while let Some(next) = entries.next_if(|e| e.labels == labels) {
-            metrics.push(next.metric);
+            push_once(&mut metrics, next.metric);
         }
         let _ = emf::write_documents(out, cx, &dimensions, &metrics);
     }
 }
 
+/// Adds `metric` to a document's metrics unless one of that name is there: keys that differ
+/// only in refused labels or `storage_resolution` share a name and dimensions, and a second
+/// member of one name would make CloudWatch drop the document. The first recorded is kept.
+fn push_once<'a>(metrics: &mut Vec<Metric<'a>>, metric: Metric<'a>) {
+    if metrics.iter().any(|m| m.name == metric.name) {
+        emf_rules::warn_once(
+            metric.name,
+            None,
+            "a metric is written once per set of dimensions",
+        );
+    } else {
+        metrics.push(metric);
+    }
+}
+
 fn entry(slot: &Slot) -> Entry<'_> {
     let name = slot.key.name();
-    let mut high_resolution = false;
-    let labels = slot
-        .key
-        .labels()
-        .filter(|l| {
-            let resolution = l.key() == STORAGE_RESOLUTION_LABEL;
-            high_resolution |= resolution && l.value() == "1";
-            !resolution
-        })
-        .collect();
-    let spec = metric_names::find(name);
-    high_resolution |= spec.is_some_and(|s| s.resolution == Resolution::High);
     let value = match &slot.cell {
         Cell::Counter(a) => Value::Count(a.load(Ordering::Relaxed)),
-        Cell::Gauge(a) => Value::Number(f64::from_bits(a.load(Ordering::Relaxed))),
+        Cell::Gauge(g) => Value::Number(f64::from_bits(g.bits.load(Ordering::Relaxed))),
         Cell::Histogram(v) => {
-            let values = std::mem::take(&mut *v.0.lock().unwrap_or_else(|e| e.into_inner()));
+            let values = std::mem::take(&mut *v.values.lock().unwrap_or_else(|e| e.into_inner()));
             match values[..] {
                 [one] => Value::Number(one),
                 _ => Value::Distribution(emf::distribution(values)),
@@ -455,11 +597,11 @@ fn entry(slot: &Slot) -> Entry<'_> {
         }
     };
     Entry {
-        labels,
+        labels: &slot.dimensions,
         metric: Metric {
             name,
             unit: unit_of(name).and_then(emf::unit_name),
-            high_resolution,
+            high_resolution: slot.high_resolution,
             value,
         },
     }

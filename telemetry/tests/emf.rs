@@ -288,3 +288,296 @@ async fn concurrent_invocations_never_mix() {
     }
     assert_eq!(seen, 40);
 }
+
+// ---------------------------------------------------------------------------------------------
+// CloudWatch's rules, held at record time: what would break one is refused with one warning
+// line and never written; the rest of the document is written as ever.
+
+/// Runs `record` as the handler of one invocation, with the crate's log lines captured; returns
+/// the documents (each line checked as CloudWatch reads it) and the warning lines.
+async fn recorded(record: impl Fn() + Clone + Send + 'static) -> (Vec<Value>, Vec<Value>) {
+    recorded_as("items", record).await
+}
+
+async fn recorded_as(
+    service_name: &str,
+    record: impl Fn() + Clone + Send + 'static,
+) -> (Vec<Value>, Vec<Value>) {
+    use tracing_subscriber::layer::SubscriberExt;
+    let lines = Capture::default();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::registry().with(telemetry::layer("items", lines.clone())),
+    );
+    let docs = Documents::default();
+    let service = RequestLayer::new()
+        .with_service(service_name)
+        .with_metrics_output(docs.sink())
+        .layer(service_fn(move |_: Request| {
+            let record = record.clone();
+            async move {
+                record();
+                record();
+                Ok::<_, Infallible>(http::Response::new(Body::Empty))
+            }
+        }));
+    service
+        .oneshot(invocation("POST", "/items", "POST /items"))
+        .await
+        .unwrap();
+    let docs = docs
+        .text()
+        .lines()
+        .map(check_emf_line)
+        .filter(|d| d.get(names::COLD_START).is_none())
+        .collect();
+    let warnings = lines
+        .lines()
+        .into_iter()
+        .filter(|l| l["level"] == "WARN")
+        .collect();
+    (docs, warnings)
+}
+
+/// The document holding metric `name`, if one does.
+fn holder<'a>(docs: &'a [Value], name: &str) -> Option<&'a Value> {
+    docs.iter().find(|d| d.get(name).is_some())
+}
+
+fn dimensions(doc: &Value) -> Vec<String> {
+    directive(doc)["Dimensions"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The `(metric, label, rule)` of each warning line.
+fn refusals(warnings: &[Value]) -> Vec<(String, Option<String>, String)> {
+    warnings
+        .iter()
+        .map(|w| {
+            assert!(w["message"].as_str().unwrap().starts_with("EMF "), "{w}");
+            (
+                w["metric"].as_str().unwrap().to_owned(),
+                w["label"].as_str().map(str::to_owned),
+                w["rule"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_metric_named_like_a_member_of_the_document_is_refused() {
+    let (docs, warnings) = recorded(|| {
+        for name in [
+            "service",
+            "request_id",
+            "function_request_id",
+            "function_name",
+            "_aws",
+        ] {
+            metrics::counter!(name).increment(1);
+        }
+        metrics::counter!("KeptBesideThem").increment(1);
+    })
+    .await;
+    let doc = holder(&docs, "KeptBesideThem").unwrap();
+    assert_eq!(doc["KeptBesideThem"], 2, "the rest is written");
+    assert_eq!(doc["service"], "items");
+    assert_eq!(doc["request_id"], API_REQUEST_ID);
+    let refused = refusals(&warnings);
+    // One line each, though each was recorded twice.
+    assert_eq!(refused.len(), 5, "{warnings:#?}");
+    assert!(refused.iter().all(|(_, label, rule)| label.is_none()
+        && rule == "a metric is not named like a member the writer writes"));
+}
+
+#[tokio::test]
+async fn a_label_named_like_a_member_of_the_document_or_its_metric_is_refused() {
+    let (docs, warnings) = recorded(|| {
+        metrics::counter!(
+            "LabelClash",
+            "service" => "other",
+            "request_id" => "r",
+            "function_name" => "f",
+            "LabelClash" => "itself",
+            "table" => "t",
+            "table" => "again"
+        )
+        .increment(1);
+    })
+    .await;
+    let doc = holder(&docs, "LabelClash").unwrap();
+    assert_eq!(dimensions(doc), ["service", "table"]);
+    assert_eq!(doc["service"], "items");
+    assert_eq!(doc["table"], "t", "the first of a label given twice");
+    assert_eq!(doc["LabelClash"], 2);
+    let labels: Vec<Option<String>> = refusals(&warnings).into_iter().map(|r| r.1).collect();
+    assert_eq!(
+        labels,
+        [
+            "service",
+            "request_id",
+            "function_name",
+            "LabelClash",
+            "table"
+        ]
+        .map(|l| Some(l.into()))
+    );
+}
+
+#[tokio::test]
+async fn dimension_names_and_values_are_held_to_cloudwatchs_rules() {
+    let long_key = "k".repeat(251);
+    let long_value = "v".repeat(1025);
+    let at_limits = ("k".repeat(250), "v".repeat(1024));
+    let (docs, warnings) = recorded(move || {
+        let bad = [
+            ("empty_value", ""),
+            ("blank_value", "  "),
+            ("non_ascii_value", "café"),
+            ("control_value", "a\u{7}b"),
+            ("long_value", long_value.as_str()),
+            (long_key.as_str(), "v"),
+            (":colon", "v"),
+            ("", "v"),
+            ("clé", "v"),
+        ];
+        let mut labels: Vec<metrics::Label> = bad
+            .iter()
+            .map(|(k, v)| metrics::Label::new(k.to_string(), v.to_string()))
+            .collect();
+        labels.push(metrics::Label::new(
+            at_limits.0.clone(),
+            at_limits.1.clone(),
+        ));
+        labels.push(metrics::Label::new("ok", "fine value"));
+        metrics::histogram!("Dimensional", labels).record(1.0);
+    })
+    .await;
+    let doc = holder(&docs, "Dimensional").unwrap();
+    assert_eq!(
+        dimensions(doc),
+        ["service".to_owned(), "k".repeat(250), "ok".into()]
+    );
+    assert_eq!(doc["ok"], "fine value");
+    assert_eq!(refusals(&warnings).len(), 9, "{warnings:#?}");
+}
+
+#[tokio::test]
+async fn metric_names_are_1_to_255_characters_and_not_blank() {
+    let (docs, warnings) = recorded(|| {
+        metrics::counter!("é".repeat(255)).increment(1);
+        metrics::counter!("n".repeat(256)).increment(1);
+        metrics::counter!("").increment(1);
+        metrics::counter!("   ").increment(1);
+    })
+    .await;
+    assert!(holder(&docs, &"é".repeat(255)).is_some());
+    assert!(holder(&docs, &"n".repeat(256)).is_none());
+    let rules: Vec<String> = refusals(&warnings).into_iter().map(|r| r.2).collect();
+    assert_eq!(
+        rules,
+        [
+            "a metric name has 1 to 255 characters",
+            "a metric name has 1 to 255 characters",
+            "a metric name is not blank"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn more_than_30_dimensions_are_refused_past_the_30th() {
+    let (docs, warnings) = recorded(|| {
+        let labels: Vec<metrics::Label> = (0..40)
+            .map(|i| metrics::Label::new(format!("d{i:02}"), format!("v{i}")))
+            .collect();
+        metrics::counter!("Wider", labels).increment(1);
+    })
+    .await;
+    let doc = holder(&docs, "Wider").unwrap();
+    let dims = dimensions(doc);
+    assert_eq!(dims.len(), 30);
+    assert_eq!(dims[29], "d28", "service and the first 29 labels");
+    assert_eq!(doc["Wider"], 2);
+    let refused = refusals(&warnings);
+    assert_eq!(refused.len(), 11, "one line per label refused");
+    assert!(
+        refused
+            .iter()
+            .all(|r| r.2 == "at most 30 dimensions, service included")
+    );
+}
+
+#[tokio::test]
+async fn values_that_are_not_numbers_cloudwatch_takes_are_refused() {
+    let (docs, warnings) = recorded(|| {
+        metrics::gauge!("Level").set(4.0);
+        metrics::gauge!("Level").set(f64::NAN);
+        metrics::gauge!("Level").increment(f64::INFINITY);
+        metrics::gauge!("Huge").set(1e300);
+        for v in [1.0, f64::NAN, f64::NEG_INFINITY, 2.0, -1e100, 1e-200, 0.0] {
+            metrics::histogram!("Spread").record(v);
+        }
+    })
+    .await;
+    let doc = holder(&docs, "Level").unwrap();
+    assert_eq!(doc["Level"], 4, "the last value accepted");
+    assert_eq!(doc["Huge"], 0, "never set to a value CloudWatch takes");
+    assert_eq!(
+        doc["Spread"],
+        json!({"Values": [0, 1, 2], "Counts": [2, 2, 2], "Min": 0, "Max": 2, "Count": 6, "Sum": 6})
+    );
+    let refused = refusals(&warnings);
+    let for_metric = |m: &str| refused.iter().filter(|r| r.0 == m).count();
+    // Once per metric and rule, however many times it was broken.
+    assert_eq!(for_metric("Level"), 1);
+    assert_eq!(for_metric("Huge"), 1);
+    assert_eq!(for_metric("Spread"), 2, "{refused:?}");
+}
+
+#[tokio::test]
+async fn a_service_cloudwatch_would_refuse_as_a_dimension_is_service_undefined() {
+    let (docs, warnings) = recorded_as("sérvice", || {
+        metrics::counter!("UnderABadService").increment(1);
+    })
+    .await;
+    let doc = holder(&docs, "UnderABadService").unwrap();
+    assert_eq!(doc["service"], "service_undefined");
+    let refused = refusals(&warnings);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].0, "service");
+}
+
+#[tokio::test]
+async fn a_refusal_is_warned_about_once_across_invocations() {
+    let first = recorded(|| metrics::counter!("Warned", "k" => "").increment(1)).await;
+    assert_eq!(refusals(&first.1).len(), 1);
+    let again = recorded(|| metrics::counter!("Warned", "k" => "").increment(1)).await;
+    assert!(again.1.is_empty(), "{:#?}", again.1);
+    assert_eq!(holder(&again.0, "Warned").unwrap()["Warned"], 2);
+}
+
+#[tokio::test]
+async fn keys_that_differ_only_in_refused_labels_write_the_metric_once() {
+    let (docs, warnings) = recorded(|| {
+        metrics::counter!("Twice").increment(1);
+        metrics::counter!("Twice", "empty" => "").increment(5);
+        metrics::counter!("Twice", telemetry::STORAGE_RESOLUTION_LABEL => "1").increment(7);
+    })
+    .await;
+    assert_eq!(
+        holder(&docs, "Twice").unwrap()["Twice"],
+        2,
+        "the first recorded"
+    );
+    let rules: Vec<String> = refusals(&warnings).into_iter().map(|r| r.2).collect();
+    assert_eq!(
+        rules,
+        [
+            "a dimension value has 1 to 1024 characters",
+            "a metric is written once per set of dimensions"
+        ]
+    );
+}

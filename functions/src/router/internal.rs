@@ -17,7 +17,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::AppState;
 use super::context::RequestMeta;
-use super::items::{is_json, read_body, store_problem};
+use super::items::{check_media_type, read_body, store_problem};
 use super::problem::{Kind, Problem};
 use crate::domain::{FieldError, Item, limits};
 use crate::events::ItemCreated;
@@ -197,12 +197,7 @@ pub async fn replay(
     body: Body,
 ) -> Result<Response, Problem> {
     let bytes = read_body(&meta, &headers, body).await?;
-    if !is_json(&headers) {
-        return Err(meta.problem(
-            Kind::UnsupportedMediaType,
-            "send the window as `Content-Type: application/json`",
-        ));
-    }
+    check_media_type(&meta, &headers, "window")?;
     if bytes.trim_ascii_start().first() != Some(&b'{') {
         return Err(meta.problem(Kind::InvalidBody, "the body must be a JSON object"));
     }

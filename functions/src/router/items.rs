@@ -85,6 +85,49 @@ pub(super) fn is_json(headers: &HeaderMap) -> bool {
         })
 }
 
+/// Whether the body is sent as is: no `Content-Encoding`, or only `identity` (RFC 9110
+/// §8.4). API Gateway's HTTP APIs pass a compressed body to the function untouched, and this
+/// API reads none: a body in any other coding is refused rather than read as JSON.
+pub(super) fn is_identity_encoded(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .all(|value| {
+            value.to_str().is_ok_and(|list| {
+                // A list may hold empty elements, which RFC 9110 §5.6.1 says to ignore.
+                list.split(',')
+                    .map(str::trim)
+                    .all(|coding| coding.is_empty() || coding.eq_ignore_ascii_case("identity"))
+            })
+        })
+}
+
+/// The `415` checks of a request body, shared by every route that reads one: the body must be
+/// unencoded (`Accept-Encoding: identity` says so, as RFC 9110 §15.5.16 asks), then JSON.
+pub(super) fn check_media_type(
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    what: &str,
+) -> Result<(), Problem> {
+    if !is_identity_encoded(headers) {
+        return Err(meta
+            .problem(
+                Kind::UnsupportedMediaType,
+                format!(
+                    "send the {what} uncompressed, without `Content-Encoding` (or with `identity`)"
+                ),
+            )
+            .accept_encoding_identity());
+    }
+    if !is_json(headers) {
+        return Err(meta.problem(
+            Kind::UnsupportedMediaType,
+            format!("send the {what} as `Content-Type: application/json`"),
+        ));
+    }
+    Ok(())
+}
+
 pub(super) async fn read_body(
     meta: &RequestMeta,
     headers: &HeaderMap,
@@ -140,12 +183,7 @@ pub async fn create(
     // Size first: a huge body is refused before anything else is looked at.
     let bytes = read_body(&meta, &headers, body).await?;
     let key = idempotency_key(&meta, &headers)?;
-    if !is_json(&headers) {
-        return Err(meta.problem(
-            Kind::UnsupportedMediaType,
-            "send the item as `Content-Type: application/json`",
-        ));
-    }
+    check_media_type(&meta, &headers, "item")?;
     // serde would also read a struct from a JSON array; the contract is an object.
     if bytes.trim_ascii_start().first() != Some(&b'{') {
         return Err(meta.problem(Kind::InvalidBody, "the body must be a JSON object"));
@@ -409,6 +447,67 @@ mod tests {
             }
             assert_eq!(is_json(&headers), want, "{value}");
         }
+    }
+
+    #[test]
+    fn only_an_unencoded_body_is_read() {
+        let identity: &[&[&str]] = &[
+            &[],
+            &["identity"],
+            &["IDENTITY"],
+            &[" identity , "],
+            &[""],
+            &["identity", "Identity"],
+        ];
+        let encoded: &[&[&str]] = &[
+            &["gzip"],
+            &["br"],
+            &["deflate"],
+            &["zstd"],
+            &["GZip"],
+            &["gzip, identity"],
+            &["identity, br"],
+            &["identity", "gzip"],
+            &["x-gzip"],
+            &["identityx"],
+        ];
+        let meta = RequestMeta::default();
+        for (values, want) in identity
+            .iter()
+            .map(|v| (v, true))
+            .chain(encoded.iter().map(|v| (v, false)))
+        {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            for v in *values {
+                headers.append(header::CONTENT_ENCODING, HeaderValue::from_str(v).unwrap());
+            }
+            assert_eq!(is_identity_encoded(&headers), want, "{values:?}");
+            let checked = check_media_type(&meta, &headers, "item");
+            if want {
+                assert!(checked.is_ok(), "{values:?}");
+            } else {
+                let problem = checked.unwrap_err();
+                assert_eq!(
+                    problem.kind(),
+                    Some(Kind::UnsupportedMediaType),
+                    "{values:?}"
+                );
+                let response = problem.into_response();
+                assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+                assert_eq!(response.headers()[header::ACCEPT_ENCODING], "identity");
+            }
+        }
+        // A value that is not text names no coding this API knows.
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_ENCODING,
+            HeaderValue::from_bytes(b"gz\xffip").unwrap(),
+        );
+        assert!(!is_identity_encoded(&headers));
     }
 
     #[test]

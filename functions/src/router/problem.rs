@@ -76,7 +76,7 @@ impl Kind {
         match self {
             Kind::InvalidBody => "The request body is not valid JSON of the expected shape",
             Kind::ValidationFailed => "The item breaks one or more rules",
-            Kind::UnsupportedMediaType => "The request body must be application/json",
+            Kind::UnsupportedMediaType => "The request body must be uncompressed application/json",
             Kind::PayloadTooLarge => "The request body is too large",
             Kind::InvalidQuery => "The query string is not valid",
             Kind::InvalidCursor => "The page cursor is not valid",
@@ -117,6 +117,8 @@ struct Document {
     kind: Option<Kind>,
     #[serde(skip)]
     retry_after: Option<Duration>,
+    #[serde(skip)]
+    accept_encoding_identity: bool,
 }
 
 impl Problem {
@@ -131,6 +133,7 @@ impl Problem {
             errors: Vec::new(),
             kind: Some(kind),
             retry_after: None,
+            accept_encoding_identity: false,
         }))
     }
 
@@ -150,6 +153,13 @@ impl Problem {
         self
     }
 
+    /// Adds `Accept-Encoding: identity`: the request's content coding was refused, and only
+    /// an unencoded body is read (RFC 9110 §12.5.3, §15.5.16).
+    pub fn accept_encoding_identity(mut self) -> Self {
+        self.0.accept_encoding_identity = true;
+        self
+    }
+
     pub fn kind(&self) -> Option<Kind> {
         self.0.kind
     }
@@ -160,12 +170,19 @@ impl IntoResponse for Problem {
         let doc = *self.0;
         let status = StatusCode::from_u16(doc.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry_after = doc.retry_after;
+        let accept_encoding_identity = doc.accept_encoding_identity;
         let mut response = (status, Json(doc)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
         if let Some(after) = retry_after {
             let secs = after.as_secs().max(1);
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if accept_encoding_identity {
+            headers.insert(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_static("identity"),
+            );
         }
         response
     }

@@ -11,6 +11,8 @@ struct Case {
     method: Method,
     path: String,
     content_type: Option<&'static str>,
+    /// Other request headers.
+    headers: Vec<(&'static str, &'static str)>,
     body: Vec<u8>,
     status: u16,
     problem: &'static str,
@@ -28,6 +30,7 @@ fn post(
         method: Method::POST,
         path: "/items".into(),
         content_type,
+        headers: Vec::new(),
         body: body.into(),
         status,
         problem,
@@ -40,10 +43,24 @@ fn get(name: &'static str, path: String, status: u16, problem: &'static str) -> 
         method: Method::GET,
         path,
         content_type: None,
+        headers: Vec::new(),
         body: Vec::new(),
         status,
         problem,
     }
+}
+
+/// A valid item's JSON, sent with `Content-Encoding: encoding`: never read (`415`).
+fn encoded(name: &'static str, encoding: &'static str) -> Case {
+    let mut case = post(
+        name,
+        JSON,
+        r#"{"name": "x"}"#,
+        415,
+        "unsupported-media-type",
+    );
+    case.headers.push(("content-encoding", encoding));
+    case
 }
 
 const JSON: Option<&str> = Some("application/json");
@@ -122,6 +139,11 @@ async fn bad_input_is_a_clear_4xx_and_changes_nothing() {
             415,
             "unsupported-media-type",
         ),
+        encoded("gzip over a plain body", "gzip"),
+        encoded("brotli over a plain body", "br"),
+        encoded("coding in capitals", "GZIP"),
+        encoded("identity listed after a coding", "gzip, identity"),
+        encoded("unknown coding", "x-custom"),
         post(
             "oversized body",
             JSON,
@@ -143,6 +165,27 @@ async fn bad_input_is_a_clear_4xx_and_changes_nothing() {
             "blank name",
             JSON,
             r#"{"name": "   "}"#,
+            422,
+            "validation-failed",
+        ),
+        post(
+            "name of a byte order mark",
+            JSON,
+            "{\"name\": \"\u{feff}\"}",
+            422,
+            "validation-failed",
+        ),
+        post(
+            "name of zero-width characters and spaces",
+            JSON,
+            r#"{"name": " \u200b\u200c\u200d\u2060\u00ad "}"#,
+            422,
+            "validation-failed",
+        ),
+        post(
+            "blank description",
+            JSON,
+            r#"{"name": "x", "description": "\ufeff \u200b"}"#,
             422,
             "validation-failed",
         ),
@@ -201,6 +244,7 @@ async fn bad_input_is_a_clear_4xx_and_changes_nothing() {
         if let Some(ct) = case.content_type {
             headers.push(("content-type", ct));
         }
+        headers.extend(case.headers.iter().copied());
         let reply = twin
             .client
             .send(case.method.clone(), &case.path, &headers, case.body.clone())
@@ -227,6 +271,14 @@ async fn bad_input_is_a_clear_4xx_and_changes_nothing() {
             case.name
         );
         assert_eq!(problem["status"], case.status, "{}", case.name);
+        if case.headers.iter().any(|(h, _)| *h == "content-encoding") {
+            assert_eq!(
+                reply.header("accept-encoding"),
+                Some("identity"),
+                "{}: says which coding is read",
+                case.name
+            );
+        }
         assert!(
             !reply.text().contains(&alice),
             "{}: the problem repeats the caller's token",

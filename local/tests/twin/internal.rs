@@ -246,6 +246,13 @@ async fn signed_replays_re_emit_the_window_and_refused_requests_nothing() {
             Some("application/problem+json")
         );
     }
+    // Signed, but the body is declared compressed: never read.
+    let mut encoded = signed_headers(&twin, &creds, now, REPLAY, &body);
+    encoded.push(("content-encoding".into(), "gzip".into()));
+    let reply = send(&twin, REPLAY, &encoded, &body).await;
+    assert_eq!(reply.status, 415, "{}", reply.text());
+    assert_eq!(reply.json()["type"], "/problems/unsupported-media-type");
+    assert_eq!(reply.header("accept-encoding"), Some("identity"));
     assert_eq!(
         archived_per_item(&twin).await,
         before,

@@ -235,10 +235,69 @@ const CLOUDWATCH_UNITS: &[&str] = &[
     "None",
 ];
 
+/// The members the writer puts on a document besides metrics and dimensions.
+pub const WRITER_PROPERTIES: &[&str] = &["_aws", "request_id", "function_request_id"];
+
+/// Every member name of a JSON object's root, duplicates kept (a `Value` keeps only one).
+pub fn root_keys(line: &str) -> Vec<String> {
+    struct Keys(Vec<String>);
+    impl<'de> serde::Deserialize<'de> for Keys {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visit;
+            impl<'de> serde::de::Visitor<'de> for Visit {
+                type Value = Keys;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Keys, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some((k, _)) = map.next_entry::<String, serde::de::IgnoredAny>()? {
+                        keys.push(k);
+                    }
+                    Ok(Keys(keys))
+                }
+            }
+            d.deserialize_map(Visit)
+        }
+    }
+    serde_json::from_str::<Keys>(line)
+        .unwrap_or_else(|e| panic!("{e}: {line}"))
+        .0
+}
+
+/// A line as CloudWatch reads it: one JSON object with no member twice, meeting the
+/// specification ([`check_emf`]); returns it.
+pub fn check_emf_line(line: &str) -> Value {
+    let keys = root_keys(line);
+    let mut sorted = keys.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), keys.len(), "a member twice: {line}");
+    let doc: Value = serde_json::from_str(line).unwrap();
+    check_emf(&doc);
+    doc
+}
+
+/// CloudWatch's `Dimension` name or value: ASCII, no control character, not blank.
+fn dimension_text(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii() && !b.is_ascii_control())
+        && text.bytes().any(|b| !b.is_ascii_whitespace())
+}
+
+/// A number CloudWatch takes as a metric value: within ±2^360.
+fn cloudwatch_number(v: &Value) -> bool {
+    v.as_f64()
+        .is_some_and(|f| f.is_finite() && f.abs() <= 2f64.powi(360))
+}
+
 /// Checks one document against the EMF specification and its limits; returns the number of
 /// values each metric carries (`name → count`, Counts summed).
 pub fn check_emf(doc: &Value) -> Vec<(String, u64)> {
     let root = doc.as_object().expect("a document is an object");
+    let mut declared: Vec<&str> = Vec::new();
     let aws = root["_aws"].as_object().expect("_aws");
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -260,16 +319,23 @@ pub fn check_emf(doc: &Value) -> Vec<(String, u64)> {
         for set in directive["Dimensions"].as_array().expect("Dimensions") {
             let set = set.as_array().expect("a dimension set");
             assert!(set.len() <= 30, "{} dimensions", set.len());
+            let mut seen: Vec<&str> = Vec::new();
             for key in set {
                 let key = key.as_str().expect("dimension keys are strings");
                 assert!(
                     !["request_id", "function_request_id", "xray_trace_id"].contains(&key),
                     "{key} is a dimension"
                 );
+                assert!(!seen.contains(&key), "{key} twice in a dimension set");
+                seen.push(key);
+                assert!((1..=250).contains(&key.len()), "{key:?}");
+                assert!(dimension_text(key) && !key.starts_with(':'), "{key:?}");
                 let value = root[key]
                     .as_str()
                     .unwrap_or_else(|| panic!("dimension {key}"));
                 assert!((1..=1024).contains(&value.len()), "{key}={value:?}");
+                assert!(dimension_text(value), "{key}={value:?}");
+                declared.push(key);
             }
         }
         let metrics = directive["Metrics"].as_array().expect("Metrics");
@@ -280,6 +346,16 @@ pub fn check_emf(doc: &Value) -> Vec<(String, u64)> {
         );
         for metric in metrics {
             let name = metric["Name"].as_str().expect("Name");
+            assert!(
+                (1..=255).contains(&name.chars().count()) && !name.trim().is_empty(),
+                "metric name {name:?}"
+            );
+            assert!(
+                !declared.contains(&name),
+                "{name} is a dimension and a metric"
+            );
+            assert!(!WRITER_PROPERTIES.contains(&name), "{name} is the writer's");
+            declared.push(name);
             if let Some(unit) = metric.get("Unit") {
                 assert!(CLOUDWATCH_UNITS.contains(&unit.as_str().unwrap()), "{unit}");
             }
@@ -288,19 +364,22 @@ pub fn check_emf(doc: &Value) -> Vec<(String, u64)> {
             }
             let value = &root[name];
             let n = match value {
-                Value::Number(_) => 1,
+                Value::Number(_) => {
+                    assert!(cloudwatch_number(value), "{name}: {value}");
+                    1
+                }
                 Value::Array(values) => {
                     assert!(values.len() <= 100, "{name}: {} values", values.len());
-                    assert!(values.iter().all(Value::is_number));
+                    assert!(values.iter().all(cloudwatch_number), "{name}: {value}");
                     values.len() as u64
                 }
                 Value::Object(dist) => {
                     let values = dist["Values"].as_array().expect("Values");
                     let weights = dist["Counts"].as_array().expect("Counts");
                     assert!(values.len() <= 100 && values.len() == weights.len());
-                    assert!(values.iter().all(Value::is_number));
+                    assert!(values.iter().all(cloudwatch_number), "{name}: {value}");
                     for stat in ["Min", "Max", "Count", "Sum"] {
-                        assert!(dist[stat].is_number(), "{stat}");
+                        assert!(cloudwatch_number(&dist[stat]), "{name}: {stat}");
                     }
                     let total: f64 = weights.iter().map(|c| c.as_f64().unwrap()).sum();
                     assert_eq!(dist["Count"].as_f64().unwrap(), total);
@@ -310,6 +389,13 @@ pub fn check_emf(doc: &Value) -> Vec<(String, u64)> {
             };
             counts.push((name.to_owned(), n));
         }
+    }
+    // Besides what the directives name, only the writer's own members.
+    for key in root.keys() {
+        assert!(
+            declared.contains(&key.as_str()) || WRITER_PROPERTIES.contains(&key.as_str()),
+            "{key} is neither declared nor the writer's"
+        );
     }
     counts
 }
