@@ -19,3 +19,4 @@ mod schemathesis;
 mod stream_events;
 mod tokens;
 mod walkthrough;
+mod web_app;
