@@ -93,6 +93,15 @@ pub struct ServeArgs {
     /// Accepted audience (the app client id).
     #[arg(long, default_value = names::APP_CLIENT_ID)]
     pub audience: String,
+    /// A callback URL of the app client (repeat the flag): where the Hosted UI may send the
+    /// browser back with a code, as Terraform's `callback_urls`. The twin's own web app
+    /// (`http://localhost:PORT/app/` and `http://127.0.0.1:PORT/app/`) when not given.
+    #[arg(long = "callback-url", value_name = "URL", value_parser = crate::auth::oauth::client::registered_url)]
+    pub callback_urls: Vec<String>,
+    /// A sign-out URL of the app client (repeat the flag): where `/logout` may send the browser,
+    /// as Terraform's `logout_urls`. The twin's own web app when not given.
+    #[arg(long = "logout-url", value_name = "URL", value_parser = crate::auth::oauth::client::registered_url)]
+    pub logout_urls: Vec<String>,
     /// CORS allowed origins (repeat the flag); any origin when not given.
     #[arg(long = "cors-origin")]
     pub cors_origins: Vec<String>,
@@ -225,6 +234,33 @@ mod tests {
             let (key, value) = line.split_once('=')?;
             (key.trim() == "default").then(|| value.trim().parse().ok())?
         })
+    }
+
+    #[test]
+    fn registered_urls_repeat_and_are_checked() {
+        let cli = Cli::try_parse_from([
+            "local",
+            "--callback-url",
+            "https://app.example/cb",
+            "--callback-url",
+            "http://localhost:5173/",
+            "--logout-url",
+            "https://app.example/bye",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.serve.callback_urls,
+            ["https://app.example/cb", "http://localhost:5173/"]
+        );
+        assert_eq!(cli.serve.logout_urls, ["https://app.example/bye"]);
+        // None given: empty here, the twin's own web app once its port is known.
+        assert!(ServeArgs::default().callback_urls.is_empty());
+        for bad in ["/app/", "https://app.example/#frag", "ftp://app.example/"] {
+            assert!(
+                Cli::try_parse_from(["local", "--logout-url", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     /// The `--item-events-*` flags default to Terraform's variables of the same names.

@@ -413,7 +413,15 @@ impl Twin {
         let cors = cors(&args.cors_origins)?;
         let fallback = Arc::clone(&gateway);
         let app = Router::new()
-            .merge(crate::auth::routes(Arc::clone(&issuer)))
+            .merge(crate::auth::routes(
+                Arc::clone(&issuer),
+                crate::auth::AppClient::new(
+                    args.audience.clone(),
+                    &args.callback_urls,
+                    &args.logout_urls,
+                    addr.port(),
+                ),
+            ))
             .merge(twin_api::routes(twin_api::TwinState {
                 archive: archive.clone(),
                 faults,

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::authorizer::Claims;
-pub use super::login::routes;
+use super::oauth;
 
 /// The file, inside the issuer's directory, that holds the private key.
 pub const KEY_FILE: &str = "issuer-key.pem";
@@ -258,19 +258,40 @@ impl LocalIssuer {
         serde_json::from_value(self.jwks()).expect("the issuer's own JWKS is a valid JwkSet")
     }
 
-    /// The OpenID discovery document. Only what is true of this stand-in is advertised: it
-    /// has no OAuth endpoints, its sign-in page hands out ID tokens directly.
+    /// The Hosted UI's address: the pool's domain, which is the issuer's origin here (on AWS
+    /// they are two hosts).
+    pub fn domain(&self) -> &str {
+        let after_scheme = self.issuer_url.find("://").map_or(0, |i| i + 3);
+        let end = self.issuer_url[after_scheme..]
+            .find('/')
+            .map_or(self.issuer_url.len(), |i| after_scheme + i);
+        &self.issuer_url[..end]
+    }
+
+    /// The OpenID discovery document, with Cognito's members where they are true of this
+    /// stand-in: the code flow only (`response_types_supported`), a public client
+    /// (`token_endpoint_auth_methods_supported` `none`), PKCE with `S256`, and the scopes the
+    /// app client allows.
     pub fn openid_configuration(&self) -> Value {
+        let domain = self.domain();
         json!({
             "issuer": self.issuer_url,
             "jwks_uri": self.jwks_url(),
+            "authorization_endpoint": format!("{domain}{}", oauth::AUTHORIZE_PATH),
+            "token_endpoint": format!("{domain}{}", oauth::TOKEN_PATH),
+            "userinfo_endpoint": format!("{domain}{}", oauth::USERINFO_PATH),
+            "revocation_endpoint": format!("{domain}{}", oauth::REVOKE_PATH),
+            "end_session_endpoint": format!("{domain}{}", oauth::LOGOUT_PATH),
             "id_token_signing_alg_values_supported": ["RS256"],
             "subject_types_supported": ["public"],
-            "response_types_supported": ["id_token"],
-            "scopes_supported": ["openid"],
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "code_challenge_methods_supported": [oauth::pkce::METHOD],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "scopes_supported": oauth::client::ALLOWED_SCOPES,
             "claims_supported": [
-                "sub", "aud", "iss", "token_use", "cognito:username",
-                "auth_time", "iat", "exp", "jti", "origin_jti", "event_id"
+                "sub", "aud", "iss", "token_use", "cognito:username", "email", "email_verified",
+                "nonce", "at_hash", "auth_time", "iat", "exp", "jti", "origin_jti", "event_id"
             ],
         })
     }
@@ -452,6 +473,33 @@ mod tests {
         assert_eq!(issuer.jwks_url(), format!("{ISSUER}/.well-known/jwks.json"));
         let config = issuer.openid_configuration();
         assert_eq!(config["issuer"], ISSUER);
+        assert_eq!(issuer.domain(), "http://localhost:8080");
+        assert_eq!(
+            config["authorization_endpoint"],
+            "http://localhost:8080/oauth2/authorize"
+        );
+        assert_eq!(
+            config["token_endpoint"],
+            "http://localhost:8080/oauth2/token"
+        );
+        assert_eq!(
+            config["userinfo_endpoint"],
+            "http://localhost:8080/oauth2/userInfo"
+        );
+        assert_eq!(
+            config["revocation_endpoint"],
+            "http://localhost:8080/oauth2/revoke"
+        );
+        assert_eq!(
+            config["end_session_endpoint"],
+            "http://localhost:8080/logout"
+        );
+        assert_eq!(config["response_types_supported"], json!(["code"]));
+        assert_eq!(config["code_challenge_methods_supported"], json!(["S256"]));
+        assert_eq!(
+            config["scopes_supported"],
+            json!(["openid", "email", "profile"])
+        );
         assert_eq!(config["jwks_uri"], issuer.jwks_url());
         assert_eq!(
             config["id_token_signing_alg_values_supported"],

@@ -1,39 +1,50 @@
-//! The local issuer's sign-in page, `/login`, standing in for Cognito's Hosted UI. Its JWKS
-//! and discovery documents are among the twin's own routes ([`crate::twin_api`]).
+//! The local issuer's sign-in page, `/login`, standing in for Cognito's Hosted UI. Reached from
+//! `/oauth2/authorize` with the request's parameters, it signs a user in for that app client
+//! ([`super::oauth::sign_in`]); reached without them, it is the shell walk-through's page, which
+//! shows an ID token (or answers it as JSON). Its JWKS and discovery documents are among the
+//! twin's own routes ([`crate::twin_api`]).
 
 use crate::html::escape;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{FromRequest, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use axum::{Form, Json, Router};
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
 use serde_json::json;
 
-use super::issuer::{IssuerError, LocalIssuer};
+use super::issuer::IssuerError;
+use super::oauth::{HostedUi, sign_in};
+use super::pages::{html, page, sign_in_form};
 
 /// Cognito's default ID token validity.
 pub const ID_TOKEN_TTL: Duration = Duration::from_secs(3600);
 
-/// Serves `GET|POST /login`.
-pub fn routes(issuer: Arc<LocalIssuer>) -> Router {
-    Router::new()
-        .route("/login", get(login_page).post(login))
-        .with_state(issuer)
-}
-
-async fn login_page() -> Response {
-    html(StatusCode::OK, &page("Sign in", SIGN_IN_FORM))
+/// `GET /login`: the Hosted UI's sign-in page for an authorization request, or the shell's.
+pub(super) async fn login_page(
+    State(hosted): State<Arc<HostedUi>>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if sign_in::is_authorization_request(query.as_deref()) {
+        return sign_in::page(&hosted, query.as_deref().unwrap_or_default());
+    }
+    html(StatusCode::OK, &page("Sign in", &sign_in_form("/login")))
 }
 
 #[derive(serde::Deserialize)]
-struct LoginForm {
-    username: String,
+pub(super) struct LoginForm {
+    pub(super) username: String,
 }
 
-async fn login(State(issuer): State<Arc<LocalIssuer>>, request: Request) -> Response {
+/// `POST /login`: signs the user in for the authorization request in the query, if there is one
+/// (and redirects with a code), or for the shell (the ID token itself).
+pub(super) async fn login(State(hosted): State<Arc<HostedUi>>, request: Request) -> Response {
+    let query = request.uri().query().map(str::to_owned);
+    if sign_in::is_authorization_request(query.as_deref()) {
+        return sign_in::submit(&hosted, query.as_deref().unwrap_or_default(), request).await;
+    }
+    let issuer = hosted.issuer();
     let headers = request.headers().clone();
     let is_json_body = content_type_is(&headers, "application/json");
     let wants_json = is_json_body || accepts_json(&headers);
@@ -98,7 +109,7 @@ async fn login(State(issuer): State<Arc<LocalIssuer>>, request: Request) -> Resp
     response
 }
 
-fn content_type_is(headers: &HeaderMap, mime: &str) -> bool {
+pub(super) fn content_type_is(headers: &HeaderMap, mime: &str) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -136,8 +147,9 @@ fn error(wants_json: bool, status: StatusCode, detail: &str) -> Response {
         response
     } else {
         let body = format!(
-            "<p class=\"error\">Could not sign in: {}</p>{SIGN_IN_FORM}",
-            escape(detail)
+            "<p class=\"error\">Could not sign in: {}</p>{}",
+            escape(detail),
+            sign_in_form("/login")
         );
         html(status, &page("Sign in", &body))
     }
@@ -154,27 +166,6 @@ fn api_base(headers: &HeaderMap) -> String {
             |host| format!("http://{host}"),
         )
 }
-
-fn html(status: StatusCode, body: &str) -> Response {
-    let mut response = (status, Html(body.to_owned())).into_response();
-    // No scripts on these pages; nothing may load from elsewhere, nothing may frame them.
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-        ),
-    );
-    response
-}
-
-const SIGN_IN_FORM: &str = r#"<form method="post" action="/login">
-  <label for="username">Username</label>
-  <input id="username" name="username" autocomplete="username" required maxlength="128" autofocus>
-  <button type="submit">Sign in</button>
-</form>
-<p class="note">This is the local twin's stand-in for the Cognito Hosted UI. There are no
-passwords: any valid username (1-128 characters, no spaces) signs in, and the same username
-always gets the same <code>sub</code>.</p>"#;
 
 fn signed_in(username: &str, sub: &str, token: &str, api_base: &str) -> String {
     let curl = format!("curl -H \"Authorization: Bearer {token}\" {api_base}/items");
@@ -193,35 +184,6 @@ fn signed_in(username: &str, sub: &str, token: &str, api_base: &str) -> String {
     )
 }
 
-fn page(title: &str, body: &str) -> String {
-    format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · items API (local)</title>
-<style>
-  body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem; color: #1f2328; }}
-  h1 {{ font-size: 1.5rem; }}
-  label {{ display: block; font-weight: 600; margin-top: 1rem; }}
-  input, textarea {{ width: 100%; box-sizing: border-box; padding: .5rem; font: inherit; border: 1px solid #d0d7de; border-radius: 6px; }}
-  textarea {{ font: 13px/1.4 ui-monospace, monospace; word-break: break-all; }}
-  button {{ margin-top: 1rem; padding: .5rem 1.25rem; font: inherit; color: #fff; background: #1f6feb; border: 0; border-radius: 6px; cursor: pointer; }}
-  .note {{ color: #59636e; font-size: .9rem; margin-top: 1.5rem; }}
-  .error {{ color: #d1242f; }}
-</style>
-</head>
-<body>
-<h1>{title}</h1>
-{body}
-</body>
-</html>
-"#,
-        title = escape(title),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use axum::body::Body;
@@ -232,8 +194,8 @@ mod tests {
     use crate::auth::test_support::{CLIENT_ID, ISSUER, issuer};
     use crate::auth::{JwksSource, JwtAuthorizer};
 
-    fn app() -> Router {
-        routes(issuer())
+    fn app() -> axum::Router {
+        crate::auth::oauth::test_support::routes()
     }
 
     async fn send(request: http::Request<Body>) -> (StatusCode, HeaderMap, String) {

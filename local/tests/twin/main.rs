@@ -14,6 +14,7 @@ mod load;
 mod metric_contract;
 mod moto_flow;
 mod moto_stream;
+mod oidc;
 mod ops_console;
 mod schemathesis;
 mod stream_events;
