@@ -427,13 +427,7 @@ async function main() {
   $("more").addEventListener("click", action(() => listItems({ more: true })));
 
   const params = new URLSearchParams(location.search);
-  if (params.has("code") || params.has("error")) {
-    try {
-      await finishSignIn(params);
-    } finally {
-      render();
-    }
-  }
+  if (params.has("code") || params.has("error")) await finishSignIn(params);
   render();
   if (storedTokens()) await listItems();
 }
