@@ -14,7 +14,12 @@ import time
 from urllib.parse import urlsplit
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import (
+    JavascriptException,
+    NoSuchElementException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -34,18 +39,20 @@ FLAGS = [
 ]
 # The longest wait for one step: a page that never gets there fails the run, not hangs it.
 STEP_SECONDS = 30
+# What a look at a page that is being replaced (a redirect under way) can raise: look again.
+NAVIGATING = (JavascriptException, NoSuchElementException, StaleElementReferenceException)
 
 
 def wait_for(driver, what, condition):
     try:
-        return WebDriverWait(driver, STEP_SECONDS).until(lambda d: condition(d))
+        return WebDriverWait(driver, STEP_SECONDS, ignored_exceptions=NAVIGATING).until(condition)
     except TimeoutException:
         sys.exit(f"web_app.py: {what} did not happen within {STEP_SECONDS} s at {driver.current_url}:\n"
                  f"{driver.find_element(By.TAG_NAME, 'body').text}")
 
 
 def state(driver):
-    return driver.find_element(By.TAG_NAME, "body").get_attribute("data-state")
+    return driver.execute_script("return document.body && document.body.dataset.state")
 
 
 def stored_tokens(driver):
@@ -171,6 +178,17 @@ def run(driver, app, user, item_name, screenshot):
     seen["after_sign_out_url"] = driver.current_url
     seen["tokens_after_sign_out"] = stored_tokens(driver) is not None
     seen["revoked_refresh"] = refresh_token_answer(driver, config["authDomain"], config["clientId"], refresh_token)
+    # An answer to a sign-in this page did not start (another site's code, say) is refused
+    # before any token request, and the code leaves the address bar.
+    driver.get(app + "?code=from-elsewhere&state=forged")
+    error = wait_for(driver, "the forged answer refused", lambda d: d.find_element(By.ID, "error").is_displayed()
+                     and d.find_element(By.ID, "error"))
+    seen["forged_answer"] = {
+        "error": error.text,
+        "state": state(driver),
+        "url": driver.current_url,
+        "tokens": stored_tokens(driver) is not None,
+    }
     # Signing in again asks for the user again: no Hosted UI session is left.
     driver.find_element(By.ID, "sign-in").click()
     wait_for(driver, "the sign-in form again", lambda d: d.find_elements(By.NAME, "username"))

@@ -181,6 +181,19 @@ async fn the_web_client_signs_in_creates_lists_refreshes_and_signs_out() {
     );
     assert_ne!(seen["asked_again"], "/app/", "{seen:#}");
 
+    // A code and state the page did not ask for: refused, nothing kept, the code not shown.
+    let forged = &seen["forged_answer"];
+    assert!(
+        forged["error"]
+            .as_str()
+            .unwrap()
+            .contains("state does not match"),
+        "{forged:#}"
+    );
+    assert_eq!(forged["state"], "signed-out", "{forged:#}");
+    assert_eq!(forged["url"], app.as_str(), "{forged:#}");
+    assert_eq!(forged["tokens"], false, "{forged:#}");
+
     // The screenshot of the signed-in page.
     let bytes = std::fs::read(&png).expect("the screenshot was written");
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
