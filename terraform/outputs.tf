@@ -8,6 +8,17 @@ output "hosted_ui_url" {
   value       = module.auth.hosted_ui_url
 }
 
+output "web_client_config" {
+  description = "The example web client's config.json (examples/web/; docs/deploy.md): terraform output -raw web_client_config > examples/web/config.json."
+  value = jsonencode({
+    apiUrl      = module.api.api_url
+    authDomain  = module.auth.hosted_ui_url
+    clientId    = module.auth.app_client_id
+    redirectUri = var.callback_urls[0]
+    logoutUri   = length(var.logout_urls) > 0 ? var.logout_urls[0] : null
+  })
+}
+
 output "user_pool_id" {
   description = "Id of the Cognito user pool."
   value       = module.auth.user_pool_id

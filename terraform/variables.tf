@@ -184,9 +184,9 @@ variable "throttle_burst" {
 }
 
 variable "cors_allow_origins" {
-  description = "Origins allowed by CORS (e.g. https://app.example.com); empty: no CORS configuration."
+  description = "Origins allowed by CORS (e.g. https://app.example.com); empty: no CORS configuration. The default is the example web client's, served locally (docs/deploy.md)."
   type        = list(string)
-  default     = []
+  default     = ["http://localhost:8000"]
 
   validation {
     condition     = alltrue([for o in var.cors_allow_origins : o == "*" || can(regex("^https?://[^/]+$", o))])
@@ -195,9 +195,9 @@ variable "cors_allow_origins" {
 }
 
 variable "callback_urls" {
-  description = "Where the Hosted UI may send users back after sign-in (https, or http://localhost)."
+  description = "Where the Hosted UI may send users back after sign-in (https, or http://localhost); the first is the web client's (output web_client_config). The default is the example web client's page, served locally (docs/deploy.md)."
   type        = list(string)
-  default     = ["http://localhost:3000/callback"]
+  default     = ["http://localhost:8000/"]
 
   validation {
     condition     = length(var.callback_urls) > 0 && alltrue([for u in var.callback_urls : can(regex("^(https://|http://localhost[:/])", u))])
@@ -206,9 +206,9 @@ variable "callback_urls" {
 }
 
 variable "logout_urls" {
-  description = "Where the Hosted UI may send users after sign-out (https, or http://localhost)."
+  description = "Where the Hosted UI may send users after sign-out (https, or http://localhost); the first is the web client's (output web_client_config). The default is the example web client's page, served locally (docs/deploy.md)."
   type        = list(string)
-  default     = ["http://localhost:3000/"]
+  default     = ["http://localhost:8000/"]
 
   validation {
     condition     = alltrue([for u in var.logout_urls : can(regex("^(https://|http://localhost[:/])", u))])

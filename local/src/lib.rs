@@ -20,4 +20,5 @@ pub mod sqs;
 pub mod stream;
 pub mod twin;
 pub mod twin_api;
+pub mod web_app;
 pub mod xray_daemon;

@@ -441,6 +441,7 @@ impl Twin {
                 archive,
                 Some((mapping.status, mapping.dlq)),
             ))
+            .merge(crate::web_app::routes(args.audience.clone()))
             .fallback(
                 move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
                     let gateway = Arc::clone(&fallback);

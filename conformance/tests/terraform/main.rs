@@ -10,4 +10,5 @@ mod pipeline;
 mod policies;
 mod roles;
 mod support;
+mod web_client;
 mod workflows;

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::common::{TwinProcess, urlencode};
 
-fn chromium() -> PathBuf {
+pub(crate) fn chromium() -> PathBuf {
     let path = std::env::var_os("CHROMIUM")
         .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
     assert!(
@@ -24,14 +24,14 @@ fn chromium() -> PathBuf {
     path
 }
 
-fn repo_dir() -> PathBuf {
+pub(crate) fn repo_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
         .to_owned()
 }
 
-fn artifacts_dir() -> PathBuf {
+pub(crate) fn artifacts_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| repo_dir().join("target"), PathBuf::from);
     target.join("test-artifacts")

@@ -22,3 +22,4 @@ mod schemathesis;
 mod stream_events;
 mod tokens;
 mod walkthrough;
+mod web_app;

@@ -69,6 +69,8 @@ fn command_class(words: &[String]) -> Result<Option<Class>, String> {
         "terraform" | "aws" | "git" | "pip" | "rustup" => Class::Remote,
         // An inline program: a filter in a pipeline.
         "python3" if arg(1) == "-c" => return Ok(None),
+        // A static file server (the web client's page): it serves until stopped.
+        "python3" if arg(1) == "-m" && arg(2) == "http.server" => Class::Check,
         word if PLUMBING.contains(&word) => return Ok(None),
         word => {
             return Err(format!(
@@ -128,6 +130,10 @@ mod tests {
             Ok(Some(Class::Check))
         );
         assert_eq!(class("opsctl reemit --api X"), Ok(Some(Class::Run)));
+        assert_eq!(
+            class("python3 -m http.server 8000 --directory examples/web"),
+            Ok(Some(Class::Check))
+        );
         assert_eq!(class("opsctl alarms"), Ok(Some(Class::Remote)));
         assert_eq!(
             class("V=$(terraform output x | awk '{print}')"),
