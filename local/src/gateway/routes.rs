@@ -174,17 +174,6 @@ impl RouteTable {
             .min_by_key(|(rank, exact, ..)| (*rank, !*exact))
             .map(|(_, _, route, params)| route.matched(params))
     }
-
-    /// Whether any route exists for this path, whatever the method (for CORS preflight).
-    pub fn has_path(&self, path: &str) -> bool {
-        self.routes
-            .iter()
-            .any(|r| r.exact_path.as_deref() == Some(path))
-            || self
-                .routes
-                .iter()
-                .any(|r| match_template(&r.template, path).is_some())
-    }
 }
 
 #[cfg(test)]
@@ -229,8 +218,6 @@ mod tests {
         ] {
             assert_eq!(t.find(m, p), None, "{m} {p}");
         }
-        assert!(t.has_path("/items"));
-        assert!(!t.has_path("/nope"));
     }
 
     #[test]
@@ -246,7 +233,6 @@ mod tests {
             "/items/x",
             "/internal/a/b",
         ] {
-            assert!(t.has_path(path), "{path}");
             let plain = format!("/{}", path.trim_start_matches('/'));
             let method = if path.contains("internal") {
                 "POST"

@@ -5,9 +5,6 @@
 /// The scopes the app client allows (`allowed_oauth_scopes`), in the order tokens list them.
 pub const ALLOWED_SCOPES: [&str; 3] = ["openid", "email", "profile"];
 
-/// Where the twin serves its web app: the registered URLs when none are given.
-pub const DEFAULT_APP_PATH: &str = "/app/";
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppClient {
     pub id: String,
@@ -25,7 +22,7 @@ impl AppClient {
             if urls.is_empty() {
                 ["localhost", "127.0.0.1"]
                     .iter()
-                    .map(|host| format!("http://{host}:{port}{DEFAULT_APP_PATH}"))
+                    .map(|host| format!("http://{host}:{port}{}", crate::web_app::PATH))
                     .collect()
             } else {
                 urls.to_vec()
