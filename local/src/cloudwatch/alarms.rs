@@ -17,6 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use super::composite::CompositeDef;
 use super::query::{self, Query, QueryKind};
 use super::store::{MetricId, MetricStore, Statistic};
 
@@ -226,6 +227,9 @@ pub struct AlarmStatus {
     pub updated: String,
     /// The evaluated datapoints, oldest first (`null` where missing).
     pub datapoints: Vec<Option<f64>>,
+    /// A composite alarm's rule; `None` for a metric alarm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alarm_rule: Option<String>,
 }
 
 /// One state change, as logged.
@@ -243,6 +247,8 @@ const HISTORY: usize = 1000;
 
 pub struct Alarms {
     defs: Vec<AlarmDef>,
+    /// Evaluated after the metric alarms, on their new states; listed after them.
+    composites: Vec<CompositeDef>,
     inner: Mutex<Inner>,
 }
 
@@ -358,23 +364,81 @@ pub fn decide(
     Some((state, reason))
 }
 
+/// Where the evaluated range ends at `now`: CloudWatch's default sliding window ends at the
+/// last whole minute for periods of a minute or more (an hour-long period is the last sixty
+/// minutes, not the last clock hour), and at the last whole period below a minute.
+pub fn window_end(now: i64, period: i64) -> i64 {
+    let step = if period >= 60 { 60 } else { period.max(1) };
+    now - now.rem_euclid(step)
+}
+
+/// Records `state` and `reason` on `status`; a change of state is logged and kept.
+fn settle(
+    status: &mut AlarmStatus,
+    state: State,
+    reason: String,
+    now: i64,
+    changes: &mut Vec<StateChange>,
+) {
+    if state != status.state {
+        let change = StateChange {
+            alarm: status.name.clone(),
+            old_state: status.state,
+            new_state: state,
+            reason: reason.clone(),
+            timestamp: rfc3339(now),
+        };
+        println!(
+            "{}",
+            serde_json::json!({
+                "level": "INFO",
+                "timestamp": change.timestamp,
+                "message": "alarm state changed",
+                "service": "local-twin",
+                "alarm": change.alarm,
+                "old_state": change.old_state,
+                "new_state": change.new_state,
+                "reason": change.reason,
+            })
+        );
+        status.state = state;
+        status.updated = rfc3339(now);
+        changes.push(change);
+    }
+    status.reason = reason;
+}
+
 impl Alarms {
     pub fn new(defs: Vec<AlarmDef>) -> Self {
+        Self::with_composites(defs, Vec::new())
+    }
+
+    /// Metric alarms and composite alarms; every name is unique.
+    pub fn with_composites(defs: Vec<AlarmDef>, composites: Vec<CompositeDef>) -> Self {
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let statuses = defs
-            .iter()
-            .map(|d| AlarmStatus {
-                name: d.name.clone(),
-                description: d.description.clone(),
-                runbook: d.runbook.clone(),
+        let created =
+            |name: &str, description: &str, runbook: &str, rule: Option<&str>| AlarmStatus {
+                name: name.to_owned(),
+                description: description.to_owned(),
+                runbook: runbook.to_owned(),
                 state: State::InsufficientData,
                 reason: "Unchecked: Initial alarm creation".into(),
                 updated: rfc3339(now),
                 datapoints: Vec::new(),
-            })
+                alarm_rule: rule.map(str::to_owned),
+            };
+        let statuses = defs
+            .iter()
+            .map(|d| created(&d.name, &d.description, &d.runbook, None))
+            .chain(
+                composites
+                    .iter()
+                    .map(|c| created(&c.name, &c.description, &c.runbook, Some(&c.rule_text))),
+            )
             .collect();
         Self {
             defs,
+            composites,
             inner: Mutex::new(Inner {
                 statuses,
                 history: Vec::new(),
@@ -386,13 +450,18 @@ impl Alarms {
         &self.defs
     }
 
+    pub fn composites(&self) -> &[CompositeDef] {
+        &self.composites
+    }
+
     /// Evaluates every alarm as of `now` (seconds since the epoch): returns the state changes.
+    /// The metric alarms first, then the composite alarms on the states just decided.
     pub fn evaluate(&self, store: &MetricStore, now: i64) -> Vec<StateChange> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let mut changes = Vec::new();
-        for (def, status) in self.defs.iter().zip(inner.statuses.iter_mut()) {
-            // Only periods that have ended are evaluated.
-            let end = now - now.rem_euclid(def.period);
+        let (metric, composite) = inner.statuses.split_at_mut(self.defs.len());
+        for (def, status) in self.defs.iter().zip(metric.iter_mut()) {
+            let end = window_end(now, def.period);
             let start = end - def.period * def.evaluation_periods as i64;
             let decided = match def.series(store, start, end) {
                 Ok(series) => {
@@ -410,35 +479,33 @@ impl Alarms {
                     format!("Insufficient Data: the alarm's query failed: {e}"),
                 )),
             };
-            let Some((state, reason)) = decided else {
-                continue;
-            };
-            if state != status.state {
-                let change = StateChange {
-                    alarm: def.name.clone(),
-                    old_state: status.state,
-                    new_state: state,
-                    reason: reason.clone(),
-                    timestamp: rfc3339(now),
-                };
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "level": "INFO",
-                        "timestamp": change.timestamp,
-                        "message": "alarm state changed",
-                        "service": "local-twin",
-                        "alarm": change.alarm,
-                        "old_state": change.old_state,
-                        "new_state": change.new_state,
-                        "reason": change.reason,
-                    })
-                );
-                status.state = state;
-                status.updated = rfc3339(now);
-                changes.push(change);
+            if let Some((state, reason)) = decided {
+                settle(status, state, reason, now, &mut changes);
             }
-            status.reason = reason;
+        }
+        // A composite may name another composite: as many passes as there are composites
+        // settle any chain (a cycle, which CloudWatch refuses, just stops there).
+        for _ in 0..composite.len() {
+            let mut moved = false;
+            for (i, def) in self.composites.iter().enumerate() {
+                let known: Vec<(String, State)> = metric
+                    .iter()
+                    .chain(composite.iter())
+                    .map(|s| (s.name.clone(), s.state))
+                    .collect();
+                let state_of = |name: &str| {
+                    known
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, state)| *state)
+                };
+                let (state, reason) = def.decide(&state_of);
+                moved |= state != composite[i].state;
+                settle(&mut composite[i], state, reason, now, &mut changes);
+            }
+            if !moved {
+                break;
+            }
         }
         inner.history.extend(changes.iter().cloned());
         let excess = inner.history.len().saturating_sub(HISTORY);

@@ -8,6 +8,7 @@
 
 pub mod alarms;
 pub mod clock;
+pub mod composite;
 pub mod emf;
 mod kept_lines;
 pub mod math;

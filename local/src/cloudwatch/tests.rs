@@ -449,3 +449,74 @@ fn kept_lines_are_the_latest_and_reused_buffers_hold_only_the_new_line() {
     assert_eq!(found[0].0, "odd");
     assert_eq!(found[0].1["n"], KEPT_LOG_LINES + 3);
 }
+
+/// A 5xx-ratio alarm over `minutes` minutes: one period as long as the window.
+fn ratio_alarm(name: &str, minutes: i64, threshold: f64) -> AlarmDef {
+    let stat = |id: &str, metric: &str| {
+        json!({"Id": id, "ReturnData": false, "MetricStat": {"Stat": "Sum", "Period": minutes * 60,
+            "Metric": {"Namespace": "AWS/ApiGateway", "MetricName": metric,
+                "Dimensions": [{"Name": "ApiId", "Value": names::API_ID}, {"Name": "Stage", "Value": STAGE}]}}})
+    };
+    AlarmDef::from_json(&json!({
+        "name": name, "period": minutes * 60, "evaluation_periods": 1, "threshold": threshold,
+        "comparison": "GreaterThanThreshold", "treat_missing_data": "notBreaching",
+        "metrics": [stat("requests", "Count"), stat("errors", "5xx"),
+            {"Id": "ratio", "Expression": "FILL(errors, 0) / requests", "ReturnData": true}],
+    }))
+    .unwrap()
+}
+
+#[test]
+fn a_composite_follows_its_children_at_each_evaluation() {
+    use super::composite::CompositeDef;
+    let store = MetricStore::new();
+    let alarms = Alarms::with_composites(
+        vec![ratio_alarm("long", 60, 0.05), ratio_alarm("short", 5, 0.05)],
+        vec![CompositeDef::new("both", "", "", "ALARM(long) AND ALARM(short)").unwrap()],
+    );
+    // Healthy for an hour, then every request fails for 4 minutes.
+    for n in 0..60 {
+        traffic(&store, n, 10, 0);
+    }
+    for n in 60..64 {
+        traffic(&store, n, 10, 10);
+    }
+    let changes = at(&alarms, &store, 61);
+    assert!(
+        changes.contains(&("short".into(), State::InsufficientData, State::Alarm))
+            && changes.contains(&("long".into(), State::InsufficientData, State::Ok))
+            && changes.contains(&("both".into(), State::InsufficientData, State::Ok)),
+        "{changes:?}"
+    );
+    // The long window is the last sixty minutes, not the clock hour: 10 of 600 at minute 61,
+    // 30 of 600 at minute 63 (5 %, not above), 40 of 600 at minute 64.
+    assert!(at(&alarms, &store, 63).is_empty());
+    assert_eq!(
+        at(&alarms, &store, 64),
+        [
+            ("long".into(), State::Ok, State::Alarm),
+            ("both".into(), State::Ok, State::Alarm)
+        ]
+    );
+    let reason = reason_of(&alarms, "both");
+    assert!(
+        reason.contains("evaluated to TRUE") && reason.contains("long is ALARM, short is ALARM"),
+        "{reason}"
+    );
+    // The failures leave the short window five minutes after they stopped: the composite
+    // clears with it though the long window still breaches.
+    for n in 64..70 {
+        traffic(&store, n, 10, 0);
+    }
+    assert!(at(&alarms, &store, 68).is_empty());
+    assert_eq!(
+        at(&alarms, &store, 69),
+        [
+            ("short".into(), State::Alarm, State::Ok),
+            ("both".into(), State::Alarm, State::Ok)
+        ]
+    );
+    assert_eq!(alarms.state_of("long"), Some(State::Alarm));
+    let history: Vec<String> = alarms.history().iter().map(|c| c.alarm.clone()).collect();
+    assert_eq!(history.iter().filter(|a| *a == "both").count(), 3);
+}
