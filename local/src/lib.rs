@@ -16,6 +16,7 @@ pub mod ops;
 pub mod output;
 pub(crate) mod per_thread;
 pub mod settings;
+pub mod slo;
 pub mod sqs;
 pub mod stream;
 pub mod twin;
