@@ -189,6 +189,29 @@ impl Rule {
         }
     }
 
+    /// The rule with `prefix` taken off every alarm name that has it: the twin names its
+    /// alarms without the stack's prefix that Terraform's names and rules carry.
+    pub fn without_prefix(self, prefix: &str) -> Rule {
+        match self {
+            Rule::Is(state, name) => {
+                let name = name
+                    .strip_prefix(prefix)
+                    .map_or(name.clone(), str::to_owned);
+                Rule::Is(state, name)
+            }
+            Rule::Not(r) => Rule::Not(Box::new(r.without_prefix(prefix))),
+            Rule::And(a, b) => Rule::And(
+                Box::new(a.without_prefix(prefix)),
+                Box::new(b.without_prefix(prefix)),
+            ),
+            Rule::Or(a, b) => Rule::Or(
+                Box::new(a.without_prefix(prefix)),
+                Box::new(b.without_prefix(prefix)),
+            ),
+            c @ Rule::Const(_) => c,
+        }
+    }
+
     /// The alarms the rule names, in order.
     pub fn children(&self, out: &mut Vec<String>) {
         match self {

@@ -13,6 +13,7 @@ pub mod emf;
 mod kept_lines;
 pub mod math;
 pub mod query;
+pub mod slos;
 pub mod store;
 pub mod table;
 
@@ -152,6 +153,10 @@ pub fn load_alarms(repo: &Path, values: &[(&str, String)]) -> Result<Vec<AlarmDe
 pub struct CloudWatch {
     pub store: MetricStore,
     pub alarms: Alarms,
+    /// The objectives of `slos/*.json` (their window and composite alarms are in `alarms`).
+    pub slos: Vec<crate::slo::Slo>,
+    /// The burn-rate policy every objective gets.
+    pub slo_policy: crate::slo::Policy,
     /// `(file stem, dashboard body)`, placeholders filled.
     pub dashboards: Vec<(String, Value)>,
     pub repo_dir: PathBuf,
@@ -217,14 +222,20 @@ struct RuleSampler {
 }
 
 impl CloudWatch {
-    /// Reads the alarms and dashboards of `repo_dir`.
+    /// Reads the alarms, objectives and dashboards of `repo_dir`.
     pub fn load(repo_dir: &Path, function_timeout_secs: u64) -> Result<Self, String> {
         let values = placeholders(function_timeout_secs);
         let store = MetricStore::new();
+        let (slos, slo_policy) = slos::load(repo_dir, &values)?;
+        let (mut windows, composites) = slos::alarms(&slos, &slo_policy)?;
+        let mut defs = load_alarms(repo_dir, &values)?;
+        defs.append(&mut windows);
         Ok(Self {
             api: ApiMetrics::new(&store),
             store,
-            alarms: Alarms::new(load_alarms(repo_dir, &values)?),
+            alarms: Alarms::with_composites(defs, composites),
+            slos,
+            slo_policy,
             dashboards: read_json_dir(&repo_dir.join("dashboards"), &values)?,
             repo_dir: repo_dir.to_owned(),
             functions: Mutex::new(HashMap::new()),

@@ -3,8 +3,8 @@
 //!
 //! Values are kept (each distinct value with its count) rather than pre-aggregated, because
 //! percentiles over any period need them; CloudWatch keeps the same for the metrics it can
-//! answer percentiles on. Data older than [`RETENTION_SECS`] is dropped: the dashboards look
-//! three hours back and the alarms a few minutes.
+//! answer percentiles on. Data older than [`RETENTION_SECS`] is dropped: the longest range a
+//! CloudWatch alarm may read (the SLO burn-rate alarms read up to three days back).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
@@ -15,8 +15,9 @@ use serde::Serialize;
 
 use crate::per_thread::PerThread;
 
-/// How long values are kept, seconds.
-pub const RETENTION_SECS: i64 = 3 * 3600;
+/// How long values are kept, seconds: seven days, the most an alarm's
+/// `Period x EvaluationPeriods` may span in CloudWatch.
+pub const RETENTION_SECS: i64 = 7 * 24 * 3600;
 
 /// One metric: namespace, name and dimensions (sorted by name, as CloudWatch identifies them).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -69,6 +70,10 @@ pub enum Statistic {
     Maximum,
     /// `pNN` or `pNN.N`: a percentile, 0 to 100.
     Percentile(f64),
+    /// `TC(low:high)` with absolute bounds, either may be left out: how many values are
+    /// above `low` and at most `high` (CloudWatch's trimmed count; its bounds exclude the
+    /// lower value and include the upper one, as for the trimmed mean).
+    TrimmedCount(Option<f64>, Option<f64>),
 }
 
 impl Statistic {
@@ -80,6 +85,7 @@ impl Statistic {
             "Average" => Self::Average,
             "Minimum" => Self::Minimum,
             "Maximum" => Self::Maximum,
+            _ if s.starts_with("TC(") => Self::trimmed_count(s)?,
             _ => {
                 let p = s
                     .strip_prefix('p')
@@ -89,6 +95,34 @@ impl Statistic {
                 Self::Percentile(p)
             }
         })
+    }
+}
+
+impl Statistic {
+    /// `TC(low:high)`, absolute bounds only (percentage bounds are refused by name).
+    fn trimmed_count(s: &str) -> Result<Self, String> {
+        let unsupported = || {
+            format!(
+                "unsupported statistic `{s}` (the twin takes TC(low:high) with absolute bounds)"
+            )
+        };
+        let inner = s
+            .strip_prefix("TC(")
+            .and_then(|r| r.strip_suffix(')'))
+            .ok_or_else(unsupported)?;
+        let (low, high) = inner.split_once(':').ok_or_else(unsupported)?;
+        let bound = |b: &str| -> Result<Option<f64>, String> {
+            let b = b.trim();
+            if b.is_empty() {
+                return Ok(None);
+            }
+            b.parse::<f64>().map(Some).map_err(|_| unsupported())
+        };
+        let (low, high) = (bound(low)?, bound(high)?);
+        if low.is_none() && high.is_none() {
+            return Err(unsupported());
+        }
+        Ok(Self::TrimmedCount(low, high))
     }
 }
 
@@ -142,6 +176,12 @@ impl Aggregate {
             Statistic::Average => sum / count as f64,
             Statistic::Minimum => self.values[0].0,
             Statistic::Maximum => self.values[self.values.len() - 1].0,
+            Statistic::TrimmedCount(low, high) => self
+                .values
+                .iter()
+                .filter(|(v, _)| low.is_none_or(|l| *v > l) && high.is_none_or(|h| *v <= h))
+                .map(|(_, n)| *n as f64)
+                .sum(),
             Statistic::Percentile(p) => {
                 // Nearest rank: the smallest value with at least p% of the samples at or
                 // below it (p0 is the minimum, p100 the maximum).
@@ -497,6 +537,25 @@ mod tests {
         assert_eq!(a.statistic(Statistic::Minimum), Some(1.0));
         assert_eq!(a.statistic(Statistic::Maximum), Some(10.0));
         assert_eq!(Aggregate::default().statistic(Statistic::Sum), None);
+    }
+
+    #[test]
+    fn trimmed_counts_exclude_the_lower_bound_and_include_the_upper() {
+        let a = Aggregate::from_values([(100.0, 3), (300.0, 2), (301.0, 4), (60000.0, 1)]);
+        let tc = |s: &str| a.statistic(Statistic::parse(s).unwrap());
+        assert_eq!(tc("TC(:300)"), Some(5.0));
+        assert_eq!(tc("TC(100:300)"), Some(2.0));
+        assert_eq!(tc("TC(300:)"), Some(5.0));
+        assert_eq!(tc("TC(:60000)"), Some(10.0));
+        assert_eq!(
+            tc("TC(:50)"),
+            Some(0.0),
+            "samples, none in range: a count of 0"
+        );
+        for refused in ["TC(:)", "TC(10%:90%)", "TC(:300", "TC(a:1)"] {
+            let err = Statistic::parse(refused).unwrap_err();
+            assert!(err.contains(refused), "{err}");
+        }
     }
 
     #[test]

@@ -237,7 +237,7 @@ mod tests {
         assert!(html.contains("Items API: functions and table"));
         assert_eq!(
             html.matches("class=\"alarm-row\"").count(),
-            cw.alarms.defs().len()
+            cw.alarms.defs().len() + cw.alarms.composites().len()
         );
         assert!(html.contains("href=\"/_ops/files/runbooks/api-5xx-rate.md\""));
         // The text widgets' links point at the runbooks the console serves.
