@@ -19,6 +19,7 @@ mod oidc;
 mod ops_console;
 mod safety;
 mod schemathesis;
+mod slo_rehearsals;
 mod stream_events;
 mod tokens;
 mod walkthrough;
