@@ -114,11 +114,14 @@ module "observability" {
   name                  = var.name
   dashboards_dir        = "${local.repository_root}/dashboards"
   alarms_dir            = "${local.repository_root}/alarms"
+  slos_dir              = "${local.repository_root}/slos"
   repository_root       = local.repository_root
   runbook_base_url      = var.runbook_base_url
   alarm_emails          = var.alarm_emails
   alarm_https_endpoints = var.alarm_https_endpoints
   alarm_topic_arns      = var.alarm_topic_arns
+  ticket_emails         = var.ticket_emails
+  ticket_topic_arns     = var.ticket_topic_arns
 
   # What the dashboard and alarm templates may use (the list is in the module's README).
   placeholders = {

@@ -310,6 +310,35 @@ variable "alarm_topic_arns" {
   }
 }
 
+variable "ticket_emails" {
+  description = "E-mail addresses subscribed to the ticket topic: the SLOs' slow-drift alerts and the alarms kept as tickets (each must confirm from the message SNS sends)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for e in var.ticket_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    error_message = "Each of ticket_emails is an e-mail address."
+  }
+}
+
+variable "ticket_topic_arns" {
+  description = "Existing SNS topics every ticket notifies too, on ALARM and on OK (their policies must let cloudwatch.amazonaws.com publish)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for t in var.ticket_topic_arns : can(regex("^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", t))])
+    error_message = "Each of ticket_topic_arns is the ARN of a standard (not FIFO) SNS topic."
+  }
+
+  validation {
+    condition     = length(var.ticket_topic_arns) <= 4
+    error_message = "CloudWatch takes 5 actions per state: the stack's ticket topic and at most 4 more."
+  }
+}
+
 variable "alarms_notify_nobody" {
   description = "Set to true, on purpose, to deploy with alarms that page nobody (alarm_emails, alarm_https_endpoints and alarm_topic_arns all empty)."
   type        = bool

@@ -9,6 +9,7 @@ mod permissions;
 mod pipeline;
 mod policies;
 mod roles;
+mod slos;
 mod support;
 mod web_client;
 mod workflows;

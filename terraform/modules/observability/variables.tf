@@ -18,6 +18,16 @@ variable "alarms_dir" {
   type        = string
 }
 
+variable "slos_dir" {
+  description = "Folder of the service level objectives (*.json, templatefile templates; shape in slos/README.md) and of burn-rates.json, the burn-rate alerts every objective gets."
+  type        = string
+
+  validation {
+    condition     = fileexists("${var.slos_dir}/burn-rates.json")
+    error_message = "slos_dir holds burn-rates.json, the burn-rate policy."
+  }
+}
+
 variable "repository_root" {
   description = "Root folder of the repository: each alarm's runbook path is relative to it."
   type        = string
@@ -76,6 +86,35 @@ variable "alarm_topic_arns" {
   validation {
     condition     = length(var.alarm_topic_arns) <= 4
     error_message = "CloudWatch takes 5 actions per state: the stack's topic and at most 4 more."
+  }
+}
+
+variable "ticket_emails" {
+  description = "E-mail addresses subscribed to the ticket topic: the SLOs' slow-drift alerts and the alarms kept as tickets, work for office hours (each must confirm from the message SNS sends)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for e in var.ticket_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    error_message = "Each of ticket_emails is an e-mail address."
+  }
+}
+
+variable "ticket_topic_arns" {
+  description = "Existing SNS topics every ticket notifies too, on ALARM and on OK, such as a ticketing system's (their policies must let cloudwatch.amazonaws.com publish)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for t in var.ticket_topic_arns : can(regex("^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", t))])
+    error_message = "Each of ticket_topic_arns is the ARN of a standard (not FIFO) SNS topic."
+  }
+
+  validation {
+    condition     = length(var.ticket_topic_arns) <= 4
+    error_message = "CloudWatch takes 5 actions per state: the stack's ticket topic and at most 4 more."
   }
 }
 
