@@ -1,6 +1,7 @@
 //! The ops console at `/_ops`: the dashboards of `dashboards/*.json` with their charts drawn
 //! in the browser (uPlot) from a JSON data API fed by the twin's metric store and log lines,
-//! the alarms with their state, reason and runbook, and a request's log lines and trace by
+//! the alarms with their state, reason and runbook, the SLOs with their budgets and burn rates
+//! ([`slos`]), and a request's log lines and trace by
 //! request id. (The twin's CloudWatch as JSON, under `/_twin/`, is in [`crate::twin_api`].)
 //!
 //! Reading order: [`page`] (the HTML), [`api`] (the data behind it), [`widgets`] (metric,
@@ -12,6 +13,7 @@ pub mod assets;
 pub mod insights;
 pub mod logs;
 pub mod page;
+pub mod slos;
 pub mod stream;
 pub mod widgets;
 
@@ -53,12 +55,17 @@ pub fn routes(
         .route("/_ops/files/runbooks/{file}", get(runbook))
         .route("/_ops/api/dashboards/{name}", get(api::dashboard))
         .route("/_ops/api/alarms", get(api::alarms))
+        .route("/_ops/api/slos", get(slos_json))
         .route("/_ops/api/requests/{id}", get(api::request))
         .with_state(Arc::new(Ops {
             cloudwatch,
             archive,
             stream,
         }))
+}
+
+async fn slos_json(State(ops): State<Arc<Ops>>) -> axum::Json<Vec<slos::SloView>> {
+    axum::Json(slos::view(&ops.cloudwatch))
 }
 
 async fn console(State(ops): State<Arc<Ops>>) -> Html<String> {

@@ -141,7 +141,7 @@ pub fn render_with(cw: &CloudWatch, sections: &str) -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Ops console: local twin</title>\
 <link rel=\"stylesheet\" href=\"{css}\" integrity=\"{css_sri}\"><link rel=\"stylesheet\" href=\"/_ops/assets/ops.css\">\
 <script src=\"{js}\" integrity=\"{js_sri}\" defer></script><script src=\"/_ops/assets/ops.js\" defer></script></head>\
-<body data-refresh-ms=\"{REFRESH_MS}\"><header><h1>Ops console <span class=\"meta\">local twin</span></h1><nav><a href=\"#alarms\">Alarms</a>{stream_link}",
+<body data-refresh-ms=\"{REFRESH_MS}\"><header><h1>Ops console <span class=\"meta\">local twin</span></h1><nav><a href=\"#alarms\">Alarms</a><a href=\"#slos\">SLOs</a>{stream_link}",
         css = assets::UPLOT_CSS.path,
         css_sri = assets::UPLOT_CSS.integrity,
         js = assets::UPLOT_JS.path,
@@ -177,6 +177,7 @@ pub fn render_with(cw: &CloudWatch, sections: &str) -> String {
         "<section id=\"alarms\"><h2>Alarms</h2><table class=\"alarms\" id=\"alarm-list\">{ALARM_HEAD}<tbody>{}</tbody></table></section>",
         alarm_rows(&cw.alarms.statuses())
     );
+    page.push_str(&super::slos::section(&super::slos::view(cw)));
     page.push_str(sections);
     page.push_str("<section id=\"request\" hidden><h2>Request <code id=\"request-id\"></code></h2><div id=\"request-result\"></div></section>");
     for (stem, body) in &cw.dashboards {

@@ -121,7 +121,16 @@ async fn requests_move_metrics_alarms_are_evaluated_and_ops_shows_every_dashboar
         .unwrap()
         .filter(|f| f.as_ref().unwrap().path().extension() == Some("json".as_ref()))
         .count();
-    assert_eq!(list.len(), files, "{alarms:#}");
+    // And each objective's window and composite alarms.
+    let repo = local::cloudwatch::default_repo_dir();
+    let (slos, policy) =
+        local::cloudwatch::slos::load(&repo, &local::cloudwatch::placeholders(10)).unwrap();
+    let (windows, composites) = local::cloudwatch::slos::alarms(&slos, &policy).unwrap();
+    assert_eq!(
+        list.len(),
+        files + windows.len() + composites.len(),
+        "{alarms:#}"
+    );
     for alarm in list {
         assert_eq!(alarm["state"], "OK", "{alarm:#}");
         assert!(alarm["runbook"].as_str().unwrap().starts_with("runbooks/"));
@@ -152,6 +161,28 @@ async fn requests_move_metrics_alarms_are_evaluated_and_ops_shows_every_dashboar
         assert!(html.contains(title), "{title} missing from /_ops");
     }
     assert!(html.contains("Requests per minute"));
+    // Every objective, with its alerts' composite states; healthy traffic burns no budget.
+    for objective in &slos {
+        assert!(
+            html.contains(&format!("data-slo=\"{}\"", objective.name)),
+            "{} missing from /_ops",
+            objective.name
+        );
+    }
+    let view = twin.client.get("/_ops/api/slos", &[]).await.unwrap().json();
+    let availability = view
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "api-availability")
+        .unwrap();
+    assert_eq!(availability["bad_events"], 0.0, "{availability:#}");
+    assert_eq!(availability["budget_remaining_percent"], 100.0);
+    assert_eq!(availability["alerts"][0]["state"], "OK", "{availability:#}");
+    assert_eq!(
+        availability["alerts"][0]["long_burn_rate"], 0.0,
+        "{availability:#}"
+    );
     // The charts are drawn in the browser (see browser.rs) from the data API: every widget of
     // every dashboard has its data, none failed.
     for dashboard in ["api-overview", "functions", "items-and-events"] {
