@@ -132,7 +132,7 @@ pub fn section(views: &[SloView]) -> String {
                     "<td rowspan=\"{rows}\" data-slo=\"{name}\"><strong>{title}</strong><br><span class=\"meta\">{name}, {owner}</span></td>\
 <td rowspan=\"{rows}\">{objective} % over {days} days</td>\
 <td rowspan=\"{rows}\" class=\"slo-sli\">{sli} %<br><span class=\"meta\">{bad} bad of {events} events</span></td>\
-<td rowspan=\"{rows}\" class=\"slo-budget\">{left} %<br><span class=\"meta\">{minutes} of {budget} min of full outage</span></td>",
+<td rowspan=\"{rows}\" class=\"slo-budget\">{left} %<br><span class=\"meta\">{minutes} of {budget:.1} min of full outage</span></td>",
                     name = escape(&v.name),
                     title = escape(&v.title),
                     owner = escape(&v.owner),
@@ -143,7 +143,7 @@ pub fn section(views: &[SloView]) -> String {
                     events = v.events,
                     left = number(v.budget_remaining_percent, 1),
                     minutes = number(v.budget_remaining_minutes, 1),
-                    budget = format!("{:.1}", v.budget_minutes),
+                    budget = v.budget_minutes,
                 );
             }
             let _ = write!(
