@@ -10,7 +10,10 @@
 //! - the dashboards keep CloudWatch's dashboard-body schema, link the runbooks, show the alarms,
 //!   and one of them finds a request by id;
 //! - every Logs Insights query, in the dashboards and in the runbooks, names only fields that the
-//!   log contract has (function lines, the access log, the archived events).
+//!   log contract has (function lines, the access log, the archived events);
+//! - the SLOs (`slos/*.json`) and their burn-rate policy keep their shape, name only metrics
+//!   the code or AWS publishes, and the window alarms `local::slo` makes of them are valid
+//!   CloudWatch alarms; each SLO has a runbook with a section per alert.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -144,6 +147,37 @@ fn alarms() -> Vec<JsonFile> {
     json_files("alarms")
 }
 
+/// The objectives of `slos/`, without the burn-rate policy.
+fn slo_files() -> Vec<JsonFile> {
+    json_files("slos")
+        .into_iter()
+        .filter(|f| {
+            f.path
+                .file_name()
+                .is_some_and(|n| n != local::slo::POLICY_FILE)
+        })
+        .collect()
+}
+
+fn slo_policy() -> local::slo::Policy {
+    let path = conformance::repo_root()
+        .join("slos")
+        .join(local::slo::POLICY_FILE);
+    serde_json::from_str(&read(&path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Each objective parsed as the twin and the tests read it (unknown keys refused).
+fn slos() -> Vec<(JsonFile, local::slo::Slo)> {
+    slo_files()
+        .into_iter()
+        .map(|file| {
+            let slo = serde_json::from_value(file.raw.clone())
+                .unwrap_or_else(|e| panic!("{}: {e}", file.path.display()));
+            (file, slo)
+        })
+        .collect()
+}
+
 fn alarm_names() -> BTreeSet<String> {
     alarms().into_iter().map(|a| a.stem).collect()
 }
@@ -196,8 +230,30 @@ fn is_extended_statistic(stat: &str) -> bool {
             .is_ok_and(|v| (0.0..=100.0).contains(&v))
 }
 
+/// The bounded forms CloudWatch accepts in a `Stat`: `TC(:300)`, `PR(100:2000)`,
+/// `TM(10%:90%)` (a missing bound is open; bounds are numbers or percentages).
+fn is_bounded_statistic(stat: &str) -> bool {
+    let Some((kind, rest)) = stat.split_once('(') else {
+        return false;
+    };
+    let Some(bounds) = rest.strip_suffix(')') else {
+        return false;
+    };
+    let Some((low, high)) = bounds.split_once(':') else {
+        return false;
+    };
+    let bound = |b: &str| {
+        let number = b.strip_suffix('%').unwrap_or(b);
+        b.is_empty() || number.parse::<f64>().is_ok_and(|v| v >= 0.0)
+    };
+    ["TM", "WM", "TC", "TS", "PR"].contains(&kind)
+        && (!low.is_empty() || !high.is_empty())
+        && bound(low)
+        && bound(high)
+}
+
 fn is_statistic(stat: &str) -> bool {
-    STATISTICS.contains(&stat) || is_extended_statistic(stat)
+    STATISTICS.contains(&stat) || is_extended_statistic(stat) || is_bounded_statistic(stat)
 }
 
 /// An alarm or metric period: 10, 20 or 30 seconds (high resolution) or whole minutes.
@@ -476,8 +532,20 @@ fn dashboard_metric_refs(dashboard: &JsonFile) -> Vec<MetricRef> {
     out
 }
 
+/// An SLO's metrics, read as an alarm's `metrics`.
+fn slo_metric_refs(slo: &JsonFile) -> Vec<MetricRef> {
+    let as_alarm = JsonFile {
+        stem: slo.stem.clone(),
+        path: slo.path.clone(),
+        raw: serde_json::json!({ "metrics": slo.raw["sli"]["metrics"] }),
+        filled: Value::Null,
+    };
+    alarm_metric_refs(&as_alarm)
+}
+
 fn all_metric_refs() -> Vec<MetricRef> {
     let mut out: Vec<MetricRef> = alarms().iter().flat_map(alarm_metric_refs).collect();
+    out.extend(slo_files().iter().flat_map(slo_metric_refs));
     out.extend(dashboards().iter().flat_map(dashboard_metric_refs));
     out
 }
@@ -879,6 +947,7 @@ fn alarms_keep_the_shape_terraform_reads_with_cloudwatch_values() {
         "name",
         "description",
         "runbook",
+        "notify",
         "metric",
         "metrics",
         "period",
@@ -925,6 +994,14 @@ fn alarms_keep_the_shape_terraform_reads_with_cloudwatch_values() {
             str_of(&alarm.filled, "runbook", &whose),
             format!("runbooks/{name}.md"),
             "{whose}: the runbook is runbooks/<alarm>.md"
+        );
+
+        // Whom it notifies (runbooks/README.md says why): the pager, a ticket, or nobody (a
+        // cause the SLO alarms page for).
+        let notify = str_of(&alarm.filled, "notify", &whose);
+        assert!(
+            ["page", "ticket", "none"].contains(&notify),
+            "{whose}: notify {notify}"
         );
 
         let period = a["period"]
@@ -1667,12 +1744,14 @@ fn every_alarm_has_a_runbook_with_every_section_and_every_runbook_an_alarm() {
         }
         let owners = alarms
             .iter()
-            .filter(|a| a.raw["runbook"] == format!("runbooks/{name}.md"))
+            .map(|a| &a.raw)
+            .chain(slo_files().iter().map(|s| &s.raw))
+            .filter(|a| a["runbook"] == format!("runbooks/{name}.md"))
             .count();
         assert_eq!(
             owners,
             1,
-            "{}: the runbook of exactly one alarm",
+            "{}: the runbook of exactly one alarm or SLO",
             path.display()
         );
         assert!(
@@ -1879,6 +1958,224 @@ fn the_query_check_catches_what_it_should() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Tests: SLOs
+
+/// CloudWatch: an alarm evaluates at most 7 days (`Period x EvaluationPeriods`), at most 1 day
+/// when its period is under an hour.
+fn evaluation_fits(period: u64, evaluation_periods: u64) -> bool {
+    let limit = if period < 3_600 { 86_400 } else { 604_800 };
+    period * evaluation_periods <= limit
+}
+
+#[test]
+fn slos_keep_their_shape_and_count_only_what_the_code_and_aws_publish() {
+    let root = conformance::repo_root();
+    let slos = slos();
+    let names: BTreeSet<&str> = slos.iter().map(|(f, _)| f.stem.as_str()).collect();
+    for needed in ["api-availability", "api-latency", "item-event-freshness"] {
+        assert!(names.contains(needed), "slos/{needed}.json is missing");
+    }
+    for (file, slo) in &slos {
+        let whose = file.path.display().to_string();
+        assert_eq!(slo.name, file.stem, "{whose}: name is the file's name");
+        assert!(
+            slo.name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+            "{whose}: {}",
+            slo.name
+        );
+        for (field, value) in [
+            ("title", &slo.title),
+            ("description", &slo.description),
+            ("owner", &slo.owner),
+        ] {
+            assert!(!value.trim().is_empty(), "{whose}: {field} is empty");
+        }
+        assert!(
+            slo.objective_percent > 0.0 && slo.objective_percent < 100.0,
+            "{whose}: objective_percent {} is not in (0, 100)",
+            slo.objective_percent
+        );
+        assert_eq!(slo.window_days, local::slo::WINDOW_DAYS, "{whose}");
+        assert_eq!(
+            slo.runbook,
+            format!("runbooks/slo-{}.md", slo.name),
+            "{whose}: the runbook is runbooks/slo-<slo>.md"
+        );
+        assert!(
+            root.join(&slo.runbook).is_file(),
+            "{whose}: no {}",
+            slo.runbook
+        );
+
+        // The SLI: metrics only (per minute, not returned), then good and total over them.
+        let mut ids = BTreeSet::new();
+        for query in &slo.sli.metrics {
+            let id = str_of(query, "Id", &whose);
+            assert!(is_metric_id(id), "{whose}: Id {id}");
+            assert!(
+                !local::slo::RESERVED_IDS.contains(&id),
+                "{whose}: Id {id} is the window alarm's own"
+            );
+            assert!(ids.insert(id.to_owned()), "{whose}: Id {id} twice");
+            assert!(
+                query.get("MetricStat").is_some(),
+                "{whose}: {id}: a MetricStat"
+            );
+            assert_eq!(
+                query["MetricStat"]["Period"], 60,
+                "{whose}: {id}: Period 60"
+            );
+            assert_eq!(
+                query["ReturnData"], false,
+                "{whose}: {id}: ReturnData false"
+            );
+        }
+        let mut used = BTreeSet::new();
+        for (what, expression) in [("good", &slo.sli.good), ("total", &slo.sli.total)] {
+            let refs = expression_ids(expression);
+            assert!(!refs.is_empty(), "{whose}: {what} uses no metric");
+            for id in &refs {
+                assert!(
+                    ids.contains(id),
+                    "{whose}: {what} uses {id}, which no metric defines"
+                );
+            }
+            used.extend(refs);
+        }
+        assert_eq!(used, ids, "{whose}: every metric is used by good or total");
+    }
+    // The metrics themselves are held, with the alarms' and dashboards', by
+    // metrics_are_named_as_the_code_and_cloudwatch_publish_them.
+    let refs: Vec<MetricRef> = slo_files().iter().flat_map(slo_metric_refs).collect();
+    for r in &refs {
+        if r.namespace == CUSTOM_NAMESPACE {
+            assert!(
+                metric_names::find(&r.name).is_some(),
+                "{}: {} is not a metric the code emits",
+                r.whose,
+                r.name
+            );
+        } else {
+            let published = AWS_METRICS
+                .iter()
+                .any(|(ns, names, _)| *ns == r.namespace && names.contains(&r.name.as_str()));
+            assert!(published, "{}: {} {}", r.whose, r.namespace, r.name);
+        }
+    }
+}
+
+#[test]
+fn the_burn_rate_policy_is_multi_window_within_cloudwatch_s_limits() {
+    let policy = slo_policy();
+    assert!(!policy.alerts.is_empty());
+    let mut names = BTreeSet::new();
+    for alert in &policy.alerts {
+        let whose = format!("slos/burn-rates.json: {}", alert.name);
+        assert!(
+            !alert.name.is_empty() && alert.name.bytes().all(|b| b.is_ascii_lowercase()),
+            "{whose}: name is lowercase letters"
+        );
+        assert!(names.insert(alert.name.clone()), "{whose}: twice");
+        assert!(alert.burn_rate > 0.0, "{whose}: burn_rate");
+        assert!(
+            alert.short_window_minutes < alert.long_window_minutes,
+            "{whose}: the short window is shorter"
+        );
+        for window in local::slo::Window::BOTH {
+            let period = u64::from(alert.window_minutes(window)) * 60;
+            assert!(is_period(period), "{whose}: {period} s");
+            assert!(
+                evaluation_fits(period, 1),
+                "{whose}: a {period}-second window is longer than CloudWatch evaluates"
+            );
+        }
+    }
+    assert!(
+        policy
+            .alerts
+            .iter()
+            .any(|a| a.severity == local::slo::Severity::Page),
+        "some alert pages"
+    );
+}
+
+#[test]
+fn the_window_alarms_local_slo_makes_are_valid_alarms_over_their_windows() {
+    let policy = slo_policy();
+    for (_, slo) in slos() {
+        for alert in &policy.alerts {
+            for window in local::slo::Window::BOTH {
+                let alarm = slo.window_alarm(alert, window);
+                let name = alarm["name"].as_str().unwrap();
+                let whose = format!("window alarm {name}");
+                check_metric_math(&alarm["metrics"], &whose);
+                let period = alarm["period"].as_u64().unwrap();
+                assert_eq!(period, u64::from(alert.window_minutes(window)) * 60);
+                assert!(evaluation_fits(
+                    period,
+                    alarm["evaluation_periods"].as_u64().unwrap()
+                ));
+                // Its placeholders are the SLI's, all known.
+                substitute(&alarm.to_string()).unwrap_or_else(|e| panic!("{whose}: {e}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn every_slo_alert_has_its_section_in_the_slo_s_runbook() {
+    let root = conformance::repo_root();
+    let policy = slo_policy();
+    let dashboard_names: BTreeSet<String> = dashboards().into_iter().map(|d| d.stem).collect();
+    let guide = read(&root.join("runbooks/README.md"));
+    for (_, slo) in slos() {
+        let path = root.join(&slo.runbook);
+        let whose = path.display().to_string();
+        let text = read(&path);
+        assert!(
+            text.contains(&format!("slos/{}.json", slo.name)),
+            "{whose}: names its SLO, slos/{}.json",
+            slo.name
+        );
+        let headings: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("## ")).collect();
+        for alert in &policy.alerts {
+            let composite = local::slo::composite_alarm_name(&slo.name, &alert.name);
+            assert!(
+                headings.iter().any(|h| h.starts_with(&composite)),
+                "{whose}: no `## {composite}` section"
+            );
+        }
+        for section in ["Meaning", "Budget", "Diagnosis", "Deploys", "Rehearse"] {
+            assert!(
+                headings.iter().any(|h| h.starts_with(section)),
+                "{whose}: no `## {section}` section"
+            );
+        }
+        assert!(
+            dashboard_names
+                .iter()
+                .any(|d| text.contains(&format!("dashboards/{d}.json"))),
+            "{whose}: names the dashboard to open"
+        );
+        assert!(
+            !runbook_queries(&path).is_empty(),
+            "{whose}: has Logs Insights queries"
+        );
+        assert!(
+            text.contains("cargo run --release"),
+            "{whose}: says how to run the twin"
+        );
+        assert!(
+            guide.contains(&format!("](slo-{}.md)", slo.name)),
+            "runbooks/README.md does not link slo-{}.md",
+            slo.name
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Terraform's side
 
 /// What Terraform's `templatefile` does, done by hcl-rs's template engine: the same text as
@@ -1893,6 +2190,7 @@ fn files_render_the_same_as_terraform_templates() {
     for path in files_in("dashboards", "json")
         .into_iter()
         .chain(files_in("alarms", "json"))
+        .chain(files_in("slos", "json"))
     {
         let text = read(&path);
         let template: hcl::Template = text

@@ -78,6 +78,11 @@ pub fn root() -> &'static Stack {
                 "alarm_emails",
                 Value::Array(vec![Value::from("oncall@example.com")]),
             ),
+            // The ticket topic's subscription is made too, so its permissions are held.
+            (
+                "ticket_emails",
+                Value::Array(vec![Value::from("tickets@example.com")]),
+            ),
         ]);
         let module = evaluate::module(&dir, &dir, &inputs, "", &world);
         Stack {

@@ -413,6 +413,12 @@ fn the_plan_is_saved_shown_in_the_summary_and_uploaded() {
             "TF_VAR_alarm_topic_arns",
             "${{ vars.ALARM_TOPIC_ARNS || '[]' }}",
         ),
+        // Tickets: the SLOs' drift alerts and the alarms kept as tickets.
+        ("TF_VAR_ticket_emails", "${{ vars.TICKET_EMAILS || '[]' }}"),
+        (
+            "TF_VAR_ticket_topic_arns",
+            "${{ vars.TICKET_TOPIC_ARNS || '[]' }}",
+        ),
         (
             "TF_VAR_runbook_base_url",
             "${{ github.server_url }}/${{ github.repository }}/blob/${{ github.sha }}",

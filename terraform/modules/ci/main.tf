@@ -58,6 +58,7 @@ locals {
     dashboards      = "arn:${local.partition}:cloudwatch::${local.account}:dashboard/${var.name}-*"
     alarms          = "arn:${local.partition}:cloudwatch:${local.region}:${local.account}:alarm:${var.name}-*"
     topic           = "arn:${local.partition}:sns:${local.region}:${local.account}:${var.name}-alarms"
+    ticket_topic    = "arn:${local.partition}:sns:${local.region}:${local.account}:${var.name}-tickets"
     keys            = "arn:${local.partition}:kms:${local.region}:${local.account}:key/*"
     key_aliases     = "arn:${local.partition}:kms:${local.region}:${local.account}:alias/${var.name}-*"
     apis            = "arn:${local.partition}:apigateway:${local.region}::/apis"
@@ -359,7 +360,7 @@ data "aws_iam_policy_document" "read" {
   statement {
     sid       = "ReadAlarmTopic"
     actions   = ["sns:GetTopicAttributes", "sns:ListTagsForResource"]
-    resources = [local.arn.topic]
+    resources = [local.arn.topic, local.arn.ticket_topic]
   }
 
   statement {
@@ -707,6 +708,7 @@ data "aws_iam_policy_document" "apply" {
     sid = "Alarms"
     actions = [
       "cloudwatch:DeleteAlarms",
+      "cloudwatch:PutCompositeAlarm",
       "cloudwatch:PutMetricAlarm",
       "cloudwatch:TagResource",
       "cloudwatch:UntagResource",
@@ -724,7 +726,7 @@ data "aws_iam_policy_document" "apply" {
       "sns:TagResource",
       "sns:UntagResource",
     ]
-    resources = [local.arn.topic]
+    resources = [local.arn.topic, local.arn.ticket_topic]
   }
 
   statement {

@@ -181,7 +181,7 @@ resource "aws_sns_topic" "tickets" {
 
 data "aws_iam_policy_document" "ticket_topic" {
   statement {
-    sid       = "CloudWatchAlarmsPublish"
+    sid       = "CloudWatchTicketsPublish"
     actions   = ["sns:Publish"]
     resources = [aws_sns_topic.tickets.arn]
 
