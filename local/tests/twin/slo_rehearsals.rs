@@ -229,6 +229,35 @@ async fn burn_until_fired_and_cleared(
         );
     };
     let detection = fired - started;
+    // The composite's own reason and history, as CloudWatch keeps them for a composite.
+    let composite = slo::composite_alarm_name(SLO, alert_name);
+    let alarms = run
+        .r
+        .twin
+        .client
+        .get("/_twin/alarms", &[])
+        .await
+        .unwrap()
+        .json();
+    let reason = alarm(&alarms, &composite)["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let [long_name, short_name] = Window::BOTH.map(|w| slo::window_alarm_name(SLO, alert_name, w));
+    for part in [
+        "evaluated to TRUE".to_owned(),
+        format!("{long_name} is ALARM"),
+        format!("{short_name} is ALARM"),
+    ] {
+        assert!(reason.contains(&part), "`{part}` not in: {reason}");
+    }
+    assert!(
+        alarms["history"].as_array().unwrap().iter().any(|c| {
+            c["alarm"] == composite.as_str() && c["old_state"] == "OK" && c["new_state"] == "ALARM"
+        }),
+        "{:#}",
+        alarms["history"]
+    );
     assert!(
         detection >= crossing,
         "fired after {detection} min, before the long window could burn past {}",
