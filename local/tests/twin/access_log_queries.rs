@@ -13,7 +13,6 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use http::Method;
 use local::ops::insights::{self, Record};
 use serde_json::{Value, json};
 
@@ -31,27 +30,6 @@ struct Expected {
 
 const PANIC_MESSAGE: &str = "The Lambda function returned the following error: Lambda panicked: \
      injected fault items=panic. Check your Lambda function code and try again.";
-
-async fn set_fault(twin: &TwinProcess, fault: Option<&str>) {
-    let reply = match fault {
-        Some(fault) => twin
-            .client
-            .post_json("/_twin/faults", &[], &json!({ "fault": fault }))
-            .await
-            .unwrap(),
-        None => twin
-            .client
-            .send(
-                Method::DELETE,
-                "/_twin/faults",
-                &[("content-type", "application/json")],
-                "",
-            )
-            .await
-            .unwrap(),
-    };
-    assert_eq!(reply.status, 200, "{}", reply.text());
-}
 
 fn request_id(reply: &local::client::Reply) -> String {
     reply.header("apigw-requestid").unwrap().to_owned()
@@ -159,7 +137,7 @@ async fn the_access_log_and_its_queries_read_as_api_gateway_writes_them() {
     });
 
     // The function answers its own 500: Lambda ran it, so Invoke said 200.
-    set_fault(&twin, Some("store=fail")).await;
+    twin.set_fault("store=fail").await;
     let failed = twin
         .client
         .get("/items", &[("authorization", &alice)])
@@ -178,7 +156,7 @@ async fn the_access_log_and_its_queries_read_as_api_gateway_writes_them() {
     // The function panics: Invoke still said 200 (with X-Amz-Function-Error); API Gateway
     // answers 500 on its own and says why. The invocation is traced: its function segment
     // is a fault.
-    set_fault(&twin, Some("items=panic")).await;
+    twin.set_fault("items=panic").await;
     let trace_root = "1-5759e988-0123456789abcdef0123cafe";
     let panicked = twin
         .client
@@ -204,7 +182,7 @@ async fn the_access_log_and_its_queries_read_as_api_gateway_writes_them() {
     });
 
     // Lambda throttles the function: Invoke's own 429, and API Gateway's 500.
-    set_fault(&twin, Some("items=throttle")).await;
+    twin.set_fault("items=throttle").await;
     let throttled = twin
         .client
         .get("/items", &[("authorization", &alice)])
@@ -218,7 +196,7 @@ async fn the_access_log_and_its_queries_read_as_api_gateway_writes_them() {
         integration_status: "429",
         integration_error: "Rate Exceeded.",
     });
-    set_fault(&twin, None).await;
+    twin.clear_faults().await;
 
     // Each line as API Gateway writes it.
     let access = twin.access_log();

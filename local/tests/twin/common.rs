@@ -152,6 +152,32 @@ impl TwinProcess {
             .collect()
     }
 
+    /// Adds a fault rule (`POST /_twin/faults`).
+    pub async fn set_fault(&self, fault: &str) {
+        let reply = self
+            .client
+            .post_json("/_twin/faults", &[], &serde_json::json!({ "fault": fault }))
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 200, "{fault}: {}", reply.text());
+    }
+
+    /// Clears every fault rule; a change on the twin's own routes is sent as JSON.
+    pub async fn clear_faults(&self) {
+        let reply = self
+            .client
+            .send(
+                http::Method::DELETE,
+                "/_twin/faults",
+                &[("content-type", "application/json")],
+                "",
+            )
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(reply.json()["faults"], serde_json::json!([]));
+    }
+
     pub async fn token(&self, user: &str) -> String {
         self.client.sign_in(user).await.expect("sign in")
     }

@@ -127,31 +127,6 @@ impl Scenario {
         reply.json()
     }
 
-    async fn set_fault(&self, fault: &str) {
-        let reply = self
-            .twin
-            .client
-            .post_json("/_twin/faults", &[], &json!({ "fault": fault }))
-            .await
-            .unwrap();
-        assert_eq!(reply.status, 200, "{fault}: {}", reply.text());
-    }
-
-    async fn clear_faults(&self) {
-        let cleared = self
-            .twin
-            .client
-            .send(
-                Method::DELETE,
-                "/_twin/faults",
-                &[("content-type", "application/json")],
-                "",
-            )
-            .await
-            .unwrap();
-        assert_eq!(cleared.json()["faults"], json!([]));
-    }
-
     async fn under(&self, fault: &str, calls: &[(Method, &str, u16)]) {
         // The stream's consumer publishes a moment after the 201: a fault on its way (the bus,
         // the consumer itself) stays until an invocation has met it.
@@ -159,7 +134,7 @@ impl Scenario {
         if on_stream {
             assert!(self.twin.caught_up_within(Duration::from_secs(30)).await);
         }
-        self.set_fault(fault).await;
+        self.twin.set_fault(fault).await;
         for (method, path, want) in calls {
             let body = (*method == Method::POST).then(|| json!({ "name": fault }));
             self.call(method.clone(), path, body, *want).await;
@@ -178,7 +153,7 @@ impl Scenario {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
-        self.clear_faults().await;
+        self.twin.clear_faults().await;
     }
 }
 
@@ -220,10 +195,10 @@ async fn every_metric_named_is_emitted_and_every_custom_metric_emitted_is_named(
     s.under("store=fail", &[(Method::GET, &one, 500)]).await;
     s.under("bus=reject", &[(Method::POST, "/items", 201)])
         .await;
-    s.set_fault("bus=reject").await;
+    s.twin.set_fault("bus=reject").await;
     let replay = s.replay().await;
     assert!(replay["failed"].as_u64().unwrap() >= 1, "{replay}");
-    s.clear_faults().await;
+    s.twin.clear_faults().await;
     s.under("archive=fail", &[(Method::POST, "/items", 201)])
         .await;
     s.under("config=fail", &[(Method::GET, "/items", 503)])
