@@ -211,17 +211,7 @@ async fn the_commands_shown_run_on_a_twin() {
             )),
         }
         // A fault a command injected would stay for the next ones.
-        let cleared = twin
-            .client
-            .send(
-                http::Method::DELETE,
-                "/_twin/faults",
-                &[("content-type", "application/json")],
-                "",
-            )
-            .await
-            .expect("clear the faults");
-        assert_eq!(cleared.status, 200, "{}", cleared.text());
+        twin.clear_faults().await;
     }
     assert!(
         failures.is_empty(),
