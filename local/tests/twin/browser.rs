@@ -37,23 +37,26 @@ pub(crate) fn artifacts_dir() -> PathBuf {
     target.join("test-artifacts")
 }
 
+/// The flags of every headless Chromium the tests start: nothing reaches outside the machine.
+pub(crate) const HEADLESS_FLAGS: [&str; 9] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+];
+
 /// Runs headless chromium on `url` with `args` (`--dump-dom` or `--screenshot=…`); its stdout.
 /// The virtual time budget lets the page fetch its data and draw before the DOM is taken.
 fn run_chromium(url: &str, args: &[&str]) -> String {
     let profile = tempfile::tempdir().unwrap();
     let mut child = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            "--virtual-time-budget=8000",
-        ])
+        .args(HEADLESS_FLAGS)
+        .arg("--virtual-time-budget=8000")
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(args)
         .arg(url)

@@ -24,19 +24,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-# The flags of every headless Chromium the tests start: nothing reaches outside the machine.
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-    "--window-size=1200,1000",
-]
+# The window the screenshot is taken at; the headless flags come from the Rust test.
+WINDOW = "--window-size=1200,1000"
 # The longest wait for one step: a page that never gets there fails the run, not hangs it.
 STEP_SECONDS = 30
 # What a look at a page that is being replaced (a redirect under way) can raise: look again.
@@ -201,6 +190,9 @@ def main():
     parser.add_argument("--app", required=True, help="the app's page, e.g. http://127.0.0.1:3000/app/")
     parser.add_argument("--chromium", required=True)
     parser.add_argument("--chromedriver", required=True)
+    parser.add_argument(
+        "--chromium-flag", action="append", required=True, help="a flag for chromium (repeated)"
+    )
     parser.add_argument("--user", required=True)
     parser.add_argument("--item", required=True, help="the name of the item to create")
     parser.add_argument("--screenshot", required=True, help="where to write the PNG")
@@ -209,7 +201,7 @@ def main():
     options = webdriver.ChromeOptions()
     options.binary_location = args.chromium
     profile = tempfile.TemporaryDirectory()
-    for flag in FLAGS + [f"--user-data-dir={profile.name}"]:
+    for flag in args.chromium_flag + [WINDOW, f"--user-data-dir={profile.name}"]:
         options.add_argument(flag)
     # Both binaries are named: Selenium neither looks for nor downloads a driver.
     driver = webdriver.Chrome(options=options, service=Service(executable_path=args.chromedriver))

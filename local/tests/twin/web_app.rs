@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::browser::{artifacts_dir, chromium, repo_dir};
+use crate::browser::{HEADLESS_FLAGS, artifacts_dir, chromium, repo_dir};
 use crate::common::TwinProcess;
 
 fn chromedriver() -> PathBuf {
@@ -51,6 +51,7 @@ fn drive(app: &str, user: &str, item: &str, screenshot: &Path) -> Value {
         .arg(chromium())
         .arg("--chromedriver")
         .arg(chromedriver())
+        .args(HEADLESS_FLAGS.map(|flag| format!("--chromium-flag={flag}")))
         .arg("--screenshot")
         .arg(screenshot)
         // Selenium asks for nothing on the network with both binaries named; say it anyway.
