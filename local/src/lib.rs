@@ -11,6 +11,7 @@ pub mod cloudwatch;
 pub mod faults;
 pub mod gateway;
 pub mod html;
+pub mod media_type;
 pub mod names;
 pub mod ops;
 pub mod output;

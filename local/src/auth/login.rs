@@ -5,6 +5,7 @@
 //! twin's own routes ([`crate::twin_api`]).
 
 use crate::html::escape;
+use crate::media_type::content_type_is;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -107,14 +108,6 @@ pub(super) async fn login(State(hosted): State<Arc<HostedUi>>, request: Request)
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-pub(super) fn content_type_is(headers: &HeaderMap, mime: &str) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case(mime))
 }
 
 fn accepts_json(headers: &HeaderMap) -> bool {

@@ -16,8 +16,10 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, Method, StatusCode, header};
+use http::{Method, StatusCode, header};
 use serde_json::json;
+
+use crate::media_type::content_type_is;
 
 /// Where the twin's own surfaces are: a path equal to one of these, or under it (`/app/…`).
 /// A route of the twin's own must be under one of them: any other path is the API's.
@@ -67,7 +69,9 @@ impl Guard {
                 format!("{path} answers no cross-origin request"),
             ));
         }
-        if under(path, JSON_ONLY) && changes_state(request.method()) && !is_json(request.headers())
+        if under(path, JSON_ONLY)
+            && changes_state(request.method())
+            && !content_type_is(request.headers(), "application/json")
         {
             return Some(refuse(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -119,15 +123,6 @@ impl Guard {
 /// Methods other than those that only read.
 fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-}
-
-/// `Content-Type: application/json`, with or without parameters (`; charset=utf-8`).
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
 fn refuse(status: StatusCode, message: String) -> Response {

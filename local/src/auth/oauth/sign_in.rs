@@ -16,9 +16,10 @@ use super::error::redirect_with;
 use super::params::Params;
 use super::{HostedUi, LOGIN_PATH};
 use crate::auth::issuer::validate_username;
-use crate::auth::login::{LoginForm, content_type_is};
+use crate::auth::login::LoginForm;
 use crate::auth::pages::{self, html_posting_to, sign_in_form};
 use crate::html::escape;
+use crate::media_type::content_type_is;
 
 /// Whether `/login` was reached with an authorization request (from `/oauth2/authorize`)
 /// rather than by the shell walk-through.

@@ -23,7 +23,7 @@ use super::params::Params;
 use super::sessions::Session;
 use super::sign_in::unix_now;
 use super::{ACCESS_TOKEN_TTL, HostedUi, pkce, tokens};
-use crate::auth::login::content_type_is;
+use crate::media_type::content_type_is;
 
 /// `POST /oauth2/token`.
 pub(super) async fn token(
