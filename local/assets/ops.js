@@ -3,7 +3,8 @@
 // runs the request-id search, and refreshes it all every few seconds.
 //
 // After drawing, each widget says what it shows: data-points (metric), data-rows (log),
-// and each alarm row its data-state. Tests and people read the same page.
+// each single value its data-value, and each alarm row its data-state. Tests and people read
+// the same page.
 (() => {
   "use strict";
 
@@ -64,7 +65,39 @@
     box.replaceChildren(el("p", { class: "error" }, message));
   }
 
+  // The latest value of a series (the last period with one), or undefined.
+  function latestOf(values) {
+    return [...values].reverse().find((v) => v !== null && v !== undefined);
+  }
+
+  function shownNumber(value) {
+    if (value === undefined) return "no data";
+    return Number.isInteger(value) ? String(value) : value.toFixed(2);
+  }
+
+  // A singleValue widget: each visible series' latest value, as CloudWatch shows it.
+  function drawValues(widget, data) {
+    const box = widget.querySelector(".single-values");
+    if (data.error) {
+      widget.dataset.points = "0";
+      return showError(widget, box, data.error);
+    }
+    box.replaceChildren(
+      ...data.series.flatMap((s) => {
+        const latest = latestOf(s.values);
+        return [
+          el("dt", {}, s.label),
+          el("dd", { class: "single-value", "data-value": latest === undefined ? null : String(latest) }, shownNumber(latest)),
+        ];
+      }),
+    );
+    widget.classList.remove("failed");
+    widget.dataset.points = String(data.points);
+    widget.dataset.rendered = "values";
+  }
+
   function drawMetric(widget, data) {
+    if (widget.querySelector(".single-values")) return drawValues(widget, data);
     const box = widget.querySelector(".chart");
     if (data.error) {
       widget.dataset.points = "0";
@@ -123,8 +156,7 @@
 
   // A series' colour, label and latest value (the last period with one).
   function legendItem(series, values) {
-    const latest = [...values].reverse().find((v) => v !== null && v !== undefined);
-    const shown = latest === undefined ? "no data" : Number.isInteger(latest) ? latest : latest.toFixed(2);
+    const shown = shownNumber(latestOf(values));
     return el(
       "li",
       {},
@@ -265,9 +297,21 @@
     section.dataset.events = String(found.events.length);
   }
 
+  // The SLO section as the server renders it (its only author), swapped in whole.
+  async function refreshSlos() {
+    const reply = await fetch("/_ops/sections/slos", { cache: "no-store" });
+    if (!reply.ok) throw new Error(`/_ops/sections/slos: ${reply.status}`);
+    const fresh = new DOMParser().parseFromString(await reply.text(), "text/html").getElementById("slos");
+    const current = document.getElementById("slos");
+    if (!fresh || !current) return;
+    fresh.dataset.refreshed = String(Date.now());
+    current.replaceWith(document.adoptNode(fresh));
+  }
+
   async function refresh() {
     const tasks = [...document.querySelectorAll("section.dashboard")].map(refreshDashboard);
     tasks.push(getJson("/_ops/api/alarms").then((a) => fillAlarms(document.querySelector("#alarm-list tbody"), a.alarms)));
+    tasks.push(refreshSlos());
     const results = await Promise.allSettled(tasks);
     const failed = results.filter((r) => r.status === "rejected");
     const updated = document.getElementById("updated");

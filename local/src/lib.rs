@@ -18,6 +18,7 @@ pub mod output;
 pub(crate) mod per_thread;
 pub mod settings;
 pub mod slo;
+pub mod slo_dashboard;
 pub mod sqs;
 pub mod stream;
 pub mod twin;

@@ -140,10 +140,22 @@ impl Slo {
     /// budget, both in percent (`100 - objective` is exact as written, `1 - objective / 100`
     /// is not).
     pub fn burn_rate_expression(&self) -> String {
+        self.burn_rate_over("good", "total")
+    }
+
+    /// [`Self::burn_rate_expression`] over other ids of good and total events (the dashboard's
+    /// sums since the start of its window).
+    pub fn burn_rate_over(&self, good: &str, total: &str) -> String {
         format!(
-            "100 * (total - good) / total / (100 - {})",
+            "100 * ({total} - {good}) / {total} / (100 - {})",
             self.objective_percent
         )
+    }
+
+    /// The whole window's budget as minutes of full outage: the minutes of the window in which
+    /// every event could fail before the objective is missed (traffic spread evenly).
+    pub fn budget_minutes(&self) -> f64 {
+        f64::from(self.window_days) * 24.0 * 60.0 * self.error_budget()
     }
 
     /// The composite alarm's description, before Terraform appends the runbook's URL.

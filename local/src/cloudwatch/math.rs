@@ -1,10 +1,14 @@
 //! Metric math, the part of it the alarms and dashboards use: numbers, ids of other queries,
-//! `+ - * /`, parentheses, unary minus and `FILL(series, value)`. Anything else is refused
-//! with an error that names it, rather than evaluated differently from CloudWatch.
+//! `+ - * /`, parentheses, unary minus, `FILL(series, value)` and `RUNNING_SUM(series)`.
+//! Anything else is refused with an error that names it, rather than evaluated differently
+//! from CloudWatch.
 //!
 //! As in CloudWatch, an operation on two series has a value only at timestamps where both have
 //! one; `FILL` gives a value at every period of the query's window; a division by zero leaves
-//! that timestamp without a value.
+//! that timestamp without a value. `RUNNING_SUM` is "a time series with the running sum of the
+//! values in the original time series"
+//! (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html>):
+//! at each timestamp with a value, the sum of the values up to it since the query's start.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +22,7 @@ pub enum Expr {
     Neg(Box<Expr>),
     Binary(char, Box<Expr>, Box<Expr>),
     Fill(Box<Expr>, f64),
+    RunningSum(Box<Expr>),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -74,7 +79,7 @@ fn tokens(text: &str) -> Result<Vec<Token>, String> {
             }
             other => {
                 return Err(format!(
-                    "`{other}` is not supported by the twin's metric math (supported: numbers, ids, + - * /, parentheses, FILL)"
+                    "`{other}` is not supported by the twin's metric math (supported: numbers, ids, + - * /, parentheses, FILL, RUNNING_SUM)"
                 ));
             }
         }
@@ -140,12 +145,17 @@ impl Parser {
                 Ok(e)
             }
             Some(Token::Ident(name)) if self.peek() == Some(&Token::Open) => {
+                self.at += 1;
+                if name == "RUNNING_SUM" {
+                    let series = self.sum()?;
+                    self.expect(&Token::Close)?;
+                    return Ok(Expr::RunningSum(Box::new(series)));
+                }
                 if name != "FILL" {
                     return Err(format!(
-                        "function `{name}` is not supported by the twin's metric math (supported: FILL)"
+                        "function `{name}` is not supported by the twin's metric math (supported: FILL, RUNNING_SUM)"
                     ));
                 }
-                self.at += 1;
                 let series = self.sum()?;
                 self.expect(&Token::Comma)?;
                 let value = match self.unary()? {
@@ -222,6 +232,20 @@ pub fn eval(
                 Val::Series(s)
             }
         },
+        Expr::RunningSum(inner) => match eval(inner, lookup, periods)? {
+            Val::Scalar(_) => return Err("RUNNING_SUM takes a time series, not a number".into()),
+            Val::Series(s) => {
+                let mut sum = 0.0;
+                Val::Series(
+                    s.into_iter()
+                        .map(|(t, v)| {
+                            sum += v;
+                            (t, sum)
+                        })
+                        .collect(),
+                )
+            }
+        },
         Expr::Binary(op, a, b) => {
             let a = eval(a, lookup, periods)?;
             let b = eval(b, lookup, periods)?;
@@ -256,7 +280,7 @@ pub fn ids(expr: &Expr, out: &mut Vec<String>) {
     match expr {
         Expr::Number(_) => {}
         Expr::Id(id) => out.push(id.clone()),
-        Expr::Neg(e) | Expr::Fill(e, _) => ids(e, out),
+        Expr::Neg(e) | Expr::Fill(e, _) | Expr::RunningSum(e) => ids(e, out),
         Expr::Binary(_, a, b) => {
             ids(a, out);
             ids(b, out);
@@ -304,6 +328,38 @@ mod tests {
             sum,
             Val::Series(series(&[(0, 10.0), (60, 22.0), (120, 0.0), (180, 0.0)]))
         );
+    }
+
+    #[test]
+    fn running_sums_add_up_in_time_order_where_the_series_has_values() {
+        let periods = [0, 60, 120, 180];
+        let sum = run("RUNNING_SUM(requests)", &periods).unwrap();
+        assert_eq!(
+            sum,
+            Val::Series(series(&[(0, 10.0), (60, 30.0), (120, 30.0)]))
+        );
+        // A gap stays a gap; FILL first makes it a value.
+        let sparse = run("RUNNING_SUM(errors)", &periods).unwrap();
+        assert_eq!(sparse, Val::Series(series(&[(60, 2.0)])));
+        let filled = run("RUNNING_SUM(FILL(errors, 0))", &periods).unwrap();
+        assert_eq!(
+            filled,
+            Val::Series(series(&[(0, 0.0), (60, 2.0), (120, 2.0), (180, 2.0)]))
+        );
+        // The share of bad events since the start, as the SLO dashboard computes it.
+        let ratio = run(
+            "100 * RUNNING_SUM(FILL(errors, 0)) / RUNNING_SUM(requests)",
+            &periods,
+        )
+        .unwrap();
+        let Val::Series(ratio) = ratio else { panic!() };
+        assert_eq!(ratio[&0], 0.0);
+        assert!((ratio[&60] - 100.0 * 2.0 / 30.0).abs() < 1e-12);
+        assert!(run("RUNNING_SUM(2)", &periods).is_err());
+        assert!(parse("RUNNING_SUM(requests, 1)").is_err());
+        let mut found = Vec::new();
+        ids(&parse("RUNNING_SUM(a) / b").unwrap(), &mut found);
+        assert_eq!(found, ["a", "b"]);
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub fn routes(
         .route("/_ops/api/dashboards/{name}", get(api::dashboard))
         .route("/_ops/api/alarms", get(api::alarms))
         .route("/_ops/api/slos", get(slos_json))
+        .route("/_ops/sections/slos", get(slos_section))
         .route("/_ops/api/requests/{id}", get(api::request))
         .with_state(Arc::new(Ops {
             cloudwatch,
@@ -66,6 +67,12 @@ pub fn routes(
 
 async fn slos_json(State(ops): State<Arc<Ops>>) -> axum::Json<Vec<slos::SloView>> {
     axum::Json(slos::view(&ops.cloudwatch))
+}
+
+/// The SLO section alone, as the page has it: `ops.js` swaps it in on each refresh, so the
+/// markup has one author.
+async fn slos_section(State(ops): State<Arc<Ops>>) -> Html<String> {
+    Html(slos::section(&slos::view(&ops.cloudwatch)))
 }
 
 async fn console(State(ops): State<Arc<Ops>>) -> Html<String> {

@@ -84,15 +84,29 @@ fn widget(stem: &str, index: usize, widget: &Value) -> String {
     let cell = |key: &str, default: u64, max: u64| widget[key].as_u64().unwrap_or(default).min(max);
     let (width, height) = (cell("width", 6, 24).max(1), cell("height", 6, 1000).max(1));
     let (x, y) = (cell("x", 0, 23), cell("y", 0, 10_000));
+    // A widget with its own time range says so, as CloudWatch's widget header does.
+    let range = props["start"]
+        .as_str()
+        .and_then(|start| super::widgets::relative_range_secs(start).ok())
+        .map(|secs| {
+            format!(
+                " <span class=\"meta range\">last {}</span>",
+                range_words(secs)
+            )
+        })
+        .unwrap_or_default();
     let title = props["title"]
         .as_str()
-        .map(|t| format!("<h3>{}</h3>", escape(t)))
+        .map(|t| format!("<h3>{}{range}</h3>", escape(t)))
         .unwrap_or_default();
     let body = match kind {
         "text" => format!(
             "<div class=\"markdown\">{}</div>",
             markdown(props["markdown"].as_str().unwrap_or_default(), 1)
         ),
+        "metric" if props["view"] == "singleValue" => {
+            "<dl class=\"single-values\"></dl>".to_owned()
+        }
         "metric" => "<div class=\"chart\"></div><ul class=\"legend\"></ul>".to_owned(),
         "alarm" => format!("<table class=\"alarms\">{ALARM_HEAD}<tbody></tbody></table>"),
         "log" => format!(
@@ -111,6 +125,15 @@ fn widget(stem: &str, index: usize, widget: &Value) -> String {
         col = x + 1,
         row = y + 1,
     )
+}
+
+/// `3 hours`, `30 days`, `90 minutes`.
+fn range_words(secs: i64) -> String {
+    match secs {
+        s if s % 86_400 == 0 && s > 86_400 * 2 => format!("{} days", s / 86_400),
+        s if s % 3600 == 0 => format!("{} hours", s / 3600),
+        s => format!("{} minutes", s / 60),
+    }
 }
 
 /// The variables of the dashboards (CloudWatch's `pattern` variables), once each by id:
@@ -183,7 +206,7 @@ pub fn render_with(cw: &CloudWatch, sections: &str) -> String {
     for (stem, body) in &cw.dashboards {
         let _ = write!(
             page,
-            "<section class=\"dashboard\" id=\"dashboard-{stem}\" data-dashboard=\"{stem}\"><h2>{title}</h2><p class=\"meta\">{prefix}-{stem}, from <code>dashboards/{stem}.json</code>; the last 3 hours</p><div class=\"grid\">",
+            "<section class=\"dashboard\" id=\"dashboard-{stem}\" data-dashboard=\"{stem}\"><h2>{title}</h2><p class=\"meta\">{prefix}-{stem}, from <code>dashboards/{stem}.json</code>; the last 3 hours unless a widget says otherwise</p><div class=\"grid\">",
             stem = escape(stem),
             title = escape(&dashboard_title(stem, body)),
             prefix = NAME_PREFIX,
@@ -244,5 +267,13 @@ mod tests {
         // The text widgets' links point at the runbooks the console serves.
         assert!(html.contains("<a href=\"/_ops/files/runbooks/README.md\">on-call guide</a>"));
         assert!(html.contains("<input name=\"request_id\""));
+        // The SLO dashboard: its figures as values, its charts over their own ranges.
+        assert!(html.contains("id=\"dashboard-slos\""));
+        assert!(html.contains("<dl class=\"single-values\"></dl>"));
+        assert!(html.contains("<span class=\"meta range\">last 30 days</span>"));
+        assert!(html.contains("<span class=\"meta range\">last 3 hours</span>"));
+        assert_eq!(range_words(72 * 3600), "3 days");
+        assert_eq!(range_words(12 * 3600), "12 hours");
+        assert_eq!(range_words(86_400), "24 hours");
     }
 }

@@ -1,7 +1,8 @@
 //! The console's SLO section and `GET /_ops/api/slos`: each objective of `slos/*.json` with
 //! its SLI over the compliance window so far, the error budget left (a share, and minutes of
 //! full outage), the burn rate over each alert window now, and each alert's composite alarm.
-//! Everything is read at the twin's clock, from the same metrics and math as the alarms.
+//! Everything is read at the twin's clock, from the same metrics and math as the alarms. The
+//! page refreshes the section from `GET /_ops/sections/slos` (this module's HTML alone).
 
 use std::fmt::Write as _;
 
@@ -69,7 +70,7 @@ pub fn view(cw: &CloudWatch) -> Vec<SloView> {
                 .ok()
                 .flatten();
             let budget = objective.error_budget();
-            let budget_minutes = f64::from(objective.window_days) * 24.0 * 60.0 * budget;
+            let budget_minutes = objective.budget_minutes();
             let remaining = so_far.map(|(good, total)| 1.0 - (total - good) / total / budget);
             let alerts = cw
                 .slo_policy
@@ -172,7 +173,7 @@ pub fn section(views: &[SloView]) -> String {
             out.push_str("</tr>");
         }
     }
-    out.push_str("</tbody></table><p class=\"meta\">As of the page's load, on the twin's clock, the current minute included; JSON: <a href=\"/_ops/api/slos\">/_ops/api/slos</a>. The twin keeps seven days of metrics: the SLI and budget cover what it holds of the window.</p></section>");
+    out.push_str("</tbody></table><p class=\"meta\">As of the last refresh, on the twin's clock, the current minute included; JSON: <a href=\"/_ops/api/slos\">/_ops/api/slos</a>. The twin keeps seven days of metrics: the SLI and budget cover what it holds of the window.</p></section>");
     out
 }
 

@@ -11,8 +11,54 @@ use crate::cloudwatch::query::{self, Query, QueryKind};
 use crate::cloudwatch::store::{MetricId, Statistic};
 use crate::cloudwatch::{CloudWatch, NAME_PREFIX};
 
-/// How far back the console looks: the dashboards' `start` (`-PT3H`).
+/// How far back the console looks: the dashboards' `start` (`-PT3H`), unless a widget has its
+/// own.
 pub const WINDOW_SECS: i64 = 3 * 3600;
+
+/// A relative time range as a dashboard's or widget's `start` writes it, in seconds: an ISO 8601
+/// duration after a minus, `-PT3H`, `-PT15M`, `-P30D`, `-P1W` ("the value of start must begin
+/// with -P, and you can use M, H, D, W and M as abbreviations for minutes, hours, days, weeks
+/// and months",
+/// <https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html>).
+/// Months, whose length depends on the date, and absolute times are refused.
+pub fn relative_range_secs(start: &str) -> Result<i64, String> {
+    let refuse = |why: &str| format!("start `{start}`: {why}");
+    let rest = start
+        .strip_prefix("-P")
+        .ok_or_else(|| refuse("the twin reads only relative ranges (-P…)"))?;
+    let mut secs: i64 = 0;
+    let mut in_time = false;
+    let mut digits = String::new();
+    for c in rest.chars() {
+        match c {
+            'T' if !in_time && digits.is_empty() => in_time = true,
+            '0'..='9' => digits.push(c),
+            unit => {
+                let n: i64 = digits
+                    .parse()
+                    .map_err(|_| refuse("a number before each unit"))?;
+                digits.clear();
+                let unit_secs = match (in_time, unit) {
+                    (true, 'H') => 3600,
+                    (true, 'M') => 60,
+                    (true, 'S') => 1,
+                    (false, 'D') => 86_400,
+                    (false, 'W') => 7 * 86_400,
+                    (false, 'M') => return Err(refuse("months are not read by the twin")),
+                    _ => return Err(refuse(&format!("unit `{unit}`"))),
+                };
+                secs = n
+                    .checked_mul(unit_secs)
+                    .and_then(|s| s.checked_add(secs))
+                    .ok_or_else(|| refuse("too long"))?;
+            }
+        }
+    }
+    if !digits.is_empty() || secs <= 0 {
+        return Err(refuse("a duration such as -PT3H"));
+    }
+    Ok(secs)
+}
 
 /// Series colours when a row names none (CloudWatch's first eight).
 const COLORS: [&str; 8] = [
@@ -104,9 +150,13 @@ pub fn metric_data(cw: &CloudWatch, props: &Value, now: i64) -> Result<Value, St
         period,
         colors,
     } = widget_queries(props)?;
+    let range = match props["start"].as_str() {
+        Some(start) => relative_range_secs(start)?,
+        None => WINDOW_SECS,
+    };
     // The current period is included, so that the chart moves as requests come in.
     let end = now - now.rem_euclid(period) + period;
-    let start = end - WINDOW_SECS.max(period);
+    let start = end - range.max(period);
     let results = query::run(&cw.store, &queries, start, end, period)?;
     let timestamps: Vec<i64> = (start..end).step_by(period as usize).collect();
     let mut points = 0;
@@ -136,6 +186,8 @@ pub fn metric_data(cw: &CloudWatch, props: &Value, now: i64) -> Result<Value, St
         .filter_map(|a| Some(json!({ "value": a["value"].as_f64()?, "label": a["label"] })))
         .collect();
     Ok(json!({
+        "view": props["view"].as_str().unwrap_or("timeSeries"),
+        "range_secs": range,
         "period": period,
         "timestamps": timestamps,
         "series": series,
@@ -215,6 +267,75 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(widget_queries(&json!({"metrics": [["OnlyNamespace"]]})).is_err());
+    }
+
+    #[test]
+    fn relative_ranges() {
+        assert_eq!(relative_range_secs("-PT3H"), Ok(3 * 3600));
+        assert_eq!(relative_range_secs("-PT720H"), Ok(30 * 86_400));
+        assert_eq!(relative_range_secs("-PT15M"), Ok(900));
+        assert_eq!(relative_range_secs("-P30D"), Ok(30 * 86_400));
+        assert_eq!(relative_range_secs("-P1W"), Ok(7 * 86_400));
+        assert_eq!(relative_range_secs("-P1DT12H"), Ok(36 * 3600));
+        for refused in [
+            "-P3M",
+            "PT3H",
+            "2018-12-17T06:00:00.000Z",
+            "-PT",
+            "-PT3",
+            "-PTH",
+            "-PT3X",
+        ] {
+            assert!(relative_range_secs(refused).is_err(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn a_widget_s_own_range_and_a_running_sum_over_it() {
+        let cw = CloudWatch::load(&default_repo_dir(), 10).unwrap();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let hour = now - now.rem_euclid(3600);
+        // Two hours ago 1 of 10 requests answered 5xx; this hour 0 of 30.
+        for (at, count, errors) in [(hour - 7200, 10, 1), (hour, 30, 0)] {
+            for i in 0..count {
+                let status = if i < errors { 500 } else { 200 };
+                cw.record_request(
+                    status,
+                    std::time::Duration::from_millis(5),
+                    None,
+                    (at + 1) * 1000,
+                );
+            }
+        }
+        let props = json!({
+            "view": "singleValue", "period": 3600, "stat": "Sum", "start": "-PT720H",
+            "metrics": [
+                [{"expression": "100 * RUNNING_SUM(FILL(e, 0)) / RUNNING_SUM(r)", "id": "bad", "label": "bad %"}],
+                ["AWS/ApiGateway", "Count", "ApiId", "local", "Stage", "$default", {"id": "r", "visible": false}],
+                [".", "5xx", ".", ".", ".", ".", {"id": "e", "visible": false}]
+            ]
+        });
+        let data = metric_data(&cw, &props, now).unwrap();
+        assert_eq!(data["view"], "singleValue");
+        assert_eq!(data["range_secs"], 30 * 86_400);
+        assert_eq!(data["timestamps"].as_array().unwrap().len(), 720);
+        let values: Vec<f64> = data["series"][0]["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect();
+        // 1 of 10, then 1 of 40 since the start of the range.
+        assert_eq!(values.len(), 2, "{values:?}");
+        assert!((values[0] - 10.0).abs() < 1e-9);
+        assert!((values[1] - 2.5).abs() < 1e-9);
+        let refused =
+            json!({"start": "-P1M", "period": 60, "metrics": [["AWS/ApiGateway", "Count"]]});
+        assert!(
+            metric_data(&cw, &refused, now)
+                .unwrap_err()
+                .contains("months")
+        );
     }
 
     #[test]

@@ -215,6 +215,83 @@ async fn scenario(twin: &TwinProcess) -> String {
     request_id
 }
 
+/// The `slos` dashboard after the scenario's 5xx storm (50 of about 500 requests in five
+/// minutes, against a budget of 0.1 %): in the page, the availability SLI below its objective
+/// and its budget overspent, the other objectives untouched; in the data the charts are drawn
+/// from, the 5-minute burn rate above the fast alert's threshold line.
+async fn slo_dashboard_shows_the_burn(twin: &TwinProcess, dom: &str) {
+    let figures = |title_start: &str| -> Vec<(String, f64)> {
+        let section = dom
+            .split("data-dashboard=\"slos\" data-widget=")
+            .find(|w| w.contains(&format!("<h3>{title_start}")) && w.contains("single-values"))
+            .unwrap_or_else(|| panic!("no SLI and budget widget for {title_start}"));
+        let pair =
+            Regex::new(r#"<dt>([^<]+)</dt><dd class="single-value" data-value="([^"]+)""#).unwrap();
+        pair.captures_iter(section)
+            .map(|c| (c[1].to_owned(), c[2].parse().unwrap()))
+            .collect()
+    };
+    let value = |figures: &[(String, f64)], label: &str| {
+        figures
+            .iter()
+            .find(|(l, _)| l.starts_with(label))
+            .unwrap_or_else(|| panic!("{label}: {figures:?}"))
+            .1
+    };
+    let availability = figures("API availability: SLI and error budget");
+    assert!(
+        value(&availability, "SLI over 30 days") < 99.9,
+        "{availability:?}"
+    );
+    assert!(
+        value(&availability, "error budget left (%)") < 0.0,
+        "{availability:?}"
+    );
+    assert!(
+        value(&availability, "error budget left (minutes") < 0.0,
+        "{availability:?}"
+    );
+    let latency = figures("API latency: SLI and error budget");
+    assert_eq!(latency.len(), 3, "{latency:?}");
+    assert!(value(&latency, "SLI over 30 days") > 0.0, "{latency:?}");
+    let freshness = figures("ItemCreated event freshness: SLI and error budget");
+    assert_eq!(
+        value(&freshness, "error budget left (%)"),
+        100.0,
+        "{freshness:?}"
+    );
+
+    let data = twin
+        .client
+        .get("/_ops/api/dashboards/slos", &[])
+        .await
+        .unwrap()
+        .json();
+    let body: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_dir().join("dashboards/slos.json")).unwrap(),
+    )
+    .unwrap();
+    let index = body["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|w| {
+            w["properties"]["title"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("API availability burn rate over 5 min"))
+        })
+        .expect("the fast alert's short window chart");
+    let chart = &data["widgets"][index];
+    let threshold = chart["annotations"][0]["value"].as_f64().unwrap();
+    let peak = chart["series"][0]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_f64)
+        .fold(0.0, f64::max);
+    assert!(peak > threshold, "burn {peak} vs {threshold}: {chart:#}");
+}
+
 /// The attributes of the opening tags that `pattern` matches.
 fn tags<'a>(dom: &'a str, pattern: &str) -> Vec<&'a str> {
     Regex::new(pattern)
@@ -289,9 +366,15 @@ async fn the_console_draws_every_dashboard_with_data_and_shows_the_alarm() {
             }
             let title = widget["properties"]["title"].as_str().unwrap_or_default();
             let tag = found[0];
+            // A singleValue widget shows numbers, a chart is drawn by uPlot.
+            let rendered = if widget["properties"]["view"] == "singleValue" {
+                "values"
+            } else {
+                "uplot"
+            };
             assert_eq!(
                 attribute(tag, "data-rendered"),
-                Some("uplot"),
+                Some(rendered),
                 "{stem}: {title}: {tag}"
             );
             let points: usize = attribute(tag, "data-points")
@@ -303,6 +386,7 @@ async fn the_console_draws_every_dashboard_with_data_and_shows_the_alarm() {
         }
     }
     assert!(checked >= 20, "only {checked} metric widgets");
+    slo_dashboard_shows_the_burn(&twin, &dom).await;
     assert!(
         !dom.contains("class=\"widget metric-widget failed\""),
         "a widget failed"
@@ -314,6 +398,12 @@ async fn the_console_draws_every_dashboard_with_data_and_shows_the_alarm() {
         "the page never finished a refresh"
     );
     assert!(!dom.contains("refresh failed"), "a refresh failed");
+    // The SLO section refreshed itself from the server, as the widgets do.
+    assert_eq!(
+        tags(&dom, r#"<section id="slos" data-refreshed="[0-9]+">"#).len(),
+        1,
+        "the SLO section was refreshed"
+    );
 
     // The alarm in ALARM: in the alarm list and in its dashboard's alarm widget.
     let alarmed = tags(

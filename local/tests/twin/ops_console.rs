@@ -157,6 +157,7 @@ async fn requests_move_metrics_alarms_are_evaluated_and_ops_shows_every_dashboar
         "Items API: overview",
         "Items API: items and events",
         "Items API: functions and table",
+        "Items API: service level objectives",
     ] {
         assert!(html.contains(title), "{title} missing from /_ops");
     }
@@ -183,9 +184,53 @@ async fn requests_move_metrics_alarms_are_evaluated_and_ops_shows_every_dashboar
         availability["alerts"][0]["long_burn_rate"], 0.0,
         "{availability:#}"
     );
+    // The section alone, as the page refreshes it.
+    let section = twin.client.get("/_ops/sections/slos", &[]).await.unwrap();
+    assert_eq!(section.status, 200);
+    let section = section.text();
+    assert!(section.starts_with("<section id=\"slos\">"), "{section}");
+    assert!(
+        section.contains("data-slo=\"api-availability\""),
+        "{section}"
+    );
+    // The SLO dashboard's figures over 30 days: 5 requests, none 5xx, the budget untouched.
+    let figures = twin
+        .client
+        .get("/_ops/api/dashboards/slos", &[])
+        .await
+        .unwrap()
+        .json();
+    let single = figures["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["view"] == "singleValue")
+        .unwrap();
+    let latest = |label: &str| {
+        single["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["label"].as_str().unwrap().starts_with(label))
+            .and_then(|s| {
+                s["values"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .rev()
+                    .find_map(Value::as_f64)
+            })
+    };
+    assert_eq!(latest("SLI over 30 days"), Some(100.0), "{single:#}");
+    assert_eq!(latest("error budget left (%)"), Some(100.0), "{single:#}");
+    assert_eq!(
+        latest("error budget left (minutes"),
+        Some(43.2),
+        "{single:#}"
+    );
     // The charts are drawn in the browser (see browser.rs) from the data API: every widget of
     // every dashboard has its data, none failed.
-    for dashboard in ["api-overview", "functions", "items-and-events"] {
+    for dashboard in ["api-overview", "functions", "items-and-events", "slos"] {
         let reply = twin
             .client
             .get(&format!("/_ops/api/dashboards/{dashboard}"), &[])
