@@ -131,7 +131,8 @@
             y: {
               range: (u, min, max) => {
                 const low = fromZero ? Math.min(0, min ?? 0) : (min ?? 0);
-                const high = max === null || max <= low ? low + 1 : max * 1.1;
+                // Headroom above the highest value, also when it is negative or the only one.
+                const high = max === null || max <= low ? low + Math.max(1, Math.abs(low) * 0.1) : max + Math.abs(max) * 0.1;
                 return [low, high];
               },
             },

@@ -234,13 +234,12 @@ fn burn_chart(slo: &Slo, alert: &BurnAlert, window: Window) -> Result<Value, Str
         .map(dashboard_row)
         .collect::<Result<Vec<_>, _>>()?;
     Ok(json!({
+        // Short: six charts share a row under the objective's own title.
         "title": format!(
-            "{} burn rate over {} ({} window of {}, {})",
-            slo.title,
-            duration_words(minutes),
-            window.as_str(),
+            "{} {}: burn rate over {}",
             alert.name,
-            severity_word(alert.severity),
+            window.as_str(),
+            duration_words(minutes),
         ),
         "view": "timeSeries",
         "stacked": false,
@@ -403,12 +402,7 @@ mod tests {
         let fast = &policy.alerts[0];
         let short = charts
             .iter()
-            .find(|w| {
-                w["properties"]["title"]
-                    .as_str()
-                    .unwrap()
-                    .starts_with("API availability burn rate over 5 min")
-            })
+            .find(|w| w["properties"]["title"] == "fast short: burn rate over 5 min")
             .unwrap();
         assert_eq!(short["properties"]["period"], 300);
         assert_eq!(
