@@ -15,9 +15,13 @@
 //! CloudWatch's documentation behind the choices:
 //! - metric math functions (`RUNNING_SUM`, arithmetic):
 //!   <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html>;
-//! - a widget's own `start` (relative, `-PT…H`), `period` (1, 5, 10, 30 or a multiple of 60),
-//!   `view` `singleValue` showing each series' latest value, `annotations.horizontal`:
+//! - the body's members (`period`, `view`, `annotations.horizontal`, a relative `start` such as
+//!   `-PT8H`):
 //!   <https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html>;
+//!   a widget's own `start`, "the start of the time range to use for each widget independently
+//!   from those of the dashboard", and a single-value widget "displays the most recent value
+//!   for every metric" (the CDK's rendering of the same body):
+//!   <https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_cloudwatch.SingleValueWidgetProps.html>;
 //! - hourly data is kept for 455 days (one-minute data for 15), so an hourly period covers the
 //!   30-day window:
 //!   <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Metric>.

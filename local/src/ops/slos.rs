@@ -173,7 +173,7 @@ pub fn section(views: &[SloView]) -> String {
             out.push_str("</tr>");
         }
     }
-    out.push_str("</tbody></table><p class=\"meta\">As of the last refresh, on the twin's clock, the current minute included; JSON: <a href=\"/_ops/api/slos\">/_ops/api/slos</a>. The twin keeps seven days of metrics: the SLI and budget cover what it holds of the window.</p></section>");
+    out.push_str("</tbody></table><p class=\"meta\">As of the last refresh, on the twin's clock, the current minute included; JSON: <a href=\"/_ops/api/slos\">/_ops/api/slos</a>; over time: the <a href=\"#dashboard-slos\">SLO dashboard</a>. The twin keeps seven days of metrics: the SLI and budget cover what it holds of the window.</p></section>");
     out
 }
 
