@@ -25,7 +25,9 @@
 //! - hourly data is kept for 455 days (one-minute data for 15), so an hourly period covers the
 //!   30-day window:
 //!   <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Metric>.
-//!   Each widget asks for at most 720 datapoints a series (30 days of hours).
+//!   Each widget asks for at most 720 datapoints a query (30 days of hours), far below the
+//!   100,800 data points one `GetMetricData` call returns
+//!   (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html>).
 
 use serde_json::{Map, Value, json};
 
@@ -36,6 +38,9 @@ pub const FILE: &str = "slos.json";
 
 /// The period of the window widgets: an hour, so that 30 days are 720 datapoints.
 pub const WINDOW_PERIOD_SECS: u64 = 3600;
+
+/// The most data points one `GetMetricData` call returns.
+pub const GET_METRIC_DATA_MAX_DATAPOINTS: u64 = 100_800;
 
 /// The Ids the window widgets add to the SLI's (besides the window alarm's `good` and
 /// `total`): an SLI must not use them.
@@ -424,6 +429,15 @@ mod tests {
             availability.burn_rate_expression(),
             "the alarm's own math"
         );
+        // Each widget's queries fit in one GetMetricData call.
+        for w in widgets.iter().filter(|w| w["type"] == "metric") {
+            let p = &w["properties"];
+            let range = crate::ops::widgets::relative_range_secs(p["start"].as_str().unwrap());
+            let points = range.unwrap() as u64 / p["period"].as_u64().unwrap();
+            let queries = p["metrics"].as_array().unwrap().len() as u64;
+            assert!(points <= 720, "{p:#}");
+            assert!(points * queries <= GET_METRIC_DATA_MAX_DATAPOINTS);
+        }
         // 99.9 % over 30 days: 43.2 minutes of full outage.
         let figures = widgets
             .iter()
