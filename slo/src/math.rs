@@ -74,7 +74,7 @@ fn tokens(text: &str) -> Result<Vec<Token>, String> {
             }
             other => {
                 return Err(format!(
-                    "`{other}` is not supported by the twin's metric math (supported: numbers, ids, + - * /, parentheses, FILL)"
+                    "`{other}` is not supported by this metric math (supported: numbers, ids, + - * /, parentheses, FILL)"
                 ));
             }
         }
@@ -142,7 +142,7 @@ impl Parser {
             Some(Token::Ident(name)) if self.peek() == Some(&Token::Open) => {
                 if name != "FILL" {
                     return Err(format!(
-                        "function `{name}` is not supported by the twin's metric math (supported: FILL)"
+                        "function `{name}` is not supported by this metric math (supported: FILL)"
                     ));
                 }
                 self.at += 1;
