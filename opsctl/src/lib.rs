@@ -1,9 +1,9 @@
 //! `opsctl`, the on-call command line: what the alarms say (with their runbooks), how many
-//! requests and item events went through over a window, and re-emitting `ItemCreated` events
-//! through the API's IAM-authorized `/internal` route.
+//! requests and item events went through over a window, each SLO's budget and burn rates, and
+//! re-emitting `ItemCreated` events through the API's IAM-authorized `/internal` route.
 //!
-//! Reading order: [`cli`] (commands and their checks), [`alarms`], [`rates`], [`slos`], [`reemit`] with
-//! [`sign`] (SigV4), [`aws`] (where the SDK's configuration comes from).
+//! Reading order: [`cli`] (commands and their checks), [`alarms`], [`rates`], [`slos`],
+//! [`reemit`] with [`sign`] (SigV4), [`aws`] (where the SDK's configuration comes from).
 
 pub mod alarms;
 pub mod aws;

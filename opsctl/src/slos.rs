@@ -174,6 +174,10 @@ fn metric_query(id: String, query: &Value, period: i64) -> Result<MetricDataQuer
         .build())
 }
 
+/// One request's queries, and each query id (`s<objective>_<SLI id>`) back to the objective's
+/// index and the SLI's id.
+type Batch = (Vec<MetricDataQuery>, BTreeMap<String, (usize, String)>);
+
 /// Every objective's SLI metrics over `span`, in requests of at most [`QUERIES_PER_CALL`]
 /// queries (an objective's queries in one request), each paged.
 pub async fn fetch(
@@ -194,9 +198,7 @@ pub async fn fetch(
     if span.start >= span.end {
         return Ok(found);
     }
-    // Query ids: `s<objective>_<SLI id>`, back to (objective, SLI id).
-    let mut batches: Vec<(Vec<MetricDataQuery>, BTreeMap<String, (usize, String)>)> =
-        vec![Default::default()];
+    let mut batches: Vec<Batch> = vec![Default::default()];
     for (i, objective) in objectives.iter().enumerate() {
         let queries = &objective.sli.metrics;
         if queries.len() > QUERIES_PER_CALL {
@@ -512,7 +514,8 @@ mod tests {
     #[test]
     fn one_failure_in_a_thousand_gives_the_slis_budget_and_burn_rates() {
         let (objectives, policy) = repo();
-        let at = 1_800_000_000 - 1_800_000_000 % 3600 + 30 * 60;
+        // 1_800_000_000 is on the hour.
+        let at = 1_800_000_000 + 30 * 60;
         let spans = Spans::ending_at(at, &objectives, &policy);
         let minute = spans.end() - 60;
         let mut recent: MetricSeries = objectives
@@ -595,7 +598,7 @@ mod tests {
     #[test]
     fn the_compliance_window_adds_whole_hours_to_the_current_hours_minutes() {
         let (objectives, policy) = repo();
-        let hour = 1_800_000_000 - 1_800_000_000 % 3600;
+        let hour = 1_800_000_000; // on the hour
         let spans = Spans::ending_at(hour + 600, &objectives, &policy);
         let i = objectives
             .iter()

@@ -156,7 +156,8 @@ pub fn run(store: &MetricStore, request: &Request, now: i64) -> Result<Page, Ref
     let start = rounded_start(request.start, now);
     let all = query::run(store, &queries, start, request.end, period).map_err(invalid)?;
 
-    let results: Vec<(String, String, Vec<(i64, f64)>)> = queries
+    // Every returned query whole, then the page's share of each.
+    let whole: Vec<ResultPage> = queries
         .iter()
         .filter(|q| q.return_data)
         .map(|q| {
@@ -165,10 +166,15 @@ pub fn run(store: &MetricStore, request: &Request, now: i64) -> Result<Page, Ref
             if !request.scan_by_ascending {
                 points.reverse();
             }
-            (q.id.clone(), label(q), points)
+            ResultPage {
+                id: q.id.clone(),
+                label: label(q),
+                points,
+                partial: false,
+            }
         })
         .collect();
-    let total: usize = results.iter().map(|(_, _, p)| p.len()).sum();
+    let total: usize = whole.iter().map(|r| r.points.len()).sum();
     let skip = match &request.next_token {
         None => 0,
         Some(token) => token
@@ -183,18 +189,15 @@ pub fn run(store: &MetricStore, request: &Request, now: i64) -> Result<Page, Ref
         .saturating_add(request.max_datapoints.max(1))
         .min(total);
     let mut offset = 0;
-    let results = results
+    let results = whole
         .into_iter()
-        .map(|(id, label, points)| {
-            let (from, to) = (offset, offset + points.len());
+        .map(|mut r| {
+            let (from, to) = (offset, offset + r.points.len());
             offset = to;
             let take = skip.clamp(from, to)..page_end.clamp(from, to);
-            ResultPage {
-                id,
-                label,
-                partial: take.end < to,
-                points: points[take.start - from..take.end - from].to_vec(),
-            }
+            r.partial = take.end < to;
+            r.points = r.points[take.start - from..take.end - from].to_vec();
+            r
         })
         .collect();
     Ok(Page {
@@ -221,7 +224,8 @@ mod tests {
     use super::*;
     use crate::cloudwatch::store::MetricId;
 
-    const T0: i64 = 1_800_000_000 - 1_800_000_000 % 3600;
+    /// On the hour.
+    const T0: i64 = 1_800_000_000;
 
     fn store() -> MetricStore {
         let store = MetricStore::default();
