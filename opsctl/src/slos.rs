@@ -16,8 +16,10 @@
 //!
 //! CloudWatch's limits and retention, as relied on here:
 //! <https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html>
-//! (at most 500 queries a request; one-minute data kept 15 days, one-hour data 455 days; a
-//! start time more than 15 days ago needs a period that is a multiple of 300 s).
+//! (at most 500 queries a request; one-minute data kept 15 days, one-hour data 455 days) and
+//! <https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricStat.html> (a
+//! start time 15 to 63 days ago needs a period that is a multiple of 300 s, older one of
+//! 3600 s).
 
 use std::collections::BTreeMap;
 use std::path::Path;
