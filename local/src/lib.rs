@@ -17,7 +17,7 @@ pub mod ops;
 pub mod output;
 pub(crate) mod per_thread;
 pub mod settings;
-pub mod slo;
+pub use slo;
 pub mod slo_dashboard;
 pub mod sqs;
 pub mod stream;

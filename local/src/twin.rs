@@ -417,6 +417,7 @@ impl Twin {
 
         let cors = cors(&args.cors_origins)?;
         let fallback = Arc::clone(&gateway);
+        let cloudwatch_api = Arc::clone(&cloudwatch);
         let app = Router::new()
             .merge(crate::auth::routes(
                 Arc::clone(&issuer),
@@ -442,6 +443,10 @@ impl Twin {
                 Some((mapping.status, mapping.dlq)),
             ))
             .merge(crate::web_app::routes(args.audience.clone()))
+            .merge(crate::cloudwatch::query_protocol::routes(
+                cloudwatch_api,
+                &gateway.sigv4,
+            ))
             .fallback(
                 move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
                     let gateway = Arc::clone(&fallback);

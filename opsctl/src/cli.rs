@@ -50,6 +50,9 @@ pub enum Command {
     Rates(RatesArgs),
     /// Re-emit `ItemCreated` for the items created in a window, through `/internal` (SigV4).
     Reemit(ReemitArgs),
+    /// Each objective of `slos/*.json`: its SLI over the window, the error budget left and the
+    /// burn rate over each alert window.
+    Slo(SloArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -88,6 +91,17 @@ pub struct RatesArgs {
     /// Seconds per row: a multiple of 60.
     #[arg(long, default_value_t = 60, value_parser = parse_period)]
     pub period: u32,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+    /// The `service` dimension of the items function's metrics.
+    #[arg(long, default_value = "items")]
+    pub service: String,
+}
+
+/// Where the stack's metrics are: the values Terraform fills into `${api_id}`, `${stage}` and
+/// `${metrics_namespace}`.
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
     /// The HTTP API's id (the `ApiId` dimension; Terraform's `api_id` output).
     #[arg(long, env = "OPSCTL_API_ID")]
     pub api_id: String,
@@ -97,9 +111,18 @@ pub struct RatesArgs {
     /// The functions' EMF namespace (Terraform's `metrics_namespace`).
     #[arg(long, default_value = "ItemsApi")]
     pub namespace: String,
-    /// The `service` dimension of the items function's metrics.
-    #[arg(long, default_value = "items")]
-    pub service: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SloArgs {
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+    /// The objectives and their burn-rate policy (`slos/` of the repository).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../slos"), env = "OPSCTL_SLOS_DIR")]
+    pub slos_dir: PathBuf,
+    /// As of this instant (RFC 3339) rather than now: the windows end with its minute.
+    #[arg(long, value_parser = parse_instant)]
+    pub at: Option<OffsetDateTime>,
 }
 
 impl RatesArgs {

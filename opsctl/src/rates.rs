@@ -36,21 +36,21 @@ pub fn series(args: &RatesArgs) -> Vec<Series> {
         namespace: "AWS/ApiGateway".to_owned(),
         metric,
         dimensions: vec![
-            ("ApiId", args.api_id.clone()),
-            ("Stage", args.stage.clone()),
+            ("ApiId", args.metrics.api_id.clone()),
+            ("Stage", args.metrics.stage.clone()),
         ],
     };
     let items = |id, heading, metric| Series {
         id,
         heading,
-        namespace: args.namespace.clone(),
+        namespace: args.metrics.namespace.clone(),
         metric,
         dimensions: vec![("service", args.service.clone())],
     };
     let events = |id, heading, metric| Series {
         id,
         heading,
-        namespace: args.namespace.clone(),
+        namespace: args.metrics.namespace.clone(),
         metric,
         dimensions: vec![("service", ITEM_EVENTS_SERVICE.to_owned())],
     };

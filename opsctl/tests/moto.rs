@@ -1,5 +1,6 @@
-//! `opsctl alarms` and `opsctl rates` against CloudWatch's wire protocol, served by moto on a
-//! free port: the binary runs as on-call runs it, with the endpoint and keys in its environment.
+//! `opsctl alarms`, `opsctl rates` and `opsctl slo` against CloudWatch's wire protocol, served
+//! by moto on a free port: the binary runs as on-call runs it, with the endpoint and keys in its
+//! environment.
 //!
 //! moto as CloudWatch, what it does differently (checked with moto 5.2.5):
 //! - alarms start in `OK` (AWS: `INSUFFICIENT_DATA`) and are not evaluated; `SetAlarmState`
@@ -7,7 +8,11 @@
 //! - `PutMetricData` accepts the `AWS/` namespaces (AWS refuses them: there API Gateway writes
 //!   its own metrics), which stands in for API Gateway here;
 //! - `GetMetricData` sums per period from the start time on, as asked; with dimensions given it
-//!   matches name and dimensions but not the namespace, so every metric here has its own name.
+//!   matches name and dimensions but not the namespace, so every metric here has its own name;
+//! - `GetMetricData` has no `TC(:N)` statistic (the request fails whole), so the `slo` test
+//!   reads the availability objective alone (`Sum` of `Count` and `5xx`); the latency and
+//!   freshness SLIs are read on the twin (tests/twin.rs). Metric math it has not either, which
+//!   `opsctl slo` does not ask of CloudWatch.
 
 use std::process::{Command, Output};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -339,4 +344,96 @@ fn a_bad_window_fails_before_any_call() {
         err.contains("--since") && err.contains("use s, m, h or d"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn slo_reads_the_availability_sli_budget_and_burn_rates() {
+    let moto = Moto::start();
+    let sdk = testkit::aws::sdk_config(&moto).await;
+    let client = aws_sdk_cloudwatch::Client::new(&sdk);
+    // The windows end on a minute boundary (`--at`), the last minute before it holding the
+    // failure.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let end = now / 60 * 60;
+    let api = |id: &str| {
+        vec![
+            ("ApiId".to_owned(), id.to_owned()),
+            ("Stage".to_owned(), "$default".to_owned()),
+        ]
+    };
+    for (name, id, at, value) in [
+        ("Count", API_ID, end - 60, 1000.0),
+        ("5xx", API_ID, end - 60, 1.0),
+        // Eight hours before: in the three-day and 30-day windows, not in the others.
+        ("Count", API_ID, end - 8 * 3600, 2000.0),
+        // Another API's failures are not this one's.
+        ("5xx", "other", end - 60, 1000.0),
+        ("Count", "other", end - 60, 1000.0),
+    ] {
+        client
+            .put_metric_data()
+            .namespace("AWS/ApiGateway")
+            .metric_data(
+                MetricDatum::builder()
+                    .metric_name(name)
+                    .set_dimensions(Some(dimensions(api(id))))
+                    .timestamp(DateTime::from_secs(at + 5))
+                    .value(value)
+                    .unit(StandardUnit::Count)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("PutMetricData");
+    }
+    let slos = tempfile::tempdir().unwrap();
+    for file in ["api-availability.json", "burn-rates.json"] {
+        std::fs::copy(repo_dir().join("slos").join(file), slos.path().join(file)).unwrap();
+    }
+    let at = time::OffsetDateTime::from_unix_timestamp(end)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let out = stdout(&opsctl(
+        &moto,
+        &[
+            "slo",
+            "--api-id",
+            API_ID,
+            "--at",
+            &at,
+            "--slos-dir",
+            slos.path().to_str().unwrap(),
+        ],
+    ));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "api-availability: API availability (objective 99.9 % over 30 days, owner items-api on-call)",
+        "{out}"
+    );
+    // 1 bad of 3000: a third of the 0.1 % budget spent, two thirds of its 43.2 minutes left.
+    assert!(
+        lines[1].starts_with("  SLI          99.967 %  (1 bad of 3000 events since "),
+        "{out}"
+    );
+    assert_eq!(
+        lines[2], "  budget left  66.7 %  (28.8 of 43.2 min of full outage)",
+        "{out}"
+    );
+    for (line, long, short) in [
+        (3, "1.00x over 60 min", "1.00x over 5 min"),
+        (4, "1.00x over 360 min", "1.00x over 30 min"),
+        (5, "0.33x over 4320 min", "1.00x over 360 min"),
+    ] {
+        assert!(
+            lines[line].contains(long) && lines[line].contains(short),
+            "{out}"
+        );
+    }
+    assert_eq!(lines[6], "  runbook      runbooks/slo-api-availability.md");
+    assert!(lines[7].starts_with(&format!("as of {at} ")), "{out}");
 }

@@ -1,6 +1,8 @@
-//! `opsctl reemit` end to end: a twin in this process (gateway, SigV4 verifier, functions,
-//! embedded store and bus), the binary signing with the twin's IAM key as on-call signs with
-//! theirs, and the archive showing each item's `ItemCreated` once more.
+//! `opsctl reemit` and `opsctl slo` end to end: a twin in this process (gateway, SigV4
+//! verifier, functions, embedded store and bus, CloudWatch), the binary signing with the twin's
+//! IAM key as on-call signs with theirs. `reemit`: the archive shows each item's `ItemCreated`
+//! once more. `slo`: real traffic, a known share of it failed by a fault and spread over the
+//! twin's clock, read back through the twin's GetMetricData.
 
 use std::process::{Command, Output};
 
@@ -42,6 +44,11 @@ async fn start_twin(data_dir: &std::path::Path) -> String {
         ACCESS_KEY_ID,
         "--iam-secret-access-key",
         SECRET,
+        // The SLO test's thousand requests, none of them throttled by the stage.
+        "--throttle-rate",
+        "100000",
+        "--throttle-burst",
+        "100000",
     ]);
     let daemon = XrayDaemon::bind("127.0.0.1:0".parse().unwrap())
         .await
@@ -190,4 +197,156 @@ async fn a_refused_signature_or_window_is_an_error_with_the_apis_answer() {
         stderr.contains("answered 422") && stderr.contains("/to"),
         "{stderr}"
     );
+}
+
+/// `opsctl slo` against the twin's CloudWatch endpoint, signed with the twin's key.
+fn slo(url: &str, at: &str, secret: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_opsctl"))
+        .args(["slo", "--region", local::names::REGION, "--at", at])
+        .args(["--endpoint-url", &format!("{url}/_aws/cloudwatch")])
+        .args(["--api-id", local::names::API_ID])
+        .env_clear()
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("run opsctl")
+}
+
+/// `n` item listings, 8 at a time, each answered `want`.
+async fn list(client: &TwinClient, bearer: &str, n: usize, want: u16) {
+    for chunk in (0..n).collect::<Vec<_>>().chunks(8) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in chunk {
+            let client = client.clone();
+            let bearer = bearer.to_owned();
+            tasks.spawn(async move {
+                let auth = [("authorization", bearer.as_str())];
+                let reply = client.get("/items?limit=10", &auth).await.unwrap();
+                (reply.status, reply.text())
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            let (status, text) = done.unwrap();
+            assert_eq!(status, want, "{text}");
+        }
+    }
+}
+
+/// The twin's CloudWatch clock now, as `--at` takes it.
+async fn twin_now(client: &TwinClient) -> String {
+    let reply = client.get("/_twin/clock", &[]).await.unwrap();
+    reply.json()["now"].as_str().unwrap().to_owned()
+}
+
+async fn move_clock(client: &TwinClient, seconds: u32) {
+    let reply = client
+        .post_json("/_twin/clock", &[], &json!({ "advance_seconds": seconds }))
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}
+
+/// The lines of one objective's section of `opsctl slo`'s report.
+fn section<'a>(out: &'a str, name: &str) -> Vec<&'a str> {
+    out.lines()
+        .skip_while(|l| !l.starts_with(&format!("{name}:")))
+        .take(6)
+        .collect()
+}
+
+fn report(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slo_reads_the_sli_budget_and_burn_rates_from_the_twins_cloudwatch() {
+    let data = tempfile::tempdir().unwrap();
+    let url = start_twin(data.path()).await;
+    let client = TwinClient::new(url.clone());
+    let bearer = format!("Bearer {}", client.sign_in("slo").await.unwrap());
+
+    // 1 failure in 1000 requests: the availability budget spent exactly at its own pace, over
+    // every window.
+    let fault = client
+        .post_json("/_twin/faults", &[], &json!({ "fault": "store=fail" }))
+        .await
+        .unwrap();
+    assert_eq!(fault.status, 200, "{}", fault.text());
+    list(&client, &bearer, 1, 500).await;
+    let json_body = [("content-type", "application/json")];
+    let cleared = client
+        .send(http::Method::DELETE, "/_twin/faults", &json_body, "")
+        .await
+        .unwrap();
+    assert_eq!(cleared.status, 200, "{}", cleared.text());
+    list(&client, &bearer, 999, 200).await;
+
+    let stdout = report(&slo(&url, &twin_now(&client).await, SECRET));
+    let availability = section(&stdout, "api-availability");
+    assert!(
+        availability[1].starts_with("  SLI          99.900 %  (1 bad of 1000 events since "),
+        "{stdout}"
+    );
+    assert_eq!(
+        availability[2], "  budget left  0.0 %  (0.0 of 43.2 min of full outage)",
+        "{stdout}"
+    );
+    for (line, long, short) in [
+        (3, "1.00x over 60 min", "1.00x over 5 min"),
+        (4, "1.00x over 360 min", "1.00x over 30 min"),
+        (5, "1.00x over 4320 min", "1.00x over 360 min"),
+    ] {
+        assert!(
+            availability[line].contains(long) && availability[line].contains(short),
+            "{stdout}"
+        );
+    }
+    // No item was created: freshness has no events, which is no data, not 100 %.
+    let freshness = section(&stdout, "item-event-freshness");
+    assert!(
+        freshness[1].starts_with("  SLI          no data  (no events since "),
+        "{stdout}"
+    );
+    assert!(freshness[3].contains("no data over 60 min"), "{stdout}");
+
+    // Seven hours later, 1000 good requests: the hour and six-hour windows hold only those,
+    // the three-day window and the compliance window both batches.
+    move_clock(&client, 7 * 3600).await;
+    list(&client, &bearer, 1000, 200).await;
+    let stdout = report(&slo(&url, &twin_now(&client).await, SECRET));
+    let availability = section(&stdout, "api-availability");
+    assert!(
+        availability[1].starts_with("  SLI          99.950 %  (1 bad of 2000 events since "),
+        "{stdout}"
+    );
+    assert_eq!(
+        availability[2], "  budget left  50.0 %  (21.6 of 43.2 min of full outage)",
+        "{stdout}"
+    );
+    for (line, long, short) in [
+        (3, "0.00x over 60 min", "0.00x over 5 min"),
+        (4, "0.00x over 360 min", "0.00x over 30 min"),
+        (5, "0.50x over 4320 min", "0.00x over 360 min"),
+    ] {
+        assert!(
+            availability[line].contains(long) && availability[line].contains(short),
+            "{stdout}"
+        );
+    }
+
+    // Signed with another secret: CloudWatch's refusal, and the secret is not printed.
+    let out = slo(&url, &twin_now(&client).await, "not-the-secret");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("SignatureDoesNotMatch"), "{stderr}");
+    assert!(!stderr.contains("not-the-secret"), "{stderr}");
 }

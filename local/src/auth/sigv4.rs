@@ -265,6 +265,9 @@ pub struct SigV4Verifier {
     credentials: LocalCredentials,
     region: String,
     account_id: String,
+    /// The signing name of the credential scope: API Gateway's, or another service's that the
+    /// twin answers with the same key.
+    service: &'static str,
 }
 
 impl SigV4Verifier {
@@ -273,6 +276,15 @@ impl SigV4Verifier {
             credentials,
             region: region.to_owned(),
             account_id: account_id.to_owned(),
+            service: SERVICE,
+        }
+    }
+
+    /// The same key and region, for requests signed for `service` (CloudWatch's `monitoring`).
+    pub fn for_service(&self, service: &'static str) -> Self {
+        Self {
+            service,
+            ..self.clone()
         }
     }
 
@@ -348,9 +360,10 @@ impl SigV4Verifier {
                 self.region, auth.region
             )));
         }
-        if auth.service != SERVICE {
+        if auth.service != self.service {
             return Err(SigV4Error::Scope(format!(
-                "Credential should be scoped to correct service: '{SERVICE}'."
+                "Credential should be scoped to correct service: '{}'.",
+                self.service
             )));
         }
         if signed_at < now - MAX_SKEW {
@@ -392,6 +405,7 @@ impl SigV4Verifier {
         let expected = compute_signature(
             &self.credentials,
             &self.region,
+            self.service,
             signed_at,
             settings,
             method,
@@ -418,6 +432,7 @@ fn hex_sha256(bytes: &[u8]) -> String {
 fn compute_signature(
     credentials: &LocalCredentials,
     region: &str,
+    service: &str,
     at: OffsetDateTime,
     settings: SigningSettings,
     method: &str,
@@ -429,7 +444,7 @@ fn compute_signature(
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
-        .name(SERVICE)
+        .name(service)
         .time(SystemTime::from(at))
         .settings(settings)
         .build()?

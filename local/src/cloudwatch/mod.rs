@@ -4,15 +4,18 @@
 //! (rendered by [`crate::ops`]).
 //!
 //! Reading order: [`store`] (values and statistics), [`emf`] (documents in), [`math`] and
-//! [`query`] (metric math and data queries), [`alarms`] (evaluation and state changes).
+//! [`query`] (metric math and data queries), [`alarms`] (evaluation and state changes),
+//! [`get_metric_data`] with [`query_protocol`] (CloudWatch's API for SDK clients).
 
 pub mod alarms;
 pub mod clock;
 pub mod composite;
 pub mod emf;
+pub mod get_metric_data;
 mod kept_lines;
-pub mod math;
+pub use slo::math;
 pub mod query;
+pub mod query_protocol;
 pub mod slos;
 pub mod store;
 pub mod table;

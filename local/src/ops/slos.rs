@@ -12,6 +12,7 @@ use crate::cloudwatch::CloudWatch;
 use crate::cloudwatch::alarms::window_end;
 use crate::cloudwatch::slos::good_and_total;
 use crate::html::escape;
+use crate::slo::budget::Events;
 use crate::slo::{self, Slo, Window};
 
 #[derive(Debug, Serialize)]
@@ -53,7 +54,7 @@ pub struct AlertView {
 fn burn(cw: &CloudWatch, objective: &Slo, end: i64, minutes: u32) -> Option<f64> {
     let start = end - i64::from(minutes) * 60;
     let (good, total) = good_and_total(&cw.store, objective, start, end).ok()??;
-    Some((total - good) / total / objective.error_budget())
+    objective.burn_rate(Events { good, total })
 }
 
 /// Every objective as of the twin's clock now.
@@ -69,9 +70,9 @@ pub fn view(cw: &CloudWatch) -> Vec<SloView> {
             let so_far = good_and_total(&cw.store, objective, window_start, end)
                 .ok()
                 .flatten();
-            let budget = objective.error_budget();
             let budget_minutes = objective.budget_minutes();
-            let remaining = so_far.map(|(good, total)| 1.0 - (total - good) / total / budget);
+            let remaining =
+                so_far.and_then(|(good, total)| objective.budget_remaining(Events { good, total }));
             let alerts = cw
                 .slo_policy
                 .alerts

@@ -1,5 +1,5 @@
 //! The twin's own surfaces (its JSON routes, the ops console, the Hosted UI stand-in, the web
-//! app) and what they refuse, so that a web page open on the developer's machine cannot drive
+//! app, the AWS service endpoints for SDK clients under `/_aws`) and what they refuse, so that a web page open on the developer's machine cannot drive
 //! them:
 //! - a `Host` that is not the twin's own address or `localhost` (`421`): a page whose name is
 //!   made to resolve to 127.0.0.1 (DNS rebinding) still sends its own name;
@@ -23,7 +23,9 @@ use crate::media_type::content_type_is;
 
 /// Where the twin's own surfaces are: a path equal to one of these, or under it (`/app/…`).
 /// A route of the twin's own must be under one of them: any other path is the API's.
-pub const TWIN_SURFACES: [&str; 6] = ["/_twin", "/_ops", "/login", "/oauth2", "/logout", "/app"];
+pub const TWIN_SURFACES: [&str; 7] = [
+    "/_twin", "/_ops", "/login", "/oauth2", "/logout", "/app", "/_aws",
+];
 
 /// The surfaces where a request that changes state must be JSON.
 const JSON_ONLY: &str = "/_twin";
@@ -170,6 +172,7 @@ mod tests {
             "/app",
             "/app/",
             "/app/config.json",
+            "/_aws/cloudwatch",
         ] {
             assert!(is_twin_surface(path), "{path}");
         }

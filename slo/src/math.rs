@@ -79,7 +79,7 @@ fn tokens(text: &str) -> Result<Vec<Token>, String> {
             }
             other => {
                 return Err(format!(
-                    "`{other}` is not supported by the twin's metric math (supported: numbers, ids, + - * /, parentheses, FILL, RUNNING_SUM)"
+                    "`{other}` is not supported by this metric math (supported: numbers, ids, + - * /, parentheses, FILL, RUNNING_SUM)"
                 ));
             }
         }
@@ -153,7 +153,7 @@ impl Parser {
                 }
                 if name != "FILL" {
                     return Err(format!(
-                        "function `{name}` is not supported by the twin's metric math (supported: FILL, RUNNING_SUM)"
+                        "function `{name}` is not supported by this metric math (supported: FILL, RUNNING_SUM)"
                     ));
                 }
                 let series = self.sum()?;

@@ -3,7 +3,13 @@
 //! is named and what it computes. Terraform's observability module builds the same alarms from
 //! the same files (a conformance test evaluates its expressions against these functions); the
 //! twin evaluates the window alarms [`Slo::window_alarm`] returns as it evaluates
-//! `alarms/*.json`.
+//! `alarms/*.json`; `opsctl slo` reads the same SLIs from CloudWatch and works out the budget
+//! and burn rates with [`budget`], as the twin's console does.
+//!
+//! A crate of its own, free of the twin and of the AWS SDK, so that the twin and `opsctl` share
+//! it at the cost of serde alone. [`math`] is here for the same reason: an SLI's good and total
+//! events are metric math, which the twin evaluates for its alarms and `opsctl` over the
+//! statistics CloudWatch returns.
 //!
 //! Each (objective, alert) pair is two window alarms, `slo-<slo>-<alert>-long` and
 //! `slo-<slo>-<alert>-short`, each the burn rate over its window against the alert's
@@ -15,6 +21,9 @@
 //! A window is one period: the metrics' `Period` is the window, and the alarm evaluates one
 //! period (CloudWatch allows `Period x EvaluationPeriods` up to 7 days, and up to 1 day when the
 //! period is under an hour).
+
+pub mod budget;
+pub mod math;
 
 use std::path::Path;
 
@@ -150,12 +159,6 @@ impl Slo {
             "100 * ({total} - {good}) / {total} / (100 - {})",
             self.objective_percent
         )
-    }
-
-    /// The whole window's budget as minutes of full outage: the minutes of the window in which
-    /// every event could fail before the objective is missed (traffic spread evenly).
-    pub fn budget_minutes(&self) -> f64 {
-        f64::from(self.window_days) * 24.0 * 60.0 * self.error_budget()
     }
 
     /// The composite alarm's description, before Terraform appends the runbook's URL.
