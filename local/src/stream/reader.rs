@@ -80,6 +80,23 @@ pub fn created_ms(record: &StreamRecord) -> i64 {
     (secs * 1000.0) as i64
 }
 
+/// When the record was written, epoch milliseconds: the embedded stream's `eventID` is a
+/// UUIDv7 taken at the write, to the millisecond; other records tell their creation second.
+pub fn written_ms(record: &StreamRecord) -> i64 {
+    record["eventID"]
+        .as_str()
+        .and_then(|id| uuid::Uuid::parse_str(id).ok())
+        .filter(|id| id.get_version_num() == 7)
+        .and_then(|id| id.get_timestamp())
+        .map_or_else(
+            || created_ms(record),
+            |t| {
+                let (secs, nanos) = t.to_unix();
+                secs as i64 * 1000 + i64::from(nanos / 1_000_000)
+            },
+        )
+}
+
 /// Sequence numbers compare as numbers (decimal strings of any length).
 pub fn sequence_order(a: &str, b: &str) -> std::cmp::Ordering {
     (a.len(), a).cmp(&(b.len(), b))
