@@ -101,3 +101,28 @@ pub fn written_ms(record: &StreamRecord) -> i64 {
 pub fn sequence_order(a: &str, b: &str) -> std::cmp::Ordering {
     (a.len(), a).cmp(&(b.len(), b))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_write_is_dated_by_its_uuid_v7_event_id_or_else_its_second() {
+        let id = uuid::Uuid::now_v7();
+        let (secs, nanos) = id.get_timestamp().unwrap().to_unix();
+        let record = json!({
+            "eventID": id.simple().to_string(),
+            "dynamodb": { "ApproximateCreationDateTime": secs },
+        });
+        assert_eq!(
+            written_ms(&record),
+            secs as i64 * 1000 + i64::from(nanos / 1_000_000)
+        );
+        let other = json!({
+            "eventID": "c4ca4238a0b923820dcc509a6f75849b",
+            "dynamodb": { "ApproximateCreationDateTime": 1_700_000_000 },
+        });
+        assert_eq!(written_ms(&other), 1_700_000_000_000);
+    }
+}
