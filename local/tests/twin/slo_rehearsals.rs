@@ -11,14 +11,16 @@
 //! alerts, in twin-clock minutes, against the policy (`slos/burn-rates.json`):
 //! - detection: a steady burn at `rate` crosses an alert's `threshold` over its long window
 //!   `long × threshold / rate` minutes into the burn; the alert fires then, not a step before
-//!   and within a cycle of the burn after (its short window burns past the threshold already);
+//!   and within a cycle of the burn after (its short window burns past the threshold already;
+//!   a step more for freshness, whose held events publish a step late);
 //! - a burn between two alerts' rates fires the slower one only; a burn just above 1× fires
 //!   only the ticket;
 //! - a burst shorter than the short window, small against the long windows, fires nothing;
-//! - reset: once the fault is removed, the alert clears within its short window.
+//! - reset: once the fault is removed, the alert clears within its short window (counted from
+//!   the end of the minute the fault was removed in).
 //!
 //! Each rehearsal prints its figures, a row of the table in `docs/local-twin.md`:
-//! `cargo test -p local --test twin slo_ -- --nocapture --test-threads 1 | grep '^slo '`.
+//! `cargo test -p local --test twin slo_ -- --nocapture | grep '^slo '`.
 
 use std::time::Duration;
 
@@ -461,7 +463,10 @@ async fn burn_until_fired_and_cleared(sli: Sli, alert_name: &str, burn: Burn) ->
     let long = i64::from(alert.long_window_minutes);
     let short = i64::from(alert.short_window_minutes);
     let rate = burn.rate(&run.objective);
-    assert!(rate > alert.burn_rate, "the burn {rate} is above {alert:?}");
+    assert!(
+        rate > alert.burn_rate,
+        "the burn {rate} must be above {alert:?}"
+    );
     assert!(burn.cycle() <= short, "each short window sees the burn");
     // Bad events a held back stream publishes a step later.
     let late = if sli == Sli::Freshness { burn.step } else { 0 };
