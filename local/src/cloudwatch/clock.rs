@@ -63,6 +63,12 @@ impl TwinClock {
         real_ms + offset
     }
 
+    /// How far the clock was moved on since the earlier real instant `real_ms`: what a record
+    /// written then has aged on this clock beyond the real time passed.
+    pub fn moved_since_ms(&self, real_ms: i64) -> i64 {
+        self.offset_ms() - (self.then_ms(real_ms) - real_ms)
+    }
+
     /// Moves the clock forward by `ms` (never back: CloudWatch's past does not change).
     pub fn advance_ms(&self, ms: i64) {
         let mut moves = self.moves.lock().unwrap_or_else(|e| e.into_inner());
@@ -115,5 +121,7 @@ mod tests {
             clock.now_ms() - clock.then_ms(earlier) >= 61_000,
             "aged by the move"
         );
+        assert_eq!(clock.moved_since_ms(earlier), 61_000);
+        assert_eq!(clock.moved_since_ms(later), 0);
     }
 }

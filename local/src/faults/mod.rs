@@ -14,8 +14,8 @@
 //! | `items=slow:1500ms` | the handler waits before it runs | `Duration`, `Latency`; a timeout past `--function-timeout` |
 //! | `items=panic` | the invocation panics | Lambda `Errors`, `5xx` |
 //! | `items=throttle` | Lambda refuses the invocation (reserved concurrency used up) | Lambda `Throttles`, `5xx` |
-//!
-//! | `item-events=fail` | the stream consumer's invocation fails (`slow`, `panic`, `throttle` as for `items`) | Lambda `Errors`, `IteratorAge`, the dead-letter queue |
+//! | `item-events=fail` | the stream consumer's invocation fails (`slow`, `panic` as for `items`) | Lambda `Errors`, `IteratorAge`, the dead-letter queue |
+//! | `item-events=throttle` | Lambda refuses the consumer's invocations: the records wait in the stream, aging on the twin's clock, and go once it is cleared | Lambda `Throttles`, `IteratorAge`, then `ItemEventLag` |
 //!
 //! `public` takes the same faults as `items`. The rate (0 to 1, default 1) is the share of calls
 //! that fail, each drawn at random.

@@ -15,8 +15,9 @@ use futures_util::FutureExt;
 use lambda_runtime::{Context, LambdaEvent};
 use tower::ServiceExt;
 
-use super::reader::StreamRecord;
-use crate::cloudwatch::{CloudWatch, FunctionMetrics, clock::real_ms};
+use super::reader::{StreamRecord, written_ms};
+use crate::cloudwatch::clock::{TwinClock, real_ms};
+use crate::cloudwatch::{CloudWatch, FunctionMetrics};
 use crate::faults::{Faults, Kind, Target, injected};
 use crate::gateway::payload::new_trace_header;
 use crate::gateway::xray_sampling::{DEFAULT_FIXED_RATE, DEFAULT_RESERVOIR, Upstream, XraySampler};
@@ -141,6 +142,7 @@ impl ConsumerFunction {
         records: &'a [StreamRecord],
     ) -> AssertUnwindSafe<impl Future<Output = Result<DynamoDbEventResponse, String>> + 'a> {
         AssertUnwindSafe(async move {
+            let records = on_twin_clock(records, &self.cloudwatch.clock);
             let event: Event = serde_json::from_value(serde_json::json!({ "Records": records }))
                 .map_err(|e| format!("the runtime could not read the event: {e}"))?;
             let handler = async {
@@ -165,6 +167,27 @@ impl ConsumerFunction {
                 })?
         })
     }
+}
+
+/// The records as the function receives them, dated on the twin's clock. The clock moves on
+/// without real time passing, and a record written before a move is that much older on it
+/// (as `IteratorAge` shows); the function tells a record's age (`ItemEventLag`) from its
+/// `ApproximateCreationDateTime` and the real time, so that moves back by the clock's moves
+/// since the write, in whole seconds as DynamoDB Streams gives it.
+fn on_twin_clock(records: &[StreamRecord], clock: &TwinClock) -> Vec<StreamRecord> {
+    records
+        .iter()
+        .map(|record| {
+            let written = written_ms(record);
+            let moved = clock.moved_since_ms(written);
+            let mut record = record.clone();
+            if moved > 0 {
+                record["dynamodb"]["ApproximateCreationDateTime"] =
+                    (written - moved).div_euclid(1000).into();
+            }
+            record
+        })
+        .collect()
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -27,7 +27,9 @@ use super::checkpoint::Checkpoint;
 use super::consumer::{ConsumerFunction, Outcome};
 use super::filter::Filter;
 use super::on_failure::{self, Condition};
-use super::reader::{ShardReader, StreamRecord, created_ms, sequence_of, sequence_order};
+use super::reader::{
+    ShardReader, StreamRecord, created_ms, sequence_of, sequence_order, written_ms,
+};
 use crate::cloudwatch::clock::real_ms;
 use crate::sqs::Queue;
 
@@ -345,7 +347,7 @@ impl Mapping {
     fn record_iterator_age(&self, records: &[StreamRecord]) {
         let Some(last) = records.last() else { return };
         let clock = &self.function.cloudwatch.clock;
-        let age = (clock.now_ms() - clock.then_ms(created_ms(last))).max(0);
+        let age = (clock.now_ms() - clock.then_ms(written_ms(last))).max(0);
         self.function
             .cloudwatch
             .record_iterator_age(&self.function.name, age as f64);

@@ -80,7 +80,49 @@ pub fn created_ms(record: &StreamRecord) -> i64 {
     (secs * 1000.0) as i64
 }
 
+/// When the record was written, epoch milliseconds: the embedded stream's `eventID` is a
+/// UUIDv7 taken at the write, to the millisecond; other records tell their creation second.
+pub fn written_ms(record: &StreamRecord) -> i64 {
+    record["eventID"]
+        .as_str()
+        .and_then(|id| uuid::Uuid::parse_str(id).ok())
+        .filter(|id| id.get_version_num() == 7)
+        .and_then(|id| id.get_timestamp())
+        .map_or_else(
+            || created_ms(record),
+            |t| {
+                let (secs, nanos) = t.to_unix();
+                secs as i64 * 1000 + i64::from(nanos / 1_000_000)
+            },
+        )
+}
+
 /// Sequence numbers compare as numbers (decimal strings of any length).
 pub fn sequence_order(a: &str, b: &str) -> std::cmp::Ordering {
     (a.len(), a).cmp(&(b.len(), b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_write_is_dated_by_its_uuid_v7_event_id_or_else_its_second() {
+        let id = uuid::Uuid::now_v7();
+        let (secs, nanos) = id.get_timestamp().unwrap().to_unix();
+        let record = json!({
+            "eventID": id.simple().to_string(),
+            "dynamodb": { "ApproximateCreationDateTime": secs },
+        });
+        assert_eq!(
+            written_ms(&record),
+            secs as i64 * 1000 + i64::from(nanos / 1_000_000)
+        );
+        let other = json!({
+            "eventID": "c4ca4238a0b923820dcc509a6f75849b",
+            "dynamodb": { "ApproximateCreationDateTime": 1_700_000_000 },
+        });
+        assert_eq!(written_ms(&other), 1_700_000_000_000);
+    }
 }

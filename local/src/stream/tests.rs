@@ -35,6 +35,8 @@ enum Poison {
 struct Scripted {
     poison: Poison,
     batches: Mutex<Vec<Vec<String>>>,
+    /// Each record's `ApproximateCreationDateTime` as the function got it, epoch seconds.
+    created: Mutex<Vec<i64>>,
 }
 
 impl Scripted {
@@ -62,6 +64,12 @@ impl StreamConsumer for Scripted {
                 (name, r.change.sequence_number.clone().unwrap_or_default())
             })
             .collect();
+        self.created.lock().unwrap().extend(
+            event
+                .records
+                .iter()
+                .map(|r| r.change.approximate_creation_date_time.timestamp()),
+        );
         let poison = names.iter().position(|(n, _)| n == "poison");
         let mut response = DynamoDbEventResponse::default();
         let good_until = match (poison, self.poison) {
@@ -124,6 +132,7 @@ fn rig_in(
     let consumer = Arc::new(Scripted {
         poison,
         batches: Mutex::new(Vec::new()),
+        created: Mutex::new(Vec::new()),
     });
     let reader: Arc<dyn ShardReader> = Arc::new(EmbeddedShard {
         store: Arc::clone(&store),
@@ -188,6 +197,37 @@ fn metric_sum(cloudwatch: &CloudWatch, name: &str) -> f64 {
                 .sum::<Option<f64>>()
         })
         .sum()
+}
+
+/// A record written before the twin's clock moves on reaches the function that much older,
+/// as `IteratorAge` counts it: the function's own measure of lag (`ItemEventLag`, now minus
+/// `ApproximateCreationDateTime`) reads the twin's time too.
+#[tokio::test]
+async fn records_reach_the_function_dated_on_the_twins_clock() {
+    let rig = rig(Poison::Reported, settings(10, 10));
+    create(&rig.store, &["before"]).await;
+    rig.cloudwatch.clock.advance_ms(90_000);
+    create(&rig.store, &["after"]).await;
+    drain(&rig.mapping).await;
+    let now = crate::cloudwatch::clock::real_ms().div_euclid(1000);
+    let ages: Vec<i64> = rig
+        .consumer
+        .created
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| now - c)
+        .collect();
+    assert_eq!(ages.len(), 2);
+    assert!((90..95).contains(&ages[0]), "aged by the move: {ages:?}");
+    assert!((0..5).contains(&ages[1]), "written after it: {ages:?}");
+    let age = rig
+        .cloudwatch
+        .store
+        .list()
+        .into_iter()
+        .find(|(id, _)| id.namespace == "AWS/Lambda" && id.name == "IteratorAge");
+    assert!(age.is_some(), "IteratorAge published");
 }
 
 #[tokio::test]
