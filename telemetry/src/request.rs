@@ -321,6 +321,8 @@ impl<RB> lifecycle::Summary for Summary<RB> {
 /// `Responses4xx` or `Responses5xx` only when the request was one. A zero would be a
 /// datapoint that reads as no datapoint: the dashboard's series of them are
 /// `FILL(…, 0)` (`dashboards/api-overview.json`), and no alarm or SLO reads them.
+/// `RequestLatency` repeats the summary line's `latency_ms`: EMF names a value after its
+/// metric, and `latency_ms` is the name the queries use on every function's lines.
 pub(crate) struct Standard {
     metrics: [Metric<'static>; 3],
     len: usize,
