@@ -596,7 +596,8 @@ fn is_metric_id(id: &str) -> bool {
 // The log contract
 
 /// Fields of the functions' log lines (telemetry crate): every line, the request's summary line
-/// (`request completed`, `request failed`), and `ItemCreated was not published` / `item created`.
+/// (`request completed`, `request failed`; `init_ms` and `max_memory_mb` stand for Lambda's
+/// `REPORT` line, which is not written), and `ItemCreated was not published` / `item created`.
 const FUNCTION_LOG_FIELDS: &[&str] = &[
     "timestamp",
     "level",
@@ -612,6 +613,8 @@ const FUNCTION_LOG_FIELDS: &[&str] = &[
     "path",
     "status",
     "latency_ms",
+    "init_ms",
+    "max_memory_mb",
     "item_id",
     "owner",
     "error",
@@ -619,23 +622,18 @@ const FUNCTION_LOG_FIELDS: &[&str] = &[
     "sequence_number",
 ];
 
-/// Fields Logs Insights discovers itself: on every log group, and on Lambda's platform lines
-/// (`START`, `END`, `REPORT`, `INIT_REPORT`).
+/// Fields Logs Insights discovers itself: on every log group, and `@requestId` on the lines
+/// Lambda writes about an invocation that failed (a timeout, a crash). Not the `REPORT` line's
+/// (`@type`, `@duration`, `@billedDuration`, `@memorySize`, `@maxMemoryUsed`,
+/// `@initDuration`): the functions' system log level (WARN) leaves that line out, and the
+/// summary line's `latency_ms`, `init_ms` and `max_memory_mb` take its place.
 const SYSTEM_FIELDS: &[&str] = &[
     "@timestamp",
     "@message",
     "@logStream",
     "@log",
     "@ingestionTime",
-    "@type",
     "@requestId",
-    "@duration",
-    "@billedDuration",
-    "@memorySize",
-    "@maxMemoryUsed",
-    "@initDuration",
-    "@xrayTraceId",
-    "@xraySegmentId",
 ];
 
 /// The function log groups also hold the EMF documents: the metric names of

@@ -94,42 +94,73 @@ pub(crate) fn write_documents(
     dimensions: &[(&str, &str)],
     metrics: &[Metric<'_>],
 ) -> fmt::Result {
+    write_documents_onto(out, cx, None, dimensions, metrics)
+}
+
+/// [`write_documents`], the first document going on from `head`: the members of a JSON
+/// object (`{"timestamp":…` without its closing brace) that already holds the dimensions'
+/// members and the properties, each with the value the document would give it. Nothing is
+/// written, not even `head`, when there is no metric.
+pub(crate) fn write_documents_onto(
+    out: &mut String,
+    cx: &Context<'_>,
+    mut head: Option<&str>,
+    dimensions: &[(&str, &str)],
+    metrics: &[Metric<'_>],
+) -> fmt::Result {
     let rounds = metrics.iter().map(|m| m.value.pieces()).max().unwrap_or(0);
     if rounds == 1 && metrics.len() <= MAX_METRICS && metrics.iter().all(|m| m.value.pieces() == 1)
     {
         // The usual flush: one document, nothing to split.
-        return document(out, cx, dimensions, metrics.iter(), 0);
+        return document(out, cx, head, dimensions, metrics.iter(), 0);
     }
     let mut round: Vec<&Metric<'_>> = Vec::new();
     for piece in 0..rounds {
         round.clear();
         round.extend(metrics.iter().filter(|m| m.value.pieces() > piece));
         for chunk in round.chunks(MAX_METRICS) {
-            document(out, cx, dimensions, chunk.iter().copied(), piece)?;
+            document(
+                out,
+                cx,
+                head.take(),
+                dimensions,
+                chunk.iter().copied(),
+                piece,
+            )?;
         }
     }
     Ok(())
 }
 
-/// One document: `metrics`, each with its `piece`-th part of values.
+/// One document: `metrics`, each with its `piece`-th part of values; after `head`'s members
+/// when there is one.
 fn document<'m>(
     out: &mut String,
     cx: &Context<'_>,
+    head: Option<&str>,
     dimensions: &[(&str, &str)],
     metrics: impl Iterator<Item = &'m Metric<'m>> + Clone,
     piece: usize,
 ) -> fmt::Result {
-    out.push_str("{\"_aws\":{\"Timestamp\":");
+    match head {
+        Some(head) => {
+            out.push_str(head);
+            out.push_str(",\"_aws\":{\"Timestamp\":");
+        }
+        None => out.push_str("{\"_aws\":{\"Timestamp\":"),
+    }
     write!(out, "{},\"CloudWatchMetrics\":", cx.timestamp_ms)?;
     declaration(out, cx.namespace, dimensions, metrics.clone())?;
     out.push('}');
-    for (key, value) in dimensions {
-        out.push(',');
-        json::string(out, key)?;
-        out.push(':');
-        json::string(out, value)?;
+    if head.is_none() {
+        for (key, value) in dimensions {
+            out.push(',');
+            json::string(out, key)?;
+            out.push(':');
+            json::string(out, value)?;
+        }
+        out.push_str(cx.properties);
     }
-    out.push_str(cx.properties);
     for metric in metrics {
         out.push(',');
         json::string(out, metric.name)?;

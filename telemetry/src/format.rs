@@ -6,7 +6,7 @@
 //! Hence [`SpanFieldsLayer`] keeps each span's fields already encoded as JSON, and
 //! [`JsonLines`] copies them next to the event's own fields, with no parsing per line.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt::{self, Write};
 use std::ops::Range;
 use std::sync::Arc;
@@ -85,18 +85,84 @@ where
         // Put together in a `String` and handed over in one write: `Writer` reaches its
         // buffer through a `dyn fmt::Write`, a call per piece.
         let mut line = String::with_capacity(512);
-        self.write_line(ctx, &mut line, event)?;
+        if HOLD.with(|hold| hold.replace(false)) {
+            // The invocation's summary: kept for its EMF document, written with it.
+            let (seen, service) = self.write_line(ctx, &mut line, event, true)?;
+            let held = HeldLine {
+                text: line,
+                keys: seen.0,
+                service,
+            };
+            HELD.with(|cell| {
+                if let Ok(mut cell) = cell.try_borrow_mut() {
+                    *cell = Some(held);
+                }
+            });
+            return Ok(());
+        }
+        self.write_line(ctx, &mut line, event, false)?;
+        line.push_str("}\n");
         out.write_str(&line)
     }
 }
 
+/// The summary line of an invocation, held back from the log writer and written as the
+/// start of the invocation's EMF document: one line a request rather than two, its ids and
+/// `service` written once ([`crate::recorder::flush`]).
+pub(crate) struct HeldLine {
+    /// The line without its closing `}` and newline.
+    pub text: String,
+    /// The names on the line.
+    pub keys: Vec<&'static str>,
+    /// Where `,"service":"…"` is in `text`.
+    service: Range<usize>,
+}
+
+impl HeldLine {
+    /// The `service` member as written on the line (`,"service":"…"`).
+    pub fn service(&self) -> &str {
+        &self.text[self.service.clone()]
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.keys.contains(&key)
+    }
+}
+
+thread_local! {
+    /// Set while the summary line is written: the next line this thread formats is held.
+    static HOLD: Cell<bool> = const { Cell::new(false) };
+    static HELD: RefCell<Option<HeldLine>> = const { RefCell::new(None) };
+}
+
+/// Runs `f`, which writes the invocation's summary line, and returns that line held back
+/// from the log writer; `None` when no line was written (filtered out by the log level, or
+/// the subscriber is not this crate's).
+pub(crate) fn hold_line<T>(f: impl FnOnce() -> T) -> (T, Option<HeldLine>) {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            HOLD.with(|hold| hold.set(false));
+        }
+    }
+    HOLD.with(|hold| hold.set(true));
+    let reset = Reset;
+    let out = f();
+    drop(reset);
+    let held = HELD.with(|cell| cell.try_borrow_mut().ok().and_then(|mut c| c.take()));
+    (out, held)
+}
+
 impl JsonLines {
+    /// Writes the line without its closing `}`; returns the names written and where the
+    /// `service` member is. A `summary` line has no `target`: it is always this crate's.
     fn write_line<S, N>(
         &self,
         ctx: &FmtContext<'_, S, N>,
-        out: &mut impl Write,
+        out: &mut String,
         event: &Event<'_>,
-    ) -> fmt::Result
+        summary: bool,
+    ) -> Result<(Seen, Range<usize>), fmt::Error>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
         N: for<'a> FormatFields<'a> + 'static,
@@ -107,9 +173,13 @@ impl JsonLines {
         write!(out, "\",\"level\":\"{}\"", meta.level().as_str())?;
         with_request(|request| {
             let service = request.and_then(|r| r.service.as_deref());
+            let service_start = out.len();
             out.write_str(service.unwrap_or(&self.service))?;
-            json::key(out, "target")?;
-            json::string(out, meta.target())?;
+            let service = service_start..out.len();
+            if !summary {
+                json::key(out, "target")?;
+                json::string(out, meta.target())?;
+            }
 
             let mut seen = Seen(Vec::with_capacity(32));
             seen.0.extend_from_slice(FIXED_KEYS);
@@ -126,9 +196,9 @@ impl JsonLines {
             if let Some(request) = request {
                 write_fields(out, &mut seen, &request.fields)?;
             }
-            Self::write_spans(ctx, out, &mut seen)
-        })?;
-        out.write_str("}\n")
+            Self::write_spans(ctx, out, &mut seen)?;
+            Ok((seen, service))
+        })
     }
 
     fn write_spans<S, N>(

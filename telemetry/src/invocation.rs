@@ -12,7 +12,7 @@ use lambda_http::lambda_runtime::LambdaEvent;
 use pin_project_lite::pin_project;
 
 use crate::emf::Metric;
-use crate::lifecycle::{self, Config, Ids, Outcome, Tracked, function_name};
+use crate::lifecycle::{self, Config, Ids, Outcome, Process, Tracked, function_name};
 use crate::trace_header::trace_root;
 
 /// A tower layer for a function's handler (`LambdaEvent<T>` → anything): every line of an
@@ -135,26 +135,43 @@ impl<R> lifecycle::Summary for Summary<R> {
     type Response = R;
     type Standard = [Metric<'static>; 0];
 
-    fn finish(&self, outcome: Outcome<'_, R>, latency_ms: f64) -> (Option<u16>, Self::Standard) {
+    fn finish(
+        &self,
+        outcome: Outcome<'_, R>,
+        latency_ms: f64,
+        process: &Process,
+    ) -> (Option<u16>, Self::Standard) {
+        let Process {
+            init_ms,
+            max_memory_mb,
+        } = *process;
         let status = match outcome {
             Outcome::Returned(_) => {
-                tracing::info!(latency_ms, "invocation completed");
+                tracing::info!(latency_ms, init_ms, max_memory_mb, "invocation completed");
                 Some(200)
             }
             Outcome::Error(error) => {
-                tracing::error!(latency_ms, error = %error, "invocation failed");
+                tracing::error!(
+                    latency_ms,
+                    init_ms,
+                    max_memory_mb,
+                    error = %error,
+                    "invocation failed"
+                );
                 None
             }
             Outcome::Panic(message) => {
                 tracing::error!(
                     latency_ms,
+                    init_ms,
+                    max_memory_mb,
                     error = format_args!("handler panicked: {message}"),
                     "invocation failed"
                 );
                 None
             }
             Outcome::Cancelled => {
-                tracing::warn!(latency_ms, "invocation cancelled");
+                tracing::warn!(latency_ms, init_ms, max_memory_mb, "invocation cancelled");
                 None
             }
         };

@@ -8,9 +8,17 @@
 //! - [`RequestLayer`] wraps the router: every line of a request carries `request_id`,
 //!   `function_request_id`, `xray_trace_id` and `cold_start` (lines written by its future and
 //!   what it calls; a task it spawns is not the request's, and its lines carry no ids), and the
-//!   request ends with one `request completed` line (method, route, path, status, latency_ms).
-//!   Its metrics, the handler's and the standard ones of [`metric_names`], are written once as
-//!   CloudWatch EMF when it ends, even on error, panic or cancellation.
+//!   request ends with one summary line, `request completed` (`method`, `route`, `path`,
+//!   `status`, `latency_ms`; `max_memory_mb`, the process's peak resident set; on the cold start
+//!   `init_ms`, from the process's start to its first invocation), or `request failed` (with
+//!   `error`) or `request cancelled`. Its metrics, the handler's and the standard ones of
+//!   [`metric_names`], are written once as CloudWatch EMF when it ends, even on error, panic or
+//!   cancellation: the document with the `service` dimension alone is the summary line itself
+//!   (its `_aws` metadata and metric values are members of it), so a request that goes well
+//!   writes one line. Warnings and errors it logs are lines of their own; a document with
+//!   other dimensions (labels, the cold start's `ColdStart`) too. The summary line goes out
+//!   with the metrics (stdout, or the layer's metrics output); where the log level leaves it
+//!   out, the document is written alone.
 //! - [`InvocationLayer`] is its sibling for functions that are not HTTP (`LambdaEvent<T>`):
 //!   the same, with `function_request_id` in place of `request_id` and an
 //!   `invocation completed` line.
@@ -51,6 +59,7 @@ mod invocation;
 mod json;
 mod lifecycle;
 pub mod metric_names;
+mod process;
 mod recorder;
 mod redaction;
 mod request;

@@ -23,7 +23,7 @@ use crate::emf::{self, Metric};
 use crate::format::{self, RequestFields};
 use crate::json;
 use crate::recorder::{self, Invocation};
-use crate::{sampling, xray};
+use crate::{process, sampling, xray};
 
 /// Namespace, service and output of a layer's metrics, and its cold-start flag.
 #[derive(Clone)]
@@ -155,7 +155,18 @@ pub(crate) trait Summary {
         &self,
         outcome: Outcome<'_, Self::Response>,
         latency_ms: f64,
+        process: &Process,
     ) -> (Option<u16>, Self::Standard);
+}
+
+/// What the summary line tells of the process, in place of the platform's `REPORT` line
+/// (see [`crate::process`]): each absent when unknown.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Process {
+    /// On the cold start: milliseconds from the process's start to its first invocation.
+    pub init_ms: Option<f64>,
+    /// The process's peak resident set so far, in MB.
+    pub max_memory_mb: Option<u64>,
 }
 
 /// Everything an unfinished invocation still has to write.
@@ -166,6 +177,8 @@ pub(crate) struct State<K> {
     metrics: Invocation,
     /// `Some(function name)` on the cold start.
     cold_start: Option<String>,
+    /// On the cold start, the process's age when it began.
+    init_ms: Option<f64>,
     /// This invocation logs at DEBUG whatever the level.
     debug_sampled: bool,
     /// This invocation's spans go to X-Ray.
@@ -213,6 +226,7 @@ pub(crate) fn begin<K>(
         summary,
         metrics: Invocation::new(),
         cold_start: cold_start.then(function_name),
+        init_ms: cold_start.then(process::age_ms).flatten(),
         debug_sampled: sampling::decide(),
         traced,
     };
@@ -255,8 +269,14 @@ impl<K: Summary> State<K> {
         span: &Span,
     ) {
         let line = Arc::clone(&self.line);
+        let process = Process {
+            init_ms: self.init_ms,
+            max_memory_mb: process::max_memory_mb(),
+        };
         format::in_request(&line, || {
-            let (status, standard) = self.summary.finish(outcome, millis(latency));
+            // The summary line is held back and written with the metrics: one line.
+            let ((status, standard), summary) =
+                format::hold_line(|| self.summary.finish(outcome, millis(latency), &process));
             if self.traced {
                 xray::record_status(span, status);
             }
@@ -267,6 +287,7 @@ impl<K: Summary> State<K> {
                     properties: self.line.property(),
                     cold_start: self.cold_start.as_deref(),
                     standard: standard.as_ref(),
+                    line: summary.as_ref(),
                 },
             );
         });

@@ -23,6 +23,7 @@ use metrics::{
 
 use crate::emf::{self, Metric, Value};
 use crate::emf_rules;
+use crate::format::HeldLine;
 use crate::metric_names::{self, Resolution};
 
 /// A label with this key and the value `"1"` asks for `StorageResolution: 1` for the metric
@@ -435,7 +436,17 @@ pub(crate) struct Flush<'a> {
     /// The layer's own metrics, with the `service` dimension alone. Written as values,
     /// not through the recorder: no handle, no allocation.
     pub standard: &'a [Metric<'static>],
+    /// The invocation's summary line, held back from the log writer: the document with the
+    /// `service` dimension alone goes on from it (one line), or it is written before them.
+    pub line: Option<&'a HeldLine>,
 }
+
+/// A summary line longer than this (a long error message, say) is written on its own rather
+/// than as the start of the document: the line and the document each stay as long as they
+/// were, well under CloudWatch Logs' largest event (256 KB in the `PutLogEvents` reference,
+/// https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html),
+/// beyond which an event is cut and its EMF lost.
+const MAX_MERGED_LINE: usize = 16 * 1024;
 
 thread_local! {
     /// Reused between flushes on a thread: no allocation per invocation once warm.
@@ -475,14 +486,21 @@ pub(crate) fn flush(config: &Config, invocation: &Invocation, flush: &Flush<'_>)
         }];
         let _ = emf::write_documents(&mut out, &cx, dimensions, &cold);
     }
-    write_slots(&mut out, &cx, service, &invocation.take(), flush.standard);
+    write_slots(
+        &mut out,
+        &cx,
+        service,
+        &invocation.take(),
+        flush.standard,
+        flush.line,
+    );
     let outside = OUTSIDE.take();
     if !outside.is_empty() {
         let cx = emf::Context {
             properties: "",
             ..cx
         };
-        write_slots(&mut out, &cx, service, &outside, &[]);
+        write_slots(&mut out, &cx, service, &outside, &[], None);
     }
     if !out.is_empty() {
         config.output.write(&out);
@@ -502,7 +520,7 @@ pub(crate) fn flush_outside(config: &Config) {
         timestamp_ms: now_ms(),
         properties: "",
     };
-    write_slots(&mut out, &cx, config.service(), &outside, &[]);
+    write_slots(&mut out, &cx, config.service(), &outside, &[], None);
     config.output.write(&out);
 }
 
@@ -519,13 +537,15 @@ struct Entry<'a> {
 }
 
 /// Writes `standard` and the metrics of `slots`: those without labels in one group with
-/// the `service` dimension (the usual case: one document), the others grouped by labels.
+/// the `service` dimension (the usual case: one document, going on from the summary `line`),
+/// the others grouped by labels.
 fn write_slots(
     out: &mut String,
     cx: &emf::Context<'_>,
     service: &str,
     slots: &[Slot],
     standard: &[Metric<'static>],
+    line: Option<&HeldLine>,
 ) {
     let mut plain: Vec<Metric<'_>> = Vec::with_capacity(standard.len() + slots.len());
     plain.extend(standard.iter().cloned());
@@ -546,7 +566,13 @@ fn write_slots(
             push_once(&mut plain, entry.metric);
         }
     }
-    let _ = emf::write_documents(out, cx, &[(emf::SERVICE, service)], &plain);
+    let head = line.filter(|line| merges(out, line, cx, service, &plain));
+    if let Some(line) = line.filter(|_| head.is_none()) {
+        out.push_str(&line.text);
+        out.push_str("}\n");
+    }
+    let head = head.map(|line| line.text.as_str());
+    let _ = emf::write_documents_onto(out, cx, head, &[(emf::SERVICE, service)], &plain);
     if labelled.is_empty() {
         return;
     }
@@ -566,6 +592,34 @@ fn write_slots(
         }
         let _ = emf::write_documents(out, cx, &dimensions, &metrics);
     }
+}
+
+/// Whether the summary `line` can begin the document of `plain` (dimension `service`): there
+/// is a document, the line is not too long, it holds the `service` member with the
+/// document's value and the request's id property, and none of its names is a metric's
+/// (a JSON object has one member of a name). `scratch` is where the service is encoded for
+/// the comparison, and left as it was.
+fn merges(
+    scratch: &mut String,
+    line: &HeldLine,
+    cx: &emf::Context<'_>,
+    service: &str,
+    plain: &[Metric<'_>],
+) -> bool {
+    if plain.is_empty() || line.text.len() > MAX_MERGED_LINE {
+        return false;
+    }
+    // `,"name":…`: the property's name.
+    let property = cx.properties.get(2..).and_then(|p| p.split('"').next());
+    if property.is_some_and(|name| !line.has(name)) {
+        return false;
+    }
+    let start = scratch.len();
+    let _ = crate::json::key(scratch, emf::SERVICE)
+        .and_then(|()| crate::json::string(scratch, service));
+    let same_service = scratch[start..] == *line.service();
+    scratch.truncate(start);
+    same_service && plain.iter().all(|m| !line.has(m.name))
 }
 
 /// Adds `metric` to a document's metrics unless one of that name is there: keys that differ

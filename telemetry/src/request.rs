@@ -15,7 +15,7 @@ use lambda_http::request::RequestContext;
 use pin_project_lite::pin_project;
 
 use crate::emf::{Metric, Value};
-use crate::lifecycle::{self, Config, Ids, Outcome, Tracked, function_name};
+use crate::lifecycle::{self, Config, Ids, Outcome, Process, Tracked, function_name};
 use crate::metric_names as names;
 use crate::recorder;
 use crate::trace_header::trace_root;
@@ -246,18 +246,32 @@ impl<RB> Summary<RB> {
 
 impl<RB> lifecycle::Summary for Summary<RB> {
     type Response = http::Response<RB>;
-    type Standard = [Metric<'static>; 4];
+    type Standard = Standard;
 
     fn finish(
         &self,
         outcome: Outcome<'_, Self::Response>,
         latency_ms: f64,
+        process: &Process,
     ) -> (Option<u16>, Self::Standard) {
         let (method, route, path) = (self.method.as_str(), self.route(), self.path());
+        let Process {
+            init_ms,
+            max_memory_mb,
+        } = *process;
         let status = match outcome {
             Outcome::Returned(response) => {
                 let status = response.status().as_u16();
-                tracing::info!(method, route, path, status, latency_ms, "request completed");
+                tracing::info!(
+                    method,
+                    route,
+                    path,
+                    status,
+                    latency_ms,
+                    init_ms,
+                    max_memory_mb,
+                    "request completed"
+                );
                 Some(status)
             }
             Outcome::Error(error) => {
@@ -266,6 +280,8 @@ impl<RB> lifecycle::Summary for Summary<RB> {
                     route,
                     path,
                     latency_ms,
+                    init_ms,
+                    max_memory_mb,
                     error = %error,
                     "request failed"
                 );
@@ -277,25 +293,63 @@ impl<RB> lifecycle::Summary for Summary<RB> {
                     route,
                     path,
                     latency_ms,
+                    init_ms,
+                    max_memory_mb,
                     error = format_args!("handler panicked: {message}"),
                     "request failed"
                 );
                 None
             }
             Outcome::Cancelled => {
-                tracing::warn!(method, route, path, latency_ms, "request cancelled");
+                tracing::warn!(
+                    method,
+                    route,
+                    path,
+                    latency_ms,
+                    init_ms,
+                    max_memory_mb,
+                    "request cancelled"
+                );
                 None
             }
         };
-        let client_error = status.is_some_and(|s| (400..500).contains(&s));
-        let server_error = status.is_none_or(|s| s >= 500);
-        let standard = [
-            recorder::standard(names::REQUESTS, Value::Count(1)),
-            recorder::standard(names::REQUEST_LATENCY, Value::Number(latency_ms)),
-            recorder::standard(names::RESPONSES_4XX, Value::Count(client_error.into())),
-            recorder::standard(names::RESPONSES_5XX, Value::Count(server_error.into())),
-        ];
-        (status, standard)
+        (status, Standard::of(status, latency_ms))
+    }
+}
+
+/// The layer's own metrics of one request: `Requests` and `RequestLatency`, and
+/// `Responses4xx` or `Responses5xx` only when the request was one. A zero would be a
+/// datapoint that reads as no datapoint: the dashboard's series of them are
+/// `FILL(…, 0)` (`dashboards/api-overview.json`), and no alarm or SLO reads them.
+/// `RequestLatency` repeats the summary line's `latency_ms`: EMF names a value after its
+/// metric, and `latency_ms` is the name the queries use on every function's lines.
+pub(crate) struct Standard {
+    metrics: [Metric<'static>; 3],
+    len: usize,
+}
+
+impl Standard {
+    fn of(status: Option<u16>, latency_ms: f64) -> Self {
+        let class = match status {
+            Some(s) if (400..500).contains(&s) => Some(names::RESPONSES_4XX),
+            Some(s) if s < 500 => None,
+            // 5xx, and a request that failed, panicked or was cancelled.
+            _ => Some(names::RESPONSES_5XX),
+        };
+        Self {
+            metrics: [
+                recorder::standard(names::REQUESTS, Value::Count(1)),
+                recorder::standard(names::REQUEST_LATENCY, Value::Number(latency_ms)),
+                recorder::standard(class.unwrap_or(names::RESPONSES_5XX), Value::Count(1)),
+            ],
+            len: if class.is_some() { 3 } else { 2 },
+        }
+    }
+}
+
+impl AsRef<[Metric<'static>]> for Standard {
+    fn as_ref(&self) -> &[Metric<'static>] {
+        &self.metrics[..self.len]
     }
 }
 

@@ -73,19 +73,25 @@ async fn run(name: &str, request_id: &str) -> Run {
         assert!(joined.unwrap_err().is_panic(), "the panic goes on");
     }
     let text = format!("{}{}", out.text(), docs.text());
-    Run {
-        lines: out.lines(),
-        docs: docs.all(),
-        text,
-    }
+    let docs = docs.all();
+    // The summary line is the request's EMF document, written with the metrics.
+    let mut lines = out.lines();
+    lines.extend(docs.iter().filter(|d| d.get("message").is_some()).cloned());
+    Run { lines, docs, text }
 }
 
 fn check_lines(run: &Run, request_id: &str) -> Value {
     assert!(run.lines.len() >= 2, "{:#?}", run.lines);
     for line in &run.lines {
-        for key in ["timestamp", "level", "service", "message", "target"] {
+        for key in ["timestamp", "level", "service", "message"] {
             assert!(line[key].is_string(), "{key} missing in {line}");
         }
+        // The summary's target would always be this crate's: it has none.
+        assert_eq!(
+            line["target"].is_string(),
+            line.get("_aws").is_none(),
+            "{line}"
+        );
         assert_eq!(line["service"], "items");
         assert_eq!(line["request_id"], request_id, "{line}");
         assert_eq!(line["function_request_id"], "fn-req-1");
@@ -115,8 +121,13 @@ fn check_metrics(run: &Run, request_id: &str) -> (u64, u64) {
     for doc in run.docs.iter().filter(|d| d.get("ColdStart").is_none()) {
         check_emf(doc);
         assert_eq!(doc["request_id"], request_id);
+        // The other ids are on the log lines only, the summary line among them.
         for id in ["function_request_id", "xray_trace_id"] {
-            assert!(doc.get(id).is_none(), "{id}: on the log lines only");
+            assert_eq!(
+                doc.get(id).is_some(),
+                doc.get("message").is_some(),
+                "{id}: {doc}"
+            );
         }
         assert_eq!(doc["service"], "items");
         assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], "ItemsApi");
@@ -133,7 +144,13 @@ fn check_metrics(run: &Run, request_id: &str) -> (u64, u64) {
     assert_eq!(found[names::REQUESTS], 1);
     assert_eq!(found[names::ITEMS_CREATED], 1);
     assert!(found.contains_key(names::REQUEST_LATENCY));
-    (found[names::RESPONSES_4XX], found[names::RESPONSES_5XX])
+    // Written when the request was one, never as a zero.
+    let class = |name| {
+        let n = found.get(name).copied();
+        assert_ne!(n, Some(0), "{name} written as 0");
+        n.unwrap_or(0)
+    };
+    (class(names::RESPONSES_4XX), class(names::RESPONSES_5XX))
 }
 
 fn check_no_secrets(run: &Run) {

@@ -22,7 +22,7 @@ async fn every_invocation_sampled_at_rate_one() {
     tracing::debug!("outside a request");
 
     let service = RequestLayer::new()
-        .with_metrics_output(|_| ())
+        .with_metrics_output(out.sink())
         .layer(service_fn(|_: lambda_http::Request| async {
             tracing::debug!("before an await");
             tokio::task::yield_now().await;

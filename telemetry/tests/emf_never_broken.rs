@@ -1,7 +1,9 @@
 //! Whatever a handler records, every EMF document written keeps every rule of the
 //! specification and of CloudWatch's API (`common::check_emf_line`): names, labels and values
-//! drawn from those that break a rule and those that just do not. Its own test binary: the
-//! crate warns about a refusal once per process, which the tests of `emf.rs` count.
+//! drawn from those that break a rule and those that just do not; and the summary line, which
+//! the document with the `service` dimension alone goes on from, unless a name of the line is
+//! a metric's. Its own test binary: the crate warns about a refusal once per process, which
+//! the tests of `emf.rs` count.
 
 mod common;
 
@@ -13,6 +15,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use telemetry::RequestLayer;
 use tower::{Layer, ServiceExt, service_fn};
+use tracing_subscriber::layer::SubscriberExt;
 
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -100,18 +103,33 @@ fn every_document_written_keeps_every_rule() {
                         Ok::<_, Infallible>(http::Response::new(Body::Empty))
                     }
                 }));
-            runtime
-                .block_on(service.oneshot(invocation("POST", "/items", "POST /items")))
-                .unwrap();
+            // The JSON lines layer: the summary line goes with the metrics.
+            let subscriber =
+                tracing_subscriber::registry().with(telemetry::layer("items", Capture::default()));
+            tracing::subscriber::with_default(subscriber, || {
+                runtime.block_on(service.oneshot(invocation("POST", "/items", "POST /items")))
+            })
+            .unwrap();
             let text = docs.text();
             prop_assert!(
                 !text.is_empty(),
                 "the layer's own metrics are always written"
             );
+            let mut summaries = 0;
             for line in text.lines() {
+                let keys = root_keys(line);
+                if keys.iter().any(|k| k == "message") {
+                    summaries += 1;
+                }
+                if !keys.iter().any(|k| k == "_aws") {
+                    // The summary line on its own: a metric is named like one of its fields.
+                    prop_assert!(keys.iter().any(|k| k == "message"), "{line}");
+                    continue;
+                }
                 // Panics name the broken rule; proptest reports and shrinks them.
                 check_emf_line(line);
             }
+            prop_assert_eq!(summaries, 1, "{}", text);
             Ok(())
         })
         .unwrap();

@@ -33,13 +33,21 @@ async fn created(_: Request) -> Result<http::Response<Body>, Infallible> {
 #[tokio::test]
 async fn every_line_of_a_request_carries_its_ids() {
     let (out, _guard) = capture(LevelFilter::INFO);
-    let service = RequestLayer::new().layer(service_fn(created));
+    let service = RequestLayer::new()
+        .with_service("items")
+        .with_metrics_output(out.sink())
+        .layer(service_fn(created));
     service
         .oneshot(invocation("POST", "/items", "POST /items"))
         .await
         .unwrap();
 
-    let lines = out.lines();
+    // The log lines (the cold start's `ColdStart` document is not one).
+    let lines: Vec<_> = out
+        .lines()
+        .into_iter()
+        .filter(|l| l.get("message").is_some())
+        .collect();
     assert_eq!(lines.len(), 2, "{}", out.text());
     for line in &lines {
         assert_eq!(line["request_id"], API_REQUEST_ID);
@@ -74,7 +82,10 @@ async fn the_request_s_ids_win_over_the_runtime_s_and_inner_spans_add_theirs() {
     });
     // The layer names its function's service (a process serving several functions): its
     // lines say it.
-    let service = RequestLayer::new().with_service("public").layer(handler);
+    let service = RequestLayer::new()
+        .with_service("public")
+        .with_metrics_output(out.sink())
+        .layer(handler);
     // What lambda_runtime opens around each invocation, with ids of its own here.
     let runtime = tracing::info_span!(
         target: "lambda_runtime::layers::trace",
@@ -108,7 +119,10 @@ async fn the_request_s_ids_win_over_the_runtime_s_and_inner_spans_add_theirs() {
 #[tokio::test]
 async fn the_summary_line_has_method_route_path_status_latency() {
     let (out, _guard) = capture(LevelFilter::INFO);
-    let service = RequestLayer::new().layer(service_fn(created));
+    let service = RequestLayer::new()
+        .with_service("items")
+        .with_metrics_output(out.sink())
+        .layer(service_fn(created));
     service
         .oneshot(invocation("POST", "/items", "POST /items"))
         .await
@@ -123,6 +137,36 @@ async fn the_summary_line_has_method_route_path_status_latency() {
     let latency = summary["latency_ms"].as_f64().expect("a number");
     assert!((0.0..10_000.0).contains(&latency));
     assert_eq!(summary["request_id"], API_REQUEST_ID);
+    // The process's peak memory (Linux), and no `target`: the summary is always this crate's.
+    if cfg!(target_os = "linux") {
+        assert!(
+            summary["max_memory_mb"].as_u64().is_some_and(|mb| mb > 0),
+            "{summary}"
+        );
+    }
+    assert!(summary.get("target").is_none(), "{summary}");
+    // The line is the request's EMF document: one line a request.
+    let raw = out.text();
+    check_emf_line(
+        raw.lines()
+            .find(|l| l.contains("request completed"))
+            .unwrap(),
+    );
+    assert_eq!(summary["Requests"], 1);
+    assert_eq!(summary["RequestLatency"], summary["latency_ms"]);
+    for zero in ["Responses4xx", "Responses5xx"] {
+        assert!(summary.get(zero).is_none(), "{zero}: {summary}");
+    }
+    let lines = out.lines();
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.get("ColdStart").is_none())
+            .count(),
+        2,
+        "{}",
+        out.text()
+    );
     // The query string can hold cursors: never on the line.
     assert!(!out.text().contains("c2VjcmV0"));
 }
@@ -130,7 +174,10 @@ async fn the_summary_line_has_method_route_path_status_latency() {
 #[tokio::test]
 async fn the_trace_id_falls_back_to_the_header() {
     let (out, _guard) = capture(LevelFilter::INFO);
-    let service = RequestLayer::new().layer(service_fn(created));
+    let service = RequestLayer::new()
+        .with_service("items")
+        .with_metrics_output(out.sink())
+        .layer(service_fn(created));
     let req = api_request("GET", "/items/01JD3Y0Z8Q", "GET /items/{id}");
     assert_eq!(
         RequestIds::from_request(&req),
@@ -155,9 +202,12 @@ async fn the_trace_id_falls_back_to_the_header() {
 #[tokio::test]
 async fn any_body_types_and_no_ids_at_all() {
     let (out, _guard) = capture(LevelFilter::INFO);
-    let service = RequestLayer::new().layer(service_fn(|_: http::Request<String>| async {
-        Ok::<_, Infallible>(http::Response::new(Vec::<u8>::new()))
-    }));
+    let service = RequestLayer::new()
+        .with_service("items")
+        .with_metrics_output(out.sink())
+        .layer(service_fn(|_: http::Request<String>| async {
+            Ok::<_, Infallible>(http::Response::new(Vec::<u8>::new()))
+        }));
     let req = http::Request::get("/public").body(String::new()).unwrap();
     assert_eq!(RequestIds::from_request(&req), RequestIds::default());
     assert_eq!(
@@ -188,9 +238,12 @@ async fn request_ids_from_parts_match_the_request() {
 #[tokio::test]
 async fn a_failing_service_is_logged_at_error() {
     let (out, _guard) = capture(LevelFilter::INFO);
-    let service = RequestLayer::new().layer(service_fn(|_: Request| async {
-        Err::<http::Response<Body>, _>(lambda_http::Error::from("table unavailable"))
-    }));
+    let service = RequestLayer::new()
+        .with_service("items")
+        .with_metrics_output(out.sink())
+        .layer(service_fn(|_: Request| async {
+            Err::<http::Response<Body>, _>(lambda_http::Error::from("table unavailable"))
+        }));
     let err = service
         .oneshot(invocation("POST", "/items", "POST /items"))
         .await
@@ -209,9 +262,12 @@ async fn a_failing_service_is_logged_at_error() {
 #[test]
 fn a_dropped_request_is_logged_as_cancelled() {
     let (out, _guard) = capture(LevelFilter::INFO);
-    let mut service = RequestLayer::new().layer(service_fn(|_: Request| async {
-        std::future::pending::<Result<http::Response<Body>, Infallible>>().await
-    }));
+    let mut service = RequestLayer::new()
+        .with_service("items")
+        .with_metrics_output(out.sink())
+        .layer(service_fn(|_: Request| async {
+            std::future::pending::<Result<http::Response<Body>, Infallible>>().await
+        }));
     {
         let future = pin!(service.call(invocation("GET", "/items", "GET /items")));
         assert!(
@@ -229,23 +285,34 @@ fn a_dropped_request_is_logged_as_cancelled() {
 #[tokio::test]
 async fn ids_reach_error_lines_when_only_errors_are_logged() {
     let (out, _guard) = capture(LevelFilter::ERROR);
-    let service = RequestLayer::new().layer(service_fn(|_: Request| async {
-        tracing::info!("not written");
-        tracing::error!("store failed");
-        Ok::<_, Infallible>(
-            http::Response::builder()
-                .status(503)
-                .body(Body::Empty)
-                .unwrap(),
-        )
-    }));
+    let service = RequestLayer::new()
+        .with_service("items")
+        .with_metrics_output(out.sink())
+        .layer(service_fn(|_: Request| async {
+            tracing::info!("not written");
+            tracing::error!("store failed");
+            Ok::<_, Infallible>(
+                http::Response::builder()
+                    .status(503)
+                    .body(Body::Empty)
+                    .unwrap(),
+            )
+        }));
     service
         .oneshot(invocation("GET", "/items", "GET /items"))
         .await
         .unwrap();
 
-    let lines = out.lines();
+    // The summary line is left out at ERROR: the metrics are written alone.
+    let (documents, lines): (Vec<_>, Vec<_>) = out
+        .lines()
+        .into_iter()
+        .filter(|l| l.get("ColdStart").is_none())
+        .partition(|l| l.get("_aws").is_some());
     assert_eq!(lines.len(), 1, "{}", out.text());
+    assert_eq!(documents.len(), 1, "{}", out.text());
+    assert!(documents[0].get("message").is_none(), "{}", out.text());
+    assert_eq!(documents[0]["Responses5xx"], 1);
     assert_eq!(lines[0]["message"], "store failed");
     assert_eq!(lines[0]["request_id"], API_REQUEST_ID);
     assert_eq!(lines[0]["function_request_id"], FUNCTION_REQUEST_ID);
@@ -254,21 +321,25 @@ async fn ids_reach_error_lines_when_only_errors_are_logged() {
 #[tokio::test]
 async fn secrets_never_reach_the_output() {
     let (out, _guard) = capture(LevelFilter::TRACE);
-    let service = RequestLayer::new().layer(service_fn(|req: Request| async move {
-        let auth = req.headers()["authorization"].to_str().unwrap().to_owned();
-        let span = tracing::info_span!("login", cookie = "session=s3cr3t-cookie", user = "user-1");
-        let _entered = span.enter();
-        tracing::info!(
-            authorization = %auth,
-            password = "hunter2-password",
-            Token = "tok-upper-case",
-            "x-amz-security-token" = "FwoGZXIvYXdzE-session",
-            secret = ?"debug-secret",
-            id_token = 987_654_321_u64,
-            "headers seen"
-        );
-        Ok::<_, Infallible>(http::Response::new(Body::Empty))
-    }));
+    let service = RequestLayer::new()
+        .with_service("items")
+        .with_metrics_output(out.sink())
+        .layer(service_fn(|req: Request| async move {
+            let auth = req.headers()["authorization"].to_str().unwrap().to_owned();
+            let span =
+                tracing::info_span!("login", cookie = "session=s3cr3t-cookie", user = "user-1");
+            let _entered = span.enter();
+            tracing::info!(
+                authorization = %auth,
+                password = "hunter2-password",
+                Token = "tok-upper-case",
+                "x-amz-security-token" = "FwoGZXIvYXdzE-session",
+                secret = ?"debug-secret",
+                id_token = 987_654_321_u64,
+                "headers seen"
+            );
+            Ok::<_, Infallible>(http::Response::new(Body::Empty))
+        }));
     service
         .oneshot(invocation("POST", "/items", "POST /items"))
         .await

@@ -199,7 +199,7 @@ async fn a_5xx_marks_the_invocation_as_a_fault() {
     let (logs, _guard) = subscribe(&daemon, LevelFilter::INFO);
     let (header, _) = fresh_trace_header(true);
     let service = RequestLayer::new()
-        .with_metrics_output(|_| ())
+        .with_metrics_output(logs.sink())
         .layer(service_fn(|_: Request| async {
             let span = telemetry::aws_span("DynamoDB", "PutItem", "items-table");
             telemetry::aws_call_failed(&span, Some(400));

@@ -1,7 +1,7 @@
 //! A subset of CloudWatch Logs Insights, enough for the dashboards' log widgets: `SOURCE`,
-//! `fields`, `filter` (`=`, `!=`, `<`, `>`, `like /regex/`, `and`, `or`), `stats` (`count(*)`,
-//! `sum`, `avg`, `min`, `max`, `pct`, by fields and `bin(…)`), `sort` and `limit`, with the
-//! `@timestamp`, `@log` and `@message` fields.
+//! `fields`, `filter` (`=`, `!=`, `<`, `>`, `like /regex/`, `ispresent(field)`, `and`, `or`),
+//! `stats` (`count(*)`, `sum`, `avg`, `min`, `max`, `pct`, by fields and `bin(…)`), `sort` and
+//! `limit`, with the `@timestamp`, `@log` and `@message` fields.
 //!
 //! Hand-written: no crate runs Insights queries. What it does not know is an error that names
 //! it, never a guess.
@@ -57,6 +57,8 @@ enum Cond {
         field: String,
         pattern: Regex,
     },
+    /// `ispresent(field)`: the line has the field.
+    Present(String),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -223,39 +225,16 @@ fn parse_cond(text: &str) -> Result<Cond, String> {
         let field = tokens
             .get(i)
             .ok_or_else(|| format!("`filter {text}`: incomplete"))?;
-        let op = tokens.get(i + 1).map(String::as_str);
-        let value = tokens
-            .get(i + 2)
-            .ok_or_else(|| format!("`filter {text}`: incomplete"))?;
-        let cond = if op.is_some_and(|o| o.eq_ignore_ascii_case("like")) {
-            let pattern = match value.strip_prefix('/').and_then(|v| v.strip_suffix('/')) {
-                Some(p) => p.to_owned(),
-                None => regex::escape(&unquote(value)?),
-            };
-            Cond::Like {
-                field: field.clone(),
-                pattern: Regex::new(&pattern).map_err(|e| format!("`{value}`: {e}"))?,
-            }
+        if let Some(present) = field
+            .strip_prefix("ispresent(")
+            .and_then(|f| f.strip_suffix(')'))
+        {
+            all.push(Cond::Present(present.trim().to_owned()));
+            i += 1;
         } else {
-            let op = match op {
-                Some("=") => Op::Eq,
-                Some("!=") => Op::Ne,
-                Some("<") => Op::Lt,
-                Some("<=") => Op::Le,
-                Some(">") => Op::Gt,
-                Some(">=") => Op::Ge,
-                other => return Err(format!("`filter {text}`: unknown operator {other:?}")),
-            };
-            let value = unquote(value).unwrap_or_else(|_| value.clone());
-            Cond::Compare {
-                field: field.clone(),
-                op,
-                number: value.parse().ok(),
-                value,
-            }
-        };
-        all.push(cond);
-        i += 3;
+            all.push(parse_comparison(text, &tokens, i)?);
+            i += 3;
+        }
         match tokens.get(i).map(|t| t.to_ascii_lowercase()).as_deref() {
             None => break,
             Some("and") => {}
@@ -266,6 +245,43 @@ fn parse_cond(text: &str) -> Result<Cond, String> {
     }
     any.push(Cond::All(all));
     Ok(Cond::Any(any))
+}
+
+/// `field op value` at `tokens[i..]`.
+fn parse_comparison(text: &str, tokens: &[String], i: usize) -> Result<Cond, String> {
+    let field = &tokens[i];
+    let op = tokens.get(i + 1).map(String::as_str);
+    let value = tokens
+        .get(i + 2)
+        .ok_or_else(|| format!("`filter {text}`: incomplete"))?;
+    let cond = if op.is_some_and(|o| o.eq_ignore_ascii_case("like")) {
+        let pattern = match value.strip_prefix('/').and_then(|v| v.strip_suffix('/')) {
+            Some(p) => p.to_owned(),
+            None => regex::escape(&unquote(value)?),
+        };
+        Cond::Like {
+            field: field.clone(),
+            pattern: Regex::new(&pattern).map_err(|e| format!("`{value}`: {e}"))?,
+        }
+    } else {
+        let op = match op {
+            Some("=") => Op::Eq,
+            Some("!=") => Op::Ne,
+            Some("<") => Op::Lt,
+            Some("<=") => Op::Le,
+            Some(">") => Op::Gt,
+            Some(">=") => Op::Ge,
+            other => return Err(format!("`filter {text}`: unknown operator {other:?}")),
+        };
+        let value = unquote(value).unwrap_or_else(|_| value.clone());
+        Cond::Compare {
+            field: field.clone(),
+            op,
+            number: value.parse().ok(),
+            value,
+        }
+    };
+    Ok(cond)
 }
 
 /// `5m`, `1h`, `30s` in milliseconds.
@@ -421,6 +437,7 @@ fn holds(cond: &Cond, row: &Row) -> bool {
         Cond::Like { field, pattern } => row
             .get(field)
             .is_some_and(|v| pattern.is_match(&as_text(&v))),
+        Cond::Present(field) => row.get(field).is_some_and(|v| !v.is_null()),
         Cond::Compare {
             field,
             op,
@@ -650,6 +667,11 @@ mod tests {
         let q = parse("filter status = \"500\" or requestId = \"a\"").unwrap();
         assert_eq!(q.run(&records).rows.len(), 3);
         let q = parse("filter status = \"500\" and requestId = \"c\"").unwrap();
+        assert_eq!(q.run(&records).rows.len(), 1);
+        // `ispresent`: lines that have the field, whatever its value.
+        let q = parse("filter ispresent(requestId) and status like /^5/").unwrap();
+        assert_eq!(q.run(&records).rows.len(), 2);
+        let q = parse("filter ispresent(nothing) or requestId = \"a\"").unwrap();
         assert_eq!(q.run(&records).rows.len(), 1);
     }
 

@@ -301,25 +301,27 @@ async fn requests_move_metrics_alarms_are_evaluated_and_ops_shows_every_dashboar
         "{found:#}"
     );
     assert_eq!(found["access_log"][0]["routeKey"], "POST /items");
+    // The log lines (a `message`; the summary line is also the request's EMF document).
     let function_lines: Vec<&Value> = found["function_logs"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|l| l["line"].get("_aws").is_none())
+        .filter(|l| l["line"].get("message").is_some())
         .collect();
     // The twin's stdout holds the same lines: the console shows all of them.
     let on_stdout = twin
         .lines()
         .iter()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|l| l["request_id"] == request_id.as_str() && l.get("_aws").is_none())
+        .filter(|l| l["request_id"] == request_id.as_str() && l.get("message").is_some())
         .count();
     assert_eq!(function_lines.len(), on_stdout, "{found:#}");
-    assert!(
-        function_lines
-            .iter()
-            .any(|l| l["line"]["message"] == "request completed")
-    );
+    let summary = function_lines
+        .iter()
+        .find(|l| l["line"]["message"] == "request completed")
+        .expect("the summary line");
+    assert_eq!(summary["log_group"], "/aws/lambda/items-api-items");
+    assert_eq!(summary["line"]["ItemsCreated"], 1, "{summary:#}");
     // The items function's lines, and the stream consumer's about the item it created.
     let groups: std::collections::BTreeSet<&str> = function_lines
         .iter()
@@ -352,8 +354,8 @@ async fn requests_move_metrics_alarms_are_evaluated_and_ops_shows_every_dashboar
             .as_array()
             .unwrap()
             .iter()
-            .any(|l| l["line"].get("_aws").is_some()),
-        "the EMF document"
+            .any(|l| l["line"].get("_aws").is_some() && l["line"]["message"] == "request completed"),
+        "the EMF document, the summary line"
     );
     let trace_url = found["trace_url"].as_str().unwrap();
     let trace = twin.client.get(trace_url, &[]).await.unwrap();
