@@ -465,7 +465,7 @@ impl Model {
     fn bytes_markdown(&self, costs: &[RouteCost]) -> String {
         let mut out = format!(
             "Log bytes a request writes, before (measured {}) and now:\n\n\
-             | a million of | before | now | saved |\n\
+             | route | before | now | saved |\n\
              | --- | --- | --- | --- |\n",
             self.baseline.measured_on
         );
