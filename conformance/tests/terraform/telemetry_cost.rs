@@ -193,7 +193,8 @@ fn needs_standard(module: &str, placeholders: &[&str], kind: &str) -> Vec<String
 fn a_log_group_is_infrequent_access_only_when_nothing_needs_standard() {
     for (module, name, placeholders, kind) in GROUPS {
         let body = module_body(&module_dir(module));
-        let group = block(&body, "resource", &["aws_cloudwatch_log_group", name]).body();
+        let labels = ["aws_cloudwatch_log_group", name];
+        let group = block(&body, "resource", &labels).body();
         let class = string(attr(group, "log_group_class"));
         let reasons = needs_standard(module, placeholders, kind);
         match class {
