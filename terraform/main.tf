@@ -62,6 +62,7 @@ module "functions" {
   memory_size        = var.lambda_memory_mb
   timeout            = var.lambda_timeout_seconds
   log_level          = var.log_level
+  system_log_level   = var.lambda_system_log_level
   log_retention_days = var.log_retention_days
   metrics_namespace  = var.metrics_namespace
   table_name         = module.data.table_name

@@ -139,6 +139,17 @@ variable "log_level" {
   }
 }
 
+variable "lambda_system_log_level" {
+  description = "Level of Lambda's own records (START, REPORT, timeouts, crashes) in the functions' log groups. WARN writes none for a successful invocation; set INFO for an investigation that needs REPORT lines on every invocation (docs/cost.md)."
+  type        = string
+  default     = "WARN"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARN"], var.lambda_system_log_level)
+    error_message = "lambda_system_log_level is one of Lambda's system log levels: DEBUG, INFO, WARN."
+  }
+}
+
 variable "log_retention_days" {
   description = "Retention of every log group of the stack, in days."
   type        = number

@@ -244,7 +244,7 @@
   }
 
   const FUNCTION_FIELDS = ["timestamp", "level", "message", "service", "request_id", "function_request_id", "xray_trace_id", "route", "status", "latency_ms", "error"];
-  const ACCESS_FIELDS = ["requestTime", "httpMethod", "routeKey", "path", "status", "responseLatency", "integrationLatency", "integrationStatus", "integrationErrorMessage", "authorizerError"];
+  const ACCESS_FIELDS = ["requestTime", "routeKey", "status", "responseLatency", "integrationLatency", "integrationStatus", "integrationErrorMessage", "authorizerError"];
 
   async function search(id) {
     const section = document.getElementById("request");

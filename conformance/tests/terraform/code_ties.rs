@@ -81,7 +81,7 @@ fn there_is_one_function_per_lambda_binary() {
 }
 
 #[test]
-fn the_functions_are_provided_al2023_bootstrap_zips_with_active_tracing() {
+fn the_functions_are_provided_al2023_bootstrap_zips() {
     let dir = module_dir("functions");
     let body = module_body(&dir);
     let function = block(&body, "resource", &["aws_lambda_function", "function"]).body();
@@ -96,8 +96,6 @@ fn the_functions_are_provided_al2023_bootstrap_zips_with_active_tracing() {
         source(attr(function, "filename")),
         "\"${var.artifacts_dir}/${each.key}/bootstrap.zip\""
     );
-    let tracing = block(function, "tracing_config", &[]).body();
-    assert_eq!(string(attr(tracing, "mode")), "Active");
     let depends_on = source(attr(function, "depends_on"));
     assert!(
         depends_on.contains("aws_cloudwatch_log_group.function"),

@@ -11,5 +11,6 @@ mod policies;
 mod roles;
 mod slos;
 mod support;
+mod telemetry_cost;
 mod web_client;
 mod workflows;

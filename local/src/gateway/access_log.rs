@@ -1,6 +1,8 @@
 //! One JSON access-log line per request, with the `$context` variables that the API's stage
 //! writes on AWS (the Terraform stage's `access_log_settings` uses the same names). As in API
-//! Gateway's JSON access logs, every value is a string and a missing one is `"-"`.
+//! Gateway's JSON access logs, every value is a string and a missing one is `"-"`. Only the
+//! variables on-call reads are written (docs/cost.md, The access log): every byte of a line is
+//! paid for on every request.
 
 /// The values of one line, borrowed from the request they describe: a line is written on
 /// every request, and copying each value into a `String` of its own would cost more than
@@ -10,12 +12,8 @@ pub struct AccessLog<'a> {
     pub request_id: &'a str,
     pub ip: &'a str,
     pub request_time: &'a str,
-    pub http_method: &'a str,
     pub route_key: &'a str,
-    pub path: &'a str,
     pub status: &'a str,
-    pub protocol: &'a str,
-    pub response_length: &'a str,
     pub response_latency: &'a str,
     pub integration_latency: &'a str,
     pub integration_status: &'a str,
@@ -37,17 +35,13 @@ impl<'a> AccessLog<'a> {
     /// Each key of a line (`$context` variable names, as the Terraform stage's format and the
     /// runbooks' queries use them) with what precedes its value, and the value, in the line's
     /// order.
-    fn pairs(&self) -> [((&'static str, &'static str), &'a str); 14] {
+    fn pairs(&self) -> [((&'static str, &'static str), &'a str); 10] {
         [
             (key!("requestId"), self.request_id),
             (key!("ip"), self.ip),
             (key!("requestTime"), self.request_time),
-            (key!("httpMethod"), self.http_method),
             (key!("routeKey"), self.route_key),
-            (key!("path"), self.path),
             (key!("status"), self.status),
-            (key!("protocol"), self.protocol),
-            (key!("responseLength"), self.response_length),
             (key!("responseLatency"), self.response_latency),
             (key!("integrationLatency"), self.integration_latency),
             (key!("integrationStatus"), self.integration_status),
@@ -105,7 +99,7 @@ mod tests {
     fn a_line_is_one_json_object_of_strings() {
         let log = AccessLog {
             request_id: "abc=",
-            path: "/items/\"quoted\"\n",
+            route_key: "GET /items/\"quoted\"\n",
             integration_error_message: "tab\there",
             ..AccessLog::default()
         };
@@ -118,7 +112,7 @@ mod tests {
         keys.sort();
         assert_eq!(keys, names);
         assert_eq!(object["requestId"], "abc=");
-        assert_eq!(object["path"], "/items/\"quoted\"\n");
+        assert_eq!(object["routeKey"], "GET /items/\"quoted\"\n");
         assert_eq!(object["integrationErrorMessage"], "tab\there");
         assert_eq!(object["ip"], "");
         let plain = |name: &str| name.bytes().all(|b| b.is_ascii_alphanumeric());

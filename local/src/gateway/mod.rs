@@ -157,8 +157,6 @@ impl Gateway {
         let received = OffsetDateTime::now_utc();
         let request_id = payload::new_request_id();
         let source_ip = payload::source_ip(peer.ip());
-        let method = request.method().clone();
-        let path = request.uri().path().to_owned();
         let outcome = self
             .route(request, &source_ip, &request_id, received, started)
             .await;
@@ -182,16 +180,9 @@ impl Gateway {
             received_ms.saturating_add(millis(latency)),
         );
         // The numbers as text, on the stack: the line borrows them.
-        let (mut status_text, mut length_text, mut latency_text) = (
-            itoa::Buffer::new(),
-            itoa::Buffer::new(),
-            itoa::Buffer::new(),
-        );
+        let (mut status_text, mut latency_text) = (itoa::Buffer::new(), itoa::Buffer::new());
         let (mut integration_text, mut integration_status) =
             (itoa::Buffer::new(), itoa::Buffer::new());
-        let response_length = http_body::Body::size_hint(response.body())
-            .exact()
-            .map_or(DASH, |n| length_text.format(n));
         let (integration_status, integration_error) = match &outcome.integration {
             Some(integration) => (
                 integration_status.format(integration.invoke_status),
@@ -204,12 +195,8 @@ impl Gateway {
                 request_id: &request_id,
                 ip: &source_ip,
                 request_time,
-                http_method: method.as_str(),
                 route_key: outcome.route_key.as_deref().unwrap_or(DASH),
-                path: &path,
                 status: status_text.format(status),
-                protocol: "HTTP/1.1",
-                response_length,
                 response_latency: latency_text.format(latency.as_millis()),
                 integration_latency: integration_latency
                     .map_or(DASH, |latency| integration_text.format(latency.as_millis())),
@@ -398,7 +385,8 @@ impl Gateway {
         let trace = payload::new_trace_header(
             ctx.received,
             upstream.root,
-            self.xray_sampler.decide(&upstream, ctx.received),
+            self.xray_sampler
+                .decide_for(ctx.matched.function.tracing(), &upstream, ctx.received),
         );
         let event = match payload::event(
             &ctx,

@@ -3,6 +3,8 @@
 
 use functions::router::routes;
 
+use super::xray_sampling::TracingMode;
+
 /// Which authorizer guards a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Auth {
@@ -23,6 +25,14 @@ impl Function {
         match self {
             Function::Public => "public",
             Function::Items => "items",
+        }
+    }
+
+    /// Its X-Ray mode: Terraform's (docs/cost.md, X-Ray).
+    pub fn tracing(self) -> TracingMode {
+        match self {
+            Function::Public => TracingMode::PassThrough,
+            Function::Items => TracingMode::Active,
         }
     }
 }

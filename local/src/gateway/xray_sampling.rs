@@ -1,9 +1,11 @@
-//! Lambda's tracing decision for an invocation under active tracing. A decision made upstream
+//! Lambda's tracing decision for an invocation. Under active tracing, a decision made upstream
 //! (`Sampled=1` or `Sampled=0` in the request's `X-Amzn-Trace-Id`, with its `Root=` when well
 //! formed) is kept, as X-Ray does for a caller that already decided; otherwise X-Ray's default
 //! sampling rule decides: a reservoir of the first request(s) of each second, then a fixed
 //! rate (5 %) of the rest. An unsampled invocation writes no segment and its spans cost the
-//! function nothing (see the telemetry crate's `xray` module).
+//! function nothing (see the telemetry crate's `xray` module). Under pass-through tracing only
+//! an upstream `Sampled=1` is traced: Lambda samples nothing itself, and an HTTP API sends no
+//! trace header of its own (docs/cost.md, X-Ray).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -23,6 +25,26 @@ pub struct XraySampler {
     /// The last second whose reservoir is used up: past it, a request of that second needs
     /// only to read this, not to take the lock every request would otherwise share.
     spent: AtomicI64,
+}
+
+/// A function's tracing mode, as Terraform's `tracing_config` sets it (a conformance test ties
+/// the two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TracingMode {
+    /// Lambda keeps an upstream decision, and samples the rest with the rule.
+    Active,
+    /// Lambda traces only what an upstream service sampled.
+    PassThrough,
+}
+
+impl TracingMode {
+    /// The mode's name in Lambda's `TracingConfig`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TracingMode::Active => "Active",
+            TracingMode::PassThrough => "PassThrough",
+        }
+    }
 }
 
 /// The caller's own decision, read from its `X-Amzn-Trace-Id`.
@@ -71,7 +93,21 @@ impl XraySampler {
         }
     }
 
-    /// Whether a request arriving at `now` with `upstream` is traced.
+    /// Whether an invocation of a function traced in `mode`, for a request arriving at `now`
+    /// with `upstream`, is traced.
+    pub fn decide_for(
+        &self,
+        mode: TracingMode,
+        upstream: &Upstream<'_>,
+        now: OffsetDateTime,
+    ) -> bool {
+        match mode {
+            TracingMode::Active => self.decide(upstream, now),
+            TracingMode::PassThrough => upstream.sampled == Some(true),
+        }
+    }
+
+    /// Whether a request arriving at `now` with `upstream` is traced under active tracing.
     pub fn decide(&self, upstream: &Upstream<'_>, now: OffsetDateTime) -> bool {
         if let Some(sampled) = upstream.sampled {
             return sampled;
@@ -115,6 +151,20 @@ mod tests {
         assert!(!sampler.decide(&none, at(100)));
         assert!(sampler.decide(&none, at(101)));
         assert!(!sampler.decide(&none, at(101)));
+    }
+
+    #[test]
+    fn pass_through_traces_only_what_upstream_sampled() {
+        // Even a rule that samples everything samples nothing for a pass-through function.
+        let sampler = XraySampler::new(1, 1.0);
+        let none = Upstream::default();
+        assert!(!sampler.decide_for(TracingMode::PassThrough, &none, at(300)));
+        let sampled = Upstream::parse(Some("Root=1-5759e988-0123456789abcdef0123cafe;Sampled=1"));
+        assert!(sampler.decide_for(TracingMode::PassThrough, &sampled, at(300)));
+        let declined = Upstream::parse(Some("Sampled=0"));
+        assert!(!sampler.decide_for(TracingMode::PassThrough, &declined, at(300)));
+        // Active keeps its own rule: the first request of the second.
+        assert!(sampler.decide_for(TracingMode::Active, &none, at(300)));
     }
 
     #[test]

@@ -20,7 +20,10 @@ resource "aws_cloudwatch_log_group" "archive" {
   #checkov:skip=CKV_AWS_158:Encrypted at rest by CloudWatch Logs' own key; events carry ids, not item bodies.
   name              = var.archive_log_group_name
   retention_in_days = var.log_retention_days
-  tags              = var.tags
+  # Standard: on-call's request query reads the archive together with the functions' groups,
+  # and a dashboard draws its AWS/Logs IncomingLogEvents (docs/cost.md, Log classes).
+  log_group_class = "STANDARD"
+  tags            = var.tags
 }
 
 resource "aws_cloudwatch_event_target" "archive" {

@@ -3,10 +3,15 @@
 # The variable names are functions::settings::env (the items function refuses to start without
 # the required ones); a conformance test holds this file to them. `trigger` says who invokes it:
 # the HTTP API (modules/api makes its integrations) or the table's stream (the mapping below).
+# `tracing` is the function's X-Ray mode (docs/cost.md, X-Ray): Active where on-call reads the
+# function's traces (the runbooks filter service("items-api-items") and
+# service("items-api-item-events")); PassThrough for public, which no runbook traces: an HTTP API
+# sends no trace header, so it is never traced and costs no trace.
 locals {
   functions = {
     items = {
       trigger     = "api"
+      tracing     = "Active"
       description = "The item routes on DynamoDB, EventBridge and Secrets Manager."
       environment = {
         ITEMS_TABLE                  = var.table_name
@@ -21,6 +26,7 @@ locals {
     # Links no AWS client: logs, metrics and traces only.
     public = {
       trigger     = "api"
+      tracing     = "PassThrough"
       description = "GET /public."
       environment = {
         POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
@@ -31,6 +37,7 @@ locals {
     # Publishes ItemCreated for each item the table's stream reports as inserted.
     "item-events" = {
       trigger     = "stream"
+      tracing     = "Active"
       description = "ItemCreated on EventBridge for each new item of the table's stream."
       environment = {
         EVENT_BUS_NAME               = var.event_bus_name
@@ -48,6 +55,11 @@ locals {
   }
 
   function_names = { for key, _ in local.functions : key => "${var.name_prefix}-${key}" }
+
+  # Lambda filters the functions' JSON lines by their `level`, and gives a line without one (an
+  # EMF document) INFO: it never filters above INFO, so no metric is dropped; the functions'
+  # LOG_LEVEL filters their own lines further.
+  application_log_level = contains(["TRACE", "DEBUG"], var.log_level) ? var.log_level : "INFO"
 }
 
 resource "aws_cloudwatch_log_group" "function" {
@@ -57,7 +69,10 @@ resource "aws_cloudwatch_log_group" "function" {
 
   name              = "/aws/lambda/${local.function_names[each.key]}"
   retention_in_days = var.log_retention_days
-  tags              = var.tags
+  # Standard: the groups carry the EMF documents CloudWatch turns into metrics, which only the
+  # Standard class extracts (docs/cost.md, Log classes).
+  log_group_class = "STANDARD"
+  tags            = var.tags
 }
 
 data "aws_iam_policy_document" "assume" {
@@ -193,8 +208,18 @@ resource "aws_lambda_function" "function" {
     variables = each.value.environment
   }
 
+  # JSON: Lambda's own records become JSON objects and can be filtered by level; at WARN it
+  # writes none on a successful invocation (no START, END or REPORT: docs/cost.md). The
+  # functions' lines are JSON already and are kept as they are.
+  logging_config {
+    log_format            = "JSON"
+    log_group             = aws_cloudwatch_log_group.function[each.key].name
+    application_log_level = local.application_log_level
+    system_log_level      = var.system_log_level
+  }
+
   tracing_config {
-    mode = "Active"
+    mode = each.value.tracing
   }
 
   depends_on = [

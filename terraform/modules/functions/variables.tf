@@ -57,6 +57,17 @@ variable "log_level" {
   }
 }
 
+variable "system_log_level" {
+  description = "Level of Lambda's own records in the functions' log groups: WARN writes none for a successful invocation; INFO adds START and REPORT (duration, memory, init) to every invocation, at their bytes' price."
+  type        = string
+  default     = "WARN"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARN"], var.system_log_level)
+    error_message = "system_log_level is one of Lambda's system log levels: DEBUG, INFO, WARN."
+  }
+}
+
 variable "log_retention_days" {
   description = "Retention of the functions' log groups, in days."
   type        = number
