@@ -120,7 +120,8 @@ pub struct SloArgs {
     /// The objectives and their burn-rate policy (`slos/` of the repository).
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../slos"), env = "OPSCTL_SLOS_DIR")]
     pub slos_dir: PathBuf,
-    /// As of this instant (RFC 3339) rather than now: the windows end with its minute.
+    /// As of this instant (RFC 3339) rather than now: the windows end with the minute that holds
+    /// it, what was stamped at that instant included.
     #[arg(long, value_parser = parse_instant)]
     pub at: Option<OffsetDateTime>,
 }

@@ -12,11 +12,15 @@
 //! `TC(:N)`) adds up across periods.
 //!
 //! The windows end with the minute of `--at` (now by default), the current minute so far
-//! included, as the twin's console counts. The compliance window starts on the hour.
+//! included, as the twin's console counts: the minute that holds `--at`, so a datum stamped at
+//! or before that instant counts, whatever its fraction of a second. The compliance window
+//! starts on the hour.
 //!
 //! CloudWatch's limits and retention, as relied on here:
 //! <https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html>
-//! (at most 500 queries a request; one-minute data kept 15 days, one-hour data 455 days) and
+//! (at most 500 queries a request; one-minute data kept 15 days, one-hour data 455 days;
+//! `StartTime` inclusive, `EndTime` exclusive, hence a window's end one minute past `--at`'s
+//! minute start) and
 //! <https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricStat.html> (a
 //! start time 15 to 63 days ago needs a period that is a multiple of 300 s, older one of
 //! 3600 s).
@@ -96,9 +100,12 @@ pub struct Spans {
 }
 
 impl Spans {
-    /// The spans for windows that end with the minute of `at` (epoch seconds).
+    /// The spans for windows that end with the minute of `at` (epoch seconds): the one that
+    /// holds it. A period is `[start, start + 60)`, so at a minute boundary that is the minute
+    /// just begun; rounding `at` up instead would drop it, with what was stamped at `at` (and in
+    /// the fraction of a second that `at` lost).
     pub fn ending_at(at: i64, objectives: &[Slo], policy: &Policy) -> Self {
-        let end = (at + MINUTE - 1).div_euclid(MINUTE) * MINUTE;
+        let end = at.div_euclid(MINUTE) * MINUTE + MINUTE;
         let hour = end.div_euclid(HOUR) * HOUR;
         let longest_alert = policy
             .alerts
@@ -481,8 +488,9 @@ mod tests {
         assert_eq!(spans.history.end, end - 35 * 60);
         assert_eq!(spans.history.start, end - 30 * 86_400 - 35 * 60);
         assert_eq!(spans.history.period, 3600);
-        // On a minute boundary, that minute ends the windows.
-        assert_eq!(Spans::ending_at(end, &objectives, &policy).end(), end);
+        // On a minute boundary, the minute just begun is the current one: it ends the windows.
+        assert_eq!(Spans::ending_at(end, &objectives, &policy).end(), end + 60);
+        assert_eq!(Spans::ending_at(end - 1, &objectives, &policy).end(), end);
     }
 
     #[test]
@@ -640,5 +648,68 @@ mod tests {
             out.contains("  budget left  -200.0 %  (-86.4 of 43.2 min"),
             "{out}"
         );
+    }
+
+    /// `--at` read off a clock just after a batch of requests that straddled a minute: in the
+    /// first second of the new minute, its fraction of a second lost in epoch seconds. The
+    /// requests stamped in that minute so far count.
+    #[test]
+    fn the_minute_that_holds_at_counts_from_its_first_instant() {
+        let (objectives, policy) = repo();
+        let hour = 1_800_000_000; // 2027-01-15T08:00:00Z
+        let at = crate::cli::parse_instant("2027-01-15T08:06:00.479Z").unwrap();
+        let spans = Spans::ending_at(at.unix_timestamp(), &objectives, &policy);
+        let i = objectives
+            .iter()
+            .position(|o| o.name == "api-availability")
+            .unwrap();
+        let empty: MetricSeries = objectives
+            .iter()
+            .map(|o| {
+                o.sli
+                    .metric_ids()
+                    .iter()
+                    .map(|id| (id.to_string(), Series::new()))
+                    .collect()
+            })
+            .collect();
+        let (mut recent, mut history) = (empty.clone(), empty);
+        // Seven hours before, 1 failure in 1000; now 1000 good, 669 in the minute before `at`
+        // and 331 in the minute of `at`.
+        let earlier = hour - 7 * 3600;
+        recent[i].insert(
+            "requests".into(),
+            Series::from([
+                (earlier + 300, 1000.0),
+                (hour + 300, 669.0),
+                (hour + 360, 331.0),
+            ]),
+        );
+        recent[i].insert("errors".into(), Series::from([(earlier + 300, 1.0)]));
+        history[i].insert("requests".into(), Series::from([(earlier, 1000.0)]));
+        history[i].insert("errors".into(), Series::from([(earlier, 1.0)]));
+        let a = &assess(&objectives, &policy, spans, &recent, &history).unwrap()[i];
+        assert_eq!(
+            a.window,
+            Events {
+                good: 1999.0,
+                total: 2000.0
+            }
+        );
+        let fast = a.alerts.iter().find(|x| x.alert.name == "fast").unwrap();
+        assert_eq!(
+            (fast.long, fast.short),
+            (
+                Events {
+                    good: 1000.0,
+                    total: 1000.0
+                },
+                Events {
+                    good: 1000.0,
+                    total: 1000.0
+                }
+            )
+        );
+        assert_eq!(spans.end(), hour + 7 * 60);
     }
 }

@@ -351,8 +351,8 @@ async fn slo_reads_the_availability_sli_budget_and_burn_rates() {
     let moto = Moto::start();
     let sdk = testkit::aws::sdk_config(&moto).await;
     let client = aws_sdk_cloudwatch::Client::new(&sdk);
-    // The windows end on a minute boundary (`--at`), the last minute before it holding the
-    // failure.
+    // `--at` on a minute boundary: the windows end with the minute that it begins, which holds
+    // what is stamped at that instant; the minute before holds the failure.
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -364,14 +364,15 @@ async fn slo_reads_the_availability_sli_budget_and_burn_rates() {
             ("Stage".to_owned(), "$default".to_owned()),
         ]
     };
-    for (name, id, at, value) in [
-        ("Count", API_ID, end - 60, 1000.0),
-        ("5xx", API_ID, end - 60, 1.0),
+    for (name, id, stamped, value) in [
+        ("Count", API_ID, end - 55, 600.0),
+        ("5xx", API_ID, end - 55, 1.0),
+        ("Count", API_ID, end, 400.0),
         // Eight hours before: in the three-day and 30-day windows, not in the others.
-        ("Count", API_ID, end - 8 * 3600, 2000.0),
+        ("Count", API_ID, end - 8 * 3600 + 5, 2000.0),
         // Another API's failures are not this one's.
-        ("5xx", "other", end - 60, 1000.0),
-        ("Count", "other", end - 60, 1000.0),
+        ("5xx", "other", end - 55, 1000.0),
+        ("Count", "other", end - 55, 1000.0),
     ] {
         client
             .put_metric_data()
@@ -380,7 +381,7 @@ async fn slo_reads_the_availability_sli_budget_and_burn_rates() {
                 MetricDatum::builder()
                     .metric_name(name)
                     .set_dimensions(Some(dimensions(api(id))))
-                    .timestamp(DateTime::from_secs(at + 5))
+                    .timestamp(DateTime::from_secs(stamped))
                     .value(value)
                     .unit(StandardUnit::Count)
                     .build(),
@@ -435,5 +436,12 @@ async fn slo_reads_the_availability_sli_budget_and_burn_rates() {
         );
     }
     assert_eq!(lines[6], "  runbook      runbooks/slo-api-availability.md");
-    assert!(lines[7].starts_with(&format!("as of {at} ")), "{out}");
+    let windows_end = time::OffsetDateTime::from_unix_timestamp(end + 60)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    assert!(
+        lines[7].starts_with(&format!("as of {windows_end} ")),
+        "{out}"
+    );
 }
