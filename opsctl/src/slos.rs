@@ -38,6 +38,7 @@ use aws_sdk_cloudwatch::types::{
 use serde_json::Value;
 use slo::budget::Events;
 use slo::math::Series;
+use slo::placeholders::substitute;
 use slo::{BurnAlert, Policy, Slo, Window as Side};
 
 use crate::cli::{MetricsArgs, SloArgs, format_instant};
@@ -57,32 +58,10 @@ fn placeholders(args: &MetricsArgs) -> [(&'static str, &str); 3] {
     ]
 }
 
-/// `text` with each `${name}` replaced by its value, escaped for the JSON string it sits in.
-pub fn fill(text: &str, values: &[(&str, &str)]) -> Result<String, String> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after.find('}').ok_or("an unclosed `${`")?;
-        let name = &after[..end];
-        let value = values
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| *v)
-            .ok_or_else(|| format!("`${{{name}}}` is not a value opsctl knows"))?;
-        let quoted = serde_json::to_string(value).map_err(|e| e.to_string())?;
-        out.push_str(&quoted[1..quoted.len() - 1]);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
 /// The objectives of `dir` (sorted by name) and the policy, placeholders filled.
 pub fn load(dir: &Path, args: &MetricsArgs) -> Result<(Vec<Slo>, Policy), crate::Error> {
     let values = placeholders(args);
-    let (objectives, policy) = slo::load(dir, |text| fill(text, &values))
+    let (objectives, policy) = slo::load(dir, |text| substitute(text, &values))
         .map_err(|e| format!("{e} (give the repository's slos/ with --slos-dir)"))?;
     if objectives.is_empty() {
         return Err(format!("no objectives (*.json) in {}", dir.display()).into());
@@ -463,12 +442,19 @@ mod tests {
         let args = metrics();
         let values = placeholders(&args);
         assert_eq!(
-            fill(r#"{"v": "${api_id}/${stage}"}"#, &values).unwrap(),
+            substitute(r#"{"v": "${api_id}/${stage}"}"#, &values).unwrap(),
             r#"{"v": "a1/$default"}"#
         );
-        assert_eq!(fill(r#""${x}""#, &[("x", "a\"b")]).unwrap(), r#""a\"b""#);
-        assert!(fill("${table}", &values).unwrap_err().contains("${table}"));
-        assert!(fill("${api_id", &values).is_err());
+        assert_eq!(
+            substitute(r#""${x}""#, &[("x", "a\"b")]).unwrap(),
+            r#""a\"b""#
+        );
+        assert!(
+            substitute("${table}", &values)
+                .unwrap_err()
+                .contains("${table}")
+        );
+        assert!(substitute("${api_id", &values).is_err());
         let err = load(Path::new("/nonexistent"), &metrics()).unwrap_err();
         assert!(err.to_string().contains("--slos-dir"), "{err}");
     }

@@ -24,6 +24,7 @@
 
 pub mod budget;
 pub mod math;
+pub mod placeholders;
 
 use std::path::Path;
 

@@ -84,28 +84,7 @@ pub fn placeholders(function_timeout_secs: u64) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// `text` with each `${name}` replaced; an unknown name is an error.
-pub fn substitute(text: &str, values: &[(&str, String)]) -> Result<String, String> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after.find('}').ok_or("an unclosed `${`")?;
-        let name = &after[..end];
-        let value = values
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v)
-            .ok_or_else(|| format!("unknown placeholder `${{{name}}}`"))?;
-        // Values go inside JSON strings: escape what JSON would need.
-        let encoded = serde_json::to_string(value).map_err(|e| e.to_string())?;
-        out.push_str(&encoded[1..encoded.len() - 1]);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
+pub use slo::placeholders::substitute;
 
 /// Where `alarms/`, `dashboards/` and `runbooks/` are: the repository the twin was built from.
 pub fn default_repo_dir() -> PathBuf {
